@@ -1,0 +1,319 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"karbor/internal/model"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 above).
+const MaxBodyBytes = 64 << 10
+
+// object is a decoded JSON object whose values are decoded on demand.
+type object map[string]json.RawMessage
+
+// readBody reads the request body as one JSON object. Content-Type is not
+// required: the Karbor client and curl users send JSON with and without it.
+func readBody(r *request) (object, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, badRequest("The request body could not be read.")
+	}
+	if len(data) > MaxBodyBytes {
+		return nil, faultf(http.StatusRequestEntityTooLarge, "The request body is larger than %d bytes.", MaxBodyBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, badRequest("The request body is empty; a JSON object is required.")
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, badRequest("Malformed request body: it is not valid JSON.")
+	}
+	return asObject(json.RawMessage(data), "request body")
+}
+
+// asObject decodes raw as a JSON object; name is used in the message.
+func asObject(raw json.RawMessage, name string) (object, error) {
+	var obj object
+	if isNull(raw) || json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil, badRequest("Invalid input for %s: it must be a JSON object.", name)
+	}
+	return obj, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
+
+// only rejects keys other than the allowed ones.
+func (o object) only(where string, allowed ...string) error {
+	var unknown []string
+	for k := range o {
+		found := false
+		for _, a := range allowed {
+			if k == a {
+				found = true
+				break
+			}
+		}
+		if !found {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return badRequest("Unknown key(s) in %s: %s. Allowed: %s.", where, strings.Join(unknown, ", "), strings.Join(allowed, ", "))
+}
+
+// member returns the object under a required key.
+func (o object) member(key string) (object, error) {
+	raw, ok := o[key]
+	if !ok {
+		return nil, badRequest("'%s' is a required property.", key)
+	}
+	return asObject(raw, "'"+key+"'")
+}
+
+// str decodes an optional string; present reports whether the key was there.
+// A null is treated as a wrong type.
+func (o object) str(key string) (s string, present bool, err error) {
+	raw, ok := o[key]
+	if !ok {
+		return "", false, nil
+	}
+	if isNull(raw) || json.Unmarshal(raw, &s) != nil {
+		return "", true, badRequest("Invalid input for field '%s': it must be a string.", key)
+	}
+	return s, true, nil
+}
+
+// requiredUUID decodes a required UUID field.
+func (o object) requiredUUID(key string) (string, error) {
+	s, present, err := o.str(key)
+	if err != nil {
+		return "", err
+	}
+	if !present {
+		return "", badRequest("'%s' is a required property.", key)
+	}
+	id, ok := model.ParseUUID(s)
+	if !ok {
+		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, s)
+	}
+	return id, nil
+}
+
+// pathUUID reads a UUID path parameter.
+func pathUUID(r *request, name string) (string, error) {
+	raw := r.PathValue(name)
+	id, ok := model.ParseUUID(raw)
+	if !ok {
+		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, raw)
+	}
+	return id, nil
+}
+
+var infoKeyPattern = regexp.MustCompile(`^[A-Za-z0-9\-_:.# ]{1,255}$`)
+
+// extraInfo validates a checkpoint's extra_info: string keys to string,
+// integer or boolean values. It returns canonical JSON; null gives nil.
+func extraInfo(raw json.RawMessage) (json.RawMessage, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, badRequest("Invalid input for field 'extra_info': it must be an object.")
+	}
+	for k, v := range m {
+		if !infoKeyPattern.MatchString(k) {
+			return nil, badRequest("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", k)
+		}
+		switch v := v.(type) {
+		case string, bool:
+		case json.Number:
+			if _, err := strconv.ParseInt(v.String(), 10, 64); err != nil {
+				return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", k)
+			}
+		default:
+			return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", k)
+		}
+	}
+	out, err := json.Marshal(m)
+	return out, err
+}
+
+// listParams are the paging and sorting parameters every listing shares.
+type listParams struct {
+	limit     int
+	marker    string
+	ascending bool
+}
+
+const maxLimit = 1000
+
+// parseLimit reads limit: a positive integer, capped at 1000.
+func parseLimit(q map[string][]string) (int, error) {
+	vals, ok := q["limit"]
+	if !ok {
+		return maxLimit, nil
+	}
+	s := strings.TrimSpace(vals[0])
+	digits := strings.TrimPrefix(s, "+")
+	if strings.HasPrefix(digits, "-") {
+		if d := digits[1:]; d != "" && strings.Trim(d, "0123456789") == "" {
+			return 0, badRequest("limit param must be positive")
+		}
+	}
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, badRequest("limit param must be an integer")
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n > maxLimit {
+		return maxLimit, nil // too large to parse is still a positive integer
+	}
+	if n <= 0 {
+		return 0, badRequest("limit param must be positive")
+	}
+	return n, nil
+}
+
+// parseSort reads sort (created_at[:asc|:desc], optionally followed by id in
+// the same direction, which is the tie-break anyway) or the older
+// sort_key/sort_dir pair.
+func parseSort(q map[string][]string) (ascending bool, err error) {
+	_, hasSort := q["sort"]
+	_, hasKey := q["sort_key"]
+	_, hasDir := q["sort_dir"]
+	if hasSort && (hasKey || hasDir) {
+		return false, badRequest("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.")
+	}
+	type term struct{ key, dir string }
+	var terms []term
+	if hasSort {
+		for _, t := range strings.Split(q["sort"][0], ",") {
+			k, d, _ := strings.Cut(strings.TrimSpace(t), ":")
+			terms = append(terms, term{strings.TrimSpace(k), strings.TrimSpace(d)})
+		}
+	} else {
+		t := term{"created_at", "desc"}
+		if hasKey {
+			t.key = strings.TrimSpace(q["sort_key"][0])
+		}
+		if hasDir {
+			t.dir = strings.TrimSpace(q["sort_dir"][0])
+		}
+		terms = append(terms, t)
+	}
+	dir := ""
+	for i, t := range terms {
+		if t.dir == "" {
+			t.dir = "desc"
+		}
+		t.dir = strings.ToLower(t.dir)
+		if t.dir != "asc" && t.dir != "desc" {
+			return false, badRequest("Invalid sort direction %q: use asc or desc.", t.dir)
+		}
+		switch {
+		case i == 0 && t.key == "created_at":
+			dir = t.dir
+		case i == 1 && t.key == "id" && t.dir == dir:
+		default:
+			return false, badRequest("Invalid sort key %q: this listing sorts by created_at (then id), asc or desc.", t.key)
+		}
+	}
+	return dir == "asc", nil
+}
+
+// parseListParams reads limit, marker and sort.
+func parseListParams(q map[string][]string) (listParams, error) {
+	var p listParams
+	var err error
+	if p.limit, err = parseLimit(q); err != nil {
+		return p, err
+	}
+	if p.marker, err = parseMarker(q); err != nil {
+		return p, err
+	}
+	if p.ascending, err = parseSort(q); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// parseMarker reads marker: the UUID of the last item of the previous page.
+func parseMarker(q map[string][]string) (string, error) {
+	vals, ok := q["marker"]
+	if !ok {
+		return "", nil
+	}
+	id, ok := model.ParseUUID(vals[0])
+	if !ok {
+		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", vals[0])
+	}
+	return id, nil
+}
+
+// parseBool reads all_tenants-style booleans.
+func parseBool(name, s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	}
+	return false, badRequest("Value %q for %s is not a boolean: use true, false, 1, 0, yes or no.", s, name)
+}
+
+// listedProject returns the project a listing covers: the path's tenant, or
+// for an admin with all_tenants every project ("") or the one named by
+// project_id. Callers who are not admin have both parameters ignored.
+func listedProject(r *request, q map[string][]string) (string, error) {
+	if !r.caller.IsAdmin() {
+		return r.tenant, nil
+	}
+	vals, ok := q["all_tenants"]
+	if !ok {
+		return r.tenant, nil
+	}
+	all, err := parseBool("all_tenants", vals[0])
+	if err != nil || !all {
+		return r.tenant, err
+	}
+	if p, ok := q["project_id"]; ok {
+		if !model.ValidProjectID(p[0]) {
+			return "", badRequest("Invalid project_id %q.", p[0])
+		}
+		return p[0], nil
+	}
+	return "", nil
+}
+
+// parseDate reads a start_date/end_date: YYYY-MM-DD (the whole day) or
+// RFC 3339. endOfDay selects the last second of a date-only day.
+func parseDate(name, s string, endOfDay bool) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		if endOfDay {
+			t = t.Add(24*time.Hour - time.Second)
+		}
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, badRequest("Invalid %s %q: use YYYY-MM-DD or an RFC 3339 timestamp.", name, s)
+}

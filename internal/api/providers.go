@@ -1,0 +1,57 @@
+package api
+
+import "karbor/internal/provider"
+
+func (s *Service) listProviders(r *request) (any, error) {
+	q := r.URL.Query()
+	// Providers are few and ordered by id; sort parameters are ignored, as
+	// upstream did.
+	limit, err := parseLimit(q)
+	if err != nil {
+		return nil, err
+	}
+	marker, err := parseMarker(q)
+	if err != nil {
+		return nil, err
+	}
+	all := provider.All()
+	name, desc := q.Get("name"), q.Get("description")
+	start := 0
+	if marker != "" {
+		start = -1
+		for i, p := range all {
+			if p.ID == marker {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return nil, badRequest("Invalid marker %s: it is not a provider.", marker)
+		}
+	}
+	views := []providerView{}
+	more := false
+	for _, p := range all[start:] {
+		if (name != "" && p.Name != name) || (desc != "" && p.Description != desc) {
+			continue
+		}
+		if len(views) == limit {
+			more = true
+			break
+		}
+		views = append(views, viewProvider(p))
+	}
+	out := map[string]any{"providers": views}
+	if more {
+		out["providers_links"] = nextLink(r, views[len(views)-1].ID)
+	}
+	return out, nil
+}
+
+func (s *Service) showProvider(r *request) (any, error) {
+	p, err := pathProvider(r)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"provider": viewProvider(p)}, nil
+}

@@ -1,0 +1,182 @@
+// Package api is the HTTP face of the service: one handler per route of
+// CONTRACT.md, the same code behind the Lambda functions and the local server.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"karbor/internal/model"
+	"karbor/internal/store"
+)
+
+// Authenticator tells who makes a request.
+type Authenticator interface {
+	// Caller returns the caller, or an error when there is none or its
+	// credentials are malformed: always a 401, whose message is the error's
+	// text (build it with Unauthorized).
+	Caller(r *http.Request) (model.Caller, error)
+}
+
+// Service holds what the handlers share. Build it once per process.
+type Service struct {
+	Store *store.Store
+	Auth  Authenticator
+	Log   *slog.Logger
+	// RequestID returns the id of a request; nil draws a random one.
+	RequestID func(r *http.Request) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// request is one call being served.
+type request struct {
+	*http.Request
+	caller model.Caller
+	tenant string // the project addressed by the path
+	id     string // X-Openstack-Request-Id
+	log    *slog.Logger
+}
+
+// handlerFunc serves one route: it returns the body to send with 200 (nil
+// sends an empty body) or an error, which writeError maps to a fault.
+type handlerFunc func(*Service, *request) (any, error)
+
+// Handler serves the given routes (all of them when none is given), with a
+// JSON fault for unknown paths (404) and methods (405).
+func (s *Service) Handler(routes ...Route) http.Handler {
+	if len(routes) == 0 {
+		routes = Routes
+	}
+	byPath := map[string]map[string]Route{}
+	var paths []string
+	for _, rt := range routes {
+		if byPath[rt.Path] == nil {
+			byPath[rt.Path] = map[string]Route{}
+			paths = append(paths, rt.Path)
+		}
+		byPath[rt.Path][rt.Method] = rt
+	}
+	mux := http.NewServeMux()
+	for _, p := range paths {
+		methods := byPath[p]
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			rt, ok := methods[r.Method]
+			if !ok {
+				allowed := make([]string, 0, len(methods))
+				for m := range methods {
+					allowed = append(allowed, m)
+				}
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+				s.serve(w, r, "", func(*Service, *request) (any, error) {
+					return nil, faultf(http.StatusMethodNotAllowed, "Method %s is not allowed for this resource.", r.Method)
+				}, false)
+				return
+			}
+			s.serve(w, r, rt.Name, rt.handle, true)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, "", func(*Service, *request) (any, error) {
+			return nil, faultf(http.StatusNotFound, "The resource could not be found.")
+		}, false)
+	})
+	return mux
+}
+
+// serve runs one handler with what every route shares: the request id, the
+// caller and the tenant checks, panics turned into 500, and one log line.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, route string, h handlerFunc, authenticate bool) {
+	start := time.Now()
+	req := &request{Request: r, id: s.requestID(r)}
+	req.log = s.Log.With("request_id", req.id)
+	w.Header().Set("X-Openstack-Request-Id", req.id)
+
+	status := http.StatusOK
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				req.log.Error("panic", "panic", p, "route", route)
+				status = s.writeError(w, req, errors.New("panic in handler"))
+			}
+		}()
+		var body any
+		err := func() error {
+			if authenticate {
+				if err := s.authorize(req); err != nil {
+					return err
+				}
+			}
+			var err error
+			body, err = h(s, req)
+			return err
+		}()
+		if err != nil {
+			status = s.writeError(w, req, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+	}()
+	req.log.Info("request", "method", r.Method, "path", r.URL.Path, "route", route,
+		"status", status, "user_id", req.caller.UserID, "project_id", req.caller.ProjectID,
+		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+}
+
+// authorize establishes the caller and checks that it may address the
+// path's tenant: its own project, or any project for an admin.
+func (s *Service) authorize(req *request) error {
+	caller, err := s.Auth.Caller(req.Request)
+	if err != nil {
+		var f *Fault
+		if errors.As(err, &f) && f.Status == http.StatusUnauthorized {
+			return f
+		}
+		return Unauthorized(err.Error())
+	}
+	req.caller = caller
+	tenant := req.PathValue("tenant_id")
+	if !model.ValidProjectID(tenant) {
+		return faultf(http.StatusBadRequest, "Invalid tenant_id: it must be 1 to 64 of A-Z, a-z, 0-9, '_' and '-'.")
+	}
+	if tenant != caller.ProjectID && !caller.IsAdmin() {
+		return faultf(http.StatusForbidden, "Project %s may not access project %s.", caller.ProjectID, tenant)
+	}
+	req.tenant = tenant
+	return nil
+}
+
+func (s *Service) requestID(r *http.Request) string {
+	if s.RequestID != nil {
+		if id := s.RequestID(r); id != "" {
+			return id
+		}
+	}
+	return "req-" + model.NewID()
+}
+
+// writeJSON writes a 200 answer; a nil body is sent empty.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if body == nil {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
+}
+
+// ctx is the request's context.
+func (r *request) ctx() context.Context { return r.Context() }

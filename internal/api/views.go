@@ -1,0 +1,137 @@
+package api
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"karbor/internal/model"
+	"karbor/internal/provider"
+)
+
+type resourceView struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	ExtraInfo json.RawMessage `json:"extra_info,omitempty"`
+}
+
+func resourceViews(rs []model.Resource) []resourceView {
+	out := make([]resourceView, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, resourceView(r))
+	}
+	return out
+}
+
+type protectionPlanView struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	ProviderID string         `json:"provider_id"`
+	Resources  []resourceView `json:"resources"`
+}
+
+type checkpointView struct {
+	ID             string             `json:"id"`
+	ProjectID      string             `json:"project_id"`
+	Status         model.Status       `json:"status"`
+	ProtectionPlan protectionPlanView `json:"protection_plan"`
+	ResourceGraph  *string            `json:"resource_graph"`
+	CreatedAt      string             `json:"created_at"`
+	ExtraInfo      json.RawMessage    `json:"extra_info"`
+}
+
+func viewCheckpoint(c *model.Checkpoint) checkpointView {
+	extra := c.ExtraInfo
+	if len(extra) == 0 {
+		extra = json.RawMessage(`{}`)
+	}
+	return checkpointView{
+		ID:        c.ID,
+		ProjectID: c.ProjectID,
+		Status:    c.Status,
+		ProtectionPlan: protectionPlanView{
+			ID:         c.Plan.ID,
+			Name:       c.Plan.Name,
+			ProviderID: c.Plan.ProviderID,
+			Resources:  resourceViews(c.Plan.Resources),
+		},
+		ResourceGraph: c.ResourceGraph,
+		CreatedAt:     model.Timestamp(c.CreatedAt),
+		ExtraInfo:     extra,
+	}
+}
+
+type planView struct {
+	ID          string                     `json:"id"`
+	Name        string                     `json:"name"`
+	Description *string                    `json:"description"`
+	Resources   []resourceView             `json:"resources"`
+	ProviderID  string                     `json:"provider_id"`
+	Status      string                     `json:"status"`
+	Parameters  map[string]json.RawMessage `json:"parameters"`
+	ProjectID   string                     `json:"project_id"`
+}
+
+func viewPlan(p *model.Plan) planView {
+	params := p.Parameters
+	if params == nil {
+		params = map[string]json.RawMessage{}
+	}
+	return planView{
+		ID:          p.ID,
+		Name:        p.Name,
+		Description: p.Description,
+		Resources:   resourceViews(p.Resources),
+		ProviderID:  p.ProviderID,
+		Status:      p.Status,
+		Parameters:  params,
+		ProjectID:   p.ProjectID,
+	}
+}
+
+type providerView struct {
+	ID                 string          `json:"id"`
+	Name               string          `json:"name"`
+	Description        string          `json:"description"`
+	ExtendedInfoSchema provider.Schema `json:"extended_info_schema"`
+}
+
+func viewProvider(p *provider.Provider) providerView {
+	return providerView{ID: p.ID, Name: p.Name, Description: p.Description, ExtendedInfoSchema: p.Schema}
+}
+
+type link struct {
+	Rel  string `json:"rel"`
+	Href string `json:"href"`
+}
+
+// nextLink is the absolute URL of the same listing, with every query
+// parameter of the request kept in its order and marker set to the last id
+// of this page.
+func nextLink(r *request, marker string) []link {
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = r.Header.Get("X-Forwarded-Proto")
+	}
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	var params []string
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		if name, err := url.QueryUnescape(k); err == nil && name == "marker" {
+			continue
+		}
+		params = append(params, kv)
+	}
+	params = append(params, "marker="+url.QueryEscape(marker))
+	href := scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(params, "&")
+	return []link{{Rel: "next", Href: href}}
+}

@@ -1,0 +1,537 @@
+package cfn_test
+
+// These tests check that the route table (api.Routes), template.yaml,
+// functions/, events/ and the Makefile describe the same set of routes, and
+// that every function's IAM policy is exactly what its route needs. Adding a
+// route means adding it to all of them, and to tableAccess below.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"karbor/internal/api"
+	"karbor/internal/cfn"
+)
+
+// repoRoot is the module root as seen from this package's directory, where
+// go test runs.
+const repoRoot = "../.."
+
+// tableAccess is the least privilege of each route: the DynamoDB actions its
+// function may call, per table (by logical id). Index ARNs
+// (${Table.Arn}/index/*) may be granted only together with Query.
+var tableAccess = map[string]map[string][]string{
+	"list-checkpoints":       {"CheckpointsTable": {"dynamodb:GetItem", "dynamodb:Query"}},
+	"create-checkpoint":      {"PlansTable": {"dynamodb:GetItem"}, "CheckpointsTable": {"dynamodb:PutItem"}},
+	"show-checkpoint":        {"CheckpointsTable": {"dynamodb:GetItem"}},
+	"delete-checkpoint":      {"CheckpointsTable": {"dynamodb:UpdateItem"}},
+	"reset-checkpoint-state": {"CheckpointsTable": {"dynamodb:UpdateItem"}},
+	"list-providers":         {}, // providers are compiled into the code
+	"show-provider":          {},
+	"create-plan":            {"PlansTable": {"dynamodb:PutItem"}},
+	"list-plans":             {"PlansTable": {"dynamodb:GetItem", "dynamodb:Query"}},
+	"show-plan":              {"PlansTable": {"dynamodb:GetItem"}},
+	"update-plan":            {"PlansTable": {"dynamodb:UpdateItem"}},
+	"delete-plan":            {"PlansTable": {"dynamodb:DeleteItem"}},
+}
+
+// The only resources a function's statements may name: a table, or its
+// indexes.
+var (
+	tableARN = regexp.MustCompile(`^!GetAtt (\w+)\.Arn$`)
+	indexARN = regexp.MustCompile(`^!Sub \$\{(\w+)\.Arn\}/index/\*$`)
+)
+
+// readActions are the only actions a route with Writes == false may have.
+var readActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
+
+func routeNames() []string {
+	var names []string
+	for _, r := range api.Routes {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// camel turns a route name into the stem of its logical id:
+// "reset-checkpoint-state" → "ResetCheckpointState".
+func camel(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func TestAgreementRouteTable(t *testing.T) {
+	names, ids, keys := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, r := range api.Routes {
+		key := r.Method + " " + r.Path
+		if names[r.Name] || ids[r.LogicalID] || keys[key] {
+			t.Errorf("route %s: name, logical id or %q is not unique", r.Name, key)
+		}
+		names[r.Name], ids[r.LogicalID], keys[key] = true, true, true
+		if want := camel(r.Name) + "Function"; r.LogicalID != want {
+			t.Errorf("route %s: logical id %s, want %s (it must match the folder name)", r.Name, r.LogicalID, want)
+		}
+		if !regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`).MatchString(r.Name) {
+			t.Errorf("route %s: name is not lower-case-with-dashes", r.Name)
+		}
+	}
+	for name := range tableAccess {
+		if !names[name] {
+			t.Errorf("tableAccess has %s, which is not a route", name)
+		}
+	}
+}
+
+func TestAgreementTemplateFunctions(t *testing.T) {
+	tpl := parseTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]cfn.Function{}
+	for _, f := range fns {
+		byID[f.LogicalID] = f
+	}
+	routeIDs := map[string]bool{}
+	for _, r := range api.Routes {
+		routeIDs[r.LogicalID] = true
+		t.Run(r.Name, func(t *testing.T) {
+			f, ok := byID[r.LogicalID]
+			if !ok {
+				t.Fatalf("template.yaml has no AWS::Serverless::Function %s", r.LogicalID)
+			}
+			if len(f.EventTypes) != 1 || len(f.Events) != 1 {
+				t.Fatalf("%s has events %v, want a single HttpApi event", r.LogicalID, f.EventTypes)
+			}
+			e := f.Events[0]
+			if e.Method != r.Method || e.Path != r.Path {
+				t.Errorf("%s event is %s %s, want %s %s", r.LogicalID, e.Method, e.Path, r.Method, r.Path)
+			}
+			if e.APIID != "!Ref HttpApi" || e.Authorizer != "" {
+				t.Errorf("%s event has ApiId %q and authorizer %q, want !Ref HttpApi and the API's default (JWT)", r.LogicalID, e.APIID, e.Authorizer)
+			}
+			if f.BuildMethod != "makefile" || f.CodeURI != "." {
+				t.Errorf("%s has BuildMethod %q and CodeUri %q, want makefile and .", r.LogicalID, f.BuildMethod, f.CodeURI)
+			}
+			if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
+				t.Errorf("%s has runtime %q, handler %q, architectures %q; want provided.al2023, bootstrap, [arm64] (the Makefile builds for arm64)",
+					r.LogicalID, f.Runtime, f.Handler, f.Architectures)
+			}
+		})
+	}
+	for _, f := range fns {
+		if len(f.Events) > 0 && !routeIDs[f.LogicalID] {
+			t.Errorf("template.yaml function %s has HttpApi events but is not in api.Routes", f.LogicalID)
+		}
+		for name, typ := range f.EventTypes {
+			if typ == "Api" {
+				t.Errorf("function %s event %s is a REST API (v1) event; the service is an HTTP API", f.LogicalID, name)
+			}
+		}
+	}
+
+	authorizer, _ := tpl.Lookup("Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer")
+	if authorizer == "" {
+		t.Fatal("HttpApi has no DefaultAuthorizer: routes would be public")
+	}
+	if _, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "Auth", "Authorizers", authorizer, "JwtConfiguration"); !ok {
+		t.Errorf("HttpApi's default authorizer %s is not a JWT authorizer of the API", authorizer)
+	}
+}
+
+func TestAgreementEnvironment(t *testing.T) {
+	tpl := parseTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := tpl.ResourceIDs("AWS::DynamoDB::Table")
+	secretish := regexp.MustCompile(`(?i)secret|passw|token|credential|private|api_?key|access_?key`)
+	for _, f := range fns {
+		for name, id := range map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable"} {
+			if got := f.EnvRefs[name]; got != id || !slices.Contains(tables, got) {
+				t.Errorf("%s: %s is !Ref %q, want !Ref %s (a table)", f.LogicalID, name, got, id)
+			}
+		}
+		for name, value := range f.Env {
+			if secretish.MatchString(name) || secretish.MatchString(value) {
+				t.Errorf("%s: environment variable %s looks like a secret; secrets do not belong in the template", f.LogicalID, name)
+			}
+		}
+	}
+}
+
+func TestAgreementPolicies(t *testing.T) {
+	tpl := parseTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]cfn.Function{}
+	for _, f := range fns {
+		byID[f.LogicalID] = f
+	}
+	tables := tpl.ResourceIDs("AWS::DynamoDB::Table")
+	for _, r := range api.Routes {
+		t.Run(r.Name, func(t *testing.T) {
+			want, ok := tableAccess[r.Name]
+			if !ok {
+				t.Fatalf("tableAccess has no entry for route %s: state its least privilege there", r.Name)
+			}
+			f, ok := byID[r.LogicalID]
+			if !ok {
+				t.Fatalf("template.yaml has no function %s", r.LogicalID)
+			}
+			if f.Role != "" || len(f.Policies) > 0 {
+				t.Errorf("%s has role %q and managed policies or policy templates %q; want only explicit statements", f.LogicalID, f.Role, f.Policies)
+			}
+			got := map[string][]string{}
+			for _, st := range f.Statements {
+				if st.Effect != "Allow" {
+					continue
+				}
+				for _, a := range st.Actions {
+					if !strings.HasPrefix(a, "dynamodb:") || strings.ContainsAny(a, "*?") {
+						t.Errorf("%s is allowed %q; want only named dynamodb actions", f.LogicalID, a)
+					}
+				}
+				for _, res := range st.Resources {
+					var table string
+					if m := tableARN.FindStringSubmatch(res); m != nil {
+						table = m[1]
+					} else if m := indexARN.FindStringSubmatch(res); m != nil {
+						table = m[1]
+						if !slices.Contains(st.Actions, "dynamodb:Query") {
+							t.Errorf("%s is allowed %q on the indexes of %s; indexes are for Query only", f.LogicalID, st.Actions, table)
+						}
+					} else {
+						t.Errorf("%s is allowed %q on %q; want !GetAtt <table>.Arn or !Sub ${<table>.Arn}/index/*", f.LogicalID, st.Actions, res)
+						continue
+					}
+					if !slices.Contains(tables, table) {
+						t.Errorf("%s: %q is not a DynamoDB table of the template", f.LogicalID, res)
+						continue
+					}
+					got[table] = appendUnique(got[table], st.Actions...)
+				}
+			}
+			for table := range got {
+				slices.Sort(got[table])
+			}
+			wantSorted := map[string][]string{}
+			for table, actions := range want {
+				wantSorted[table] = slices.Sorted(slices.Values(actions))
+			}
+			if !reflect.DeepEqual(got, wantSorted) {
+				t.Errorf("%s may call %v, want exactly %v", f.LogicalID, got, wantSorted)
+			}
+
+			writes := false
+			for _, a := range f.Actions {
+				if !slices.Contains(readActions, a) {
+					writes = true
+					if !r.Writes {
+						t.Errorf("%s is read-only (Writes=false) but is allowed %s", f.LogicalID, a)
+					}
+				}
+			}
+			if r.Writes && !writes {
+				t.Errorf("%s has Writes=true but no write action", f.LogicalID)
+			}
+		})
+	}
+}
+
+func appendUnique(s []string, vs ...string) []string {
+	for _, v := range vs {
+		if !slices.Contains(s, v) {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// dirNames lists the entries of dir (relative to the repository root).
+func dirNames(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(repoRoot, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+func TestAgreementFunctionFolders(t *testing.T) {
+	names := routeNames()
+	for _, e := range dirNames(t, "functions") {
+		if !e.IsDir() || !slices.Contains(names, e.Name()) {
+			t.Errorf("functions/%s is not a route of api.Routes", e.Name())
+		}
+	}
+	for _, r := range api.Routes {
+		t.Run(r.Name, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "functions", r.Name, "main.go")
+			fset := token.NewFileSet()
+			file, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if file.Name.Name != "main" {
+				t.Errorf("%s is package %s, want main", path, file.Name.Name)
+			}
+			if want := fmt.Sprintf("Command %s is the Lambda function for %s %s.\n", r.Name, r.Method, r.Path); file.Doc.Text() != want {
+				t.Errorf("%s doc comment is %q, want %q", path, file.Doc.Text(), want)
+			}
+			pkg := ""
+			for _, imp := range file.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == "karbor/internal/lambdafn" {
+					pkg = "lambdafn"
+					if imp.Name != nil {
+						pkg = imp.Name.Name
+					}
+				}
+			}
+			var starts []string
+			ast.Inspect(file, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Start" {
+					return true
+				}
+				if x, ok := sel.X.(*ast.Ident); !ok || x.Name != pkg || pkg == "" {
+					return true
+				}
+				arg := "<not a string literal>"
+				if len(call.Args) == 1 {
+					if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						arg, _ = strconv.Unquote(lit.Value)
+					}
+				}
+				starts = append(starts, arg)
+				return true
+			})
+			if !reflect.DeepEqual(starts, []string{r.Name}) {
+				t.Errorf("%s calls lambdafn.Start with %q, want exactly once with %q", path, starts, r.Name)
+			}
+		})
+	}
+}
+
+func TestAgreementEvents(t *testing.T) {
+	names := routeNames()
+	for _, e := range dirNames(t, "events") {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if e.IsDir() || !ok || !slices.Contains(names, name) {
+			t.Errorf("events/%s is not the event of a route of api.Routes", e.Name())
+		}
+	}
+	requestIDs := map[string]string{}
+	pathValues := map[string]string{} // one value per path parameter across events, so one seed serves all
+	for _, r := range api.Routes {
+		t.Run(r.Name, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "events", r.Name+".json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ev); err != nil {
+				t.Fatalf("%s is not an HTTP API payload 2.0 event: %v", path, err)
+			}
+			routeKey := r.Method + " " + r.Path
+			rc := ev.RequestContext
+			if ev.Version != "2.0" || ev.RouteKey != routeKey || rc.RouteKey != routeKey || rc.HTTP.Method != r.Method {
+				t.Errorf("%s: version %q, routeKey %q, requestContext.routeKey %q, http.method %q; want 2.0, %q, %q, %s",
+					path, ev.Version, ev.RouteKey, rc.RouteKey, rc.HTTP.Method, routeKey, routeKey, r.Method)
+			}
+			if rc.Stage != "$default" {
+				t.Errorf("%s: stage %q, want $default", path, rc.Stage)
+			}
+
+			params := regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(r.Path, -1)
+			if len(ev.PathParameters) != len(params) {
+				t.Errorf("%s: pathParameters %v, want exactly the parameters of %s", path, ev.PathParameters, r.Path)
+			}
+			rawPath := r.Path
+			for _, p := range params {
+				v, ok := ev.PathParameters[p[1]]
+				if !ok || v == "" {
+					t.Errorf("%s: pathParameters has no %s", path, p[1])
+					continue
+				}
+				if seen, ok := pathValues[p[1]]; ok && seen != v {
+					t.Errorf("%s: %s is %q, another event has %q; use one value everywhere", path, p[1], v, seen)
+				}
+				pathValues[p[1]] = v
+				rawPath = strings.Replace(rawPath, p[0], v, 1)
+			}
+			if ev.RawPath != rawPath || rc.HTTP.Path != rawPath {
+				t.Errorf("%s: rawPath %q, requestContext.http.path %q; want %q", path, ev.RawPath, rc.HTTP.Path, rawPath)
+			}
+
+			query, err := url.ParseQuery(ev.RawQueryString)
+			if err != nil {
+				t.Errorf("%s: rawQueryString: %v", path, err)
+			}
+			flat := map[string]string{}
+			for k, vs := range query {
+				flat[k] = strings.Join(vs, ",") // as API Gateway joins repeated parameters
+			}
+			if len(flat) != len(ev.QueryStringParameters) || (len(flat) > 0 && !reflect.DeepEqual(flat, ev.QueryStringParameters)) {
+				t.Errorf("%s: queryStringParameters %v do not match rawQueryString %q", path, ev.QueryStringParameters, ev.RawQueryString)
+			}
+
+			if rc.RequestID == "" {
+				t.Errorf("%s: no requestContext.requestId", path)
+			} else if other, ok := requestIDs[rc.RequestID]; ok {
+				t.Errorf("%s: requestId %q is also the one of %s", path, rc.RequestID, other)
+			}
+			requestIDs[rc.RequestID] = r.Name
+
+			for k := range ev.Headers {
+				if k != strings.ToLower(k) {
+					t.Errorf("%s: header %q is not lower-case as HTTP API sends it", path, k)
+				}
+			}
+			if rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+				t.Fatalf("%s: no requestContext.authorizer.jwt", path)
+			}
+			claims := rc.Authorizer.JWT.Claims
+			for _, c := range []string{"sub", "project_id", "roles"} {
+				if claims[c] == "" {
+					t.Errorf("%s: JWT claim %s missing", path, c)
+				}
+			}
+			if tenant := ev.PathParameters["tenant_id"]; tenant != "" && claims["project_id"] != tenant {
+				t.Errorf("%s: project_id claim %q addresses tenant %q; the sample caller should address its own project", path, claims["project_id"], tenant)
+			}
+
+			if ev.IsBase64Encoded {
+				t.Errorf("%s: isBase64Encoded is true; keep sample bodies readable", path)
+			}
+			switch r.Method {
+			case "POST", "PUT":
+				if !json.Valid([]byte(ev.Body)) {
+					t.Errorf("%s: body %q is not JSON", path, ev.Body)
+				}
+				if ev.Headers["content-type"] != "application/json" {
+					t.Errorf("%s: content-type %q, want application/json", path, ev.Headers["content-type"])
+				}
+			default:
+				if ev.Body != "" {
+					t.Errorf("%s: a %s has a body", path, r.Method)
+				}
+			}
+			if n, ok := ev.Headers["content-length"]; ok && n != strconv.Itoa(len(ev.Body)) {
+				t.Errorf("%s: content-length %s, body is %d bytes", path, n, len(ev.Body))
+			}
+		})
+	}
+}
+
+// callLine matches a Makefile line defining one function's build target.
+var callLine = regexp.MustCompile(`(?m)^\$\(eval \$\(call lambda-function,([^,\s]+),([^,\s)]+)\)\)\s*$`)
+
+func TestAgreementMakefile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]string{} // logical id → route name
+	for _, m := range callLine.FindAllStringSubmatch(string(b), -1) {
+		if _, dup := defined[m[1]]; dup {
+			t.Errorf("Makefile defines build-%s twice", m[1])
+		}
+		defined[m[1]] = m[2]
+	}
+	for _, m := range regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+)\s*:`).FindAllStringSubmatch(string(b), -1) {
+		if m[1] != "functions" {
+			t.Errorf("Makefile has a hand-written target build-%s; define it with lambda-function", m[1])
+		}
+	}
+	for _, r := range api.Routes {
+		if name, ok := defined[r.LogicalID]; !ok || name != r.Name {
+			t.Errorf("Makefile: want $(eval $(call lambda-function,%s,%s)), have %q", r.LogicalID, r.Name, name)
+		}
+		delete(defined, r.LogicalID)
+	}
+	for id := range defined {
+		t.Errorf("Makefile has build-%s, which is not a route of api.Routes", id)
+	}
+
+	// What sam build would run: make build-<LogicalId> with ARTIFACTS_DIR.
+	makePath, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed; the targets' commands were not checked")
+	}
+	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+	tpl := parseTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	archs := map[string][]string{}
+	for _, f := range fns {
+		archs[f.LogicalID] = f.Architectures
+	}
+	artifacts := t.TempDir()
+	for _, r := range api.Routes {
+		cmd := exec.Command(makePath, "--no-print-directory", "-n", "-C", repoRoot, "build-"+r.LogicalID, "ARTIFACTS_DIR="+artifacts)
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			for _, k := range []string{"GOARCH=", "GOOS=", "MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=", "ARTIFACTS_DIR="} {
+				if strings.HasPrefix(kv, k) {
+					return true
+				}
+			}
+			return false
+		})
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("make -n build-%s: %v\n%s", r.LogicalID, err, out)
+			continue
+		}
+		got := strings.TrimSpace(string(out))
+		arch := "<none>"
+		if a := archs[r.LogicalID]; len(a) == 1 {
+			arch = goarch[a[0]]
+		}
+		for _, want := range []string{"GOOS=linux ", "GOARCH=" + arch + " ", "CGO_ENABLED=0 ", "go build ", "-tags lambda.norpc ",
+			"-o " + artifacts + "/bootstrap "} {
+			if !strings.Contains(got, want) {
+				t.Errorf("make build-%s runs %q; want it to contain %q (GOARCH from the template's Architectures)", r.LogicalID, got, want)
+			}
+		}
+		if !strings.HasSuffix(got, " ./functions/"+r.Name) {
+			t.Errorf("make build-%s runs %q; want it to build ./functions/%s", r.LogicalID, got, r.Name)
+		}
+		if strings.Count(got, "\n") != 0 {
+			t.Errorf("make build-%s runs more than one command:\n%s", r.LogicalID, got)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package cfn_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"karbor/internal/cfn"
+)
+
+func TestFunctionsFromTemplate(t *testing.T) {
+	fns, err := parseTemplate(t).Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fns) == 0 {
+		t.Fatal("no functions")
+	}
+	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
+	wantRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel"}
+	byID := map[string]cfn.Function{}
+	for _, f := range fns {
+		byID[f.LogicalID] = f
+		t.Run(f.LogicalID, func(t *testing.T) {
+			if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
+				t.Errorf("runtime %q, handler %q, architectures %q; want provided.al2023, bootstrap, [arm64] from Globals",
+					f.Runtime, f.Handler, f.Architectures)
+			}
+			if f.CodeURI != "." || f.BuildMethod != "makefile" {
+				t.Errorf("CodeUri %q, BuildMethod %q; want . and makefile", f.CodeURI, f.BuildMethod)
+			}
+			if !reflect.DeepEqual(f.Env, wantEnv) || !reflect.DeepEqual(f.EnvRefs, wantRefs) {
+				t.Errorf("Env %v, EnvRefs %v; want %v and %v", f.Env, f.EnvRefs, wantEnv, wantRefs)
+			}
+			if len(f.Events) != 1 || f.Events[0].APIID != "!Ref HttpApi" || f.Events[0].Authorizer != "" {
+				t.Errorf("Events = %+v, want one on !Ref HttpApi with the default authorizer", f.Events)
+			}
+		})
+	}
+
+	list := byID["ListCheckpointsFunction"]
+	wantEvent := cfn.HTTPEvent{Name: "Route", Method: "GET", Path: "/v1/{tenant_id}/providers/{provider_id}/checkpoints", APIID: "!Ref HttpApi"}
+	if len(list.Events) != 1 || list.Events[0] != wantEvent {
+		t.Errorf("ListCheckpointsFunction events = %+v, want %+v", list.Events, wantEvent)
+	}
+	wantStatements := []cfn.Statement{{
+		Effect:    "Allow",
+		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
+		Resources: []string{"!GetAtt CheckpointsTable.Arn", "!Sub ${CheckpointsTable.Arn}/index/*"},
+		Refs:      []string{"CheckpointsTable"},
+	}}
+	if !reflect.DeepEqual(list.Statements, wantStatements) {
+		t.Errorf("ListCheckpointsFunction statements = %+v, want %+v", list.Statements, wantStatements)
+	}
+
+	create := byID["CreateCheckpointFunction"]
+	if want := []string{"dynamodb:GetItem", "dynamodb:PutItem"}; !reflect.DeepEqual(create.Actions, want) {
+		t.Errorf("CreateCheckpointFunction actions = %q, want %q", create.Actions, want)
+	}
+	if want := []string{"!GetAtt PlansTable.Arn", "!GetAtt CheckpointsTable.Arn"}; !reflect.DeepEqual(create.Resources, want) {
+		t.Errorf("CreateCheckpointFunction resources = %q, want %q", create.Resources, want)
+	}
+
+	providers := byID["ListProvidersFunction"]
+	if len(providers.Statements) != 0 || len(providers.Policies) != 0 || providers.Role != "" {
+		t.Errorf("ListProvidersFunction has policies %q, statements %+v, role %q; want none", providers.Policies, providers.Statements, providers.Role)
+	}
+}
+
+func TestFunctionsMergeGlobalsAndReadPolicyForms(t *testing.T) {
+	tpl, err := cfn.Parse([]byte(`
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Handler: bootstrap
+    CodeUri: .
+    Architectures: [arm64]
+    Environment:
+      Variables:
+        TABLE: !Ref Table
+        LEVEL: INFO
+        SUBBED: !Sub "${AWS::Region}"
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2
+      CodeUri: {Bucket: b, Key: k}
+      Role: !GetAtt WorkerRole.Arn
+      Environment:
+        Variables:
+          LEVEL: !Ref Level
+          TABLE: fixed
+      Events:
+        Stream:
+          Type: DynamoDB
+          Properties: {Stream: !GetAtt Table.StreamArn, StartingPosition: LATEST}
+        Get:
+          Type: HttpApi
+          Properties:
+            ApiId: {Ref: Api}
+            Method: get
+            Path: /x
+            Auth: {Authorizer: NONE}
+        Catchall:
+          Type: HttpApi
+      Policies:
+        - AWSLambdaBasicExecutionRole
+        - !Sub "arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess"
+        - DynamoDBReadPolicy: {TableName: !Ref Table}
+        - Statement:
+            Effect: Allow
+            Action: dynamodb:GetItem
+            Resource: {"Fn::GetAtt": [Table, Arn]}
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Deny
+              Action: [dynamodb:DeleteItem]
+              Resource: "*"
+            - Effect: Allow
+              Action: [dynamodb:Query, dynamodb:GetItem]
+              Resource:
+                - !Sub ["${T}/index/*", {T: !GetAtt Other.Arn}]
+  Plain:
+    Type: AWS::Lambda::Function
+    Properties: {}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fns) != 1 {
+		t.Fatalf("Functions() = %d functions, want only the serverless one", len(fns))
+	}
+	want := cfn.Function{
+		LogicalID:     "Worker",
+		CodeURI:       "{Bucket: b, Key: k}",
+		Handler:       "bootstrap",
+		Runtime:       "provided.al2",
+		Architectures: []string{"arm64"},
+		Events: []cfn.HTTPEvent{
+			{Name: "Get", Method: "get", Path: "/x", APIID: "!Ref Api", Authorizer: "NONE"},
+			{Name: "Catchall"},
+		},
+		EventTypes: map[string]string{"Stream": "DynamoDB", "Get": "HttpApi", "Catchall": "HttpApi"},
+		Env:        map[string]string{"TABLE": "fixed"},
+		EnvRefs:    map[string]string{"LEVEL": "Level"},
+		Role:       "!GetAtt WorkerRole.Arn",
+		Policies: []string{
+			"AWSLambdaBasicExecutionRole",
+			"!Sub arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess",
+			"DynamoDBReadPolicy",
+		},
+		Statements: []cfn.Statement{
+			{Effect: "Allow", Actions: []string{"dynamodb:GetItem"}, Resources: []string{"!GetAtt Table.Arn"}, Refs: []string{"Table"}},
+			{Effect: "Deny", Actions: []string{"dynamodb:DeleteItem"}, Resources: []string{"*"}},
+			{Effect: "Allow", Actions: []string{"dynamodb:Query", "dynamodb:GetItem"}, Resources: []string{"!Sub [${T}/index/*, {T: !GetAtt Other.Arn}]"}, Refs: []string{"Other"}},
+		},
+		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
+		Resources: []string{"!GetAtt Table.Arn", "!Sub [${T}/index/*, {T: !GetAtt Other.Arn}]"},
+	}
+	if !reflect.DeepEqual(fns[0], want) {
+		t.Errorf("Functions()[0] =\n%s\nwant\n%s", jsonText(fns[0]), jsonText(want))
+	}
+}
+
+func TestFunctionsErrors(t *testing.T) {
+	const head = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+	tests := []struct {
+		name, props, want string
+	}{
+		{"event without type", "      Events: {E: {Properties: {}}}\n", "event E has no literal Type"},
+		{"intrinsic method", "      Events: {E: {Type: HttpApi, Properties: {Method: !Ref M, Path: /x}}}\n", "event E: Method is !Ref M, want a literal"},
+		{"not action", "      Policies: [{Statement: [{Effect: Allow, NotAction: 's3:*', Resource: '*'}]}]\n", "statement uses NotAction"},
+		{"not resource", "      Policies: [{Statement: [{Effect: Allow, Action: 's3:*', NotResource: '*'}]}]\n", "statement uses NotResource"},
+		{"no effect", "      Policies: [{Statement: [{Action: 's3:*', Resource: '*'}]}]\n", "no Effect"},
+		{"no action", "      Policies: [{Statement: [{Effect: Allow, Resource: '*'}]}]\n", "statement has no Action"},
+		{"no resource", "      Policies: [{Statement: [{Effect: Allow, Action: 's3:*'}]}]\n", "statement has no Resource"},
+		{"intrinsic action", "      Policies: [{Statement: [{Effect: Allow, Action: !Ref A, Resource: '*'}]}]\n", "Action !Ref A, want a literal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tpl, err := cfn.Parse([]byte(head + tt.props))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tpl.Functions()
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "function F") {
+				t.Errorf("Functions() error = %v, want one about function F containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseLookup(t *testing.T) {
+	tpl := parseTemplate(t)
+	for _, tt := range []struct {
+		path []string
+		want string
+	}{
+		{[]string{"Transform"}, "AWS::Serverless-2016-10-31"},
+		{[]string{"Parameters", "LogLevel", "Default"}, "INFO"},
+		{[]string{"Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer"}, "JwtAuthorizer"},
+		{[]string{"Resources", "HttpApi", "Properties", "Auth", "Authorizers", "JwtAuthorizer", "JwtConfiguration"}, "{issuer: !Ref JwtIssuer, audience: [!Ref JwtAudience]}"},
+		{[]string{"Outputs", "ApiUrl", "Value"}, "!Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+	} {
+		if got, ok := tpl.Lookup(tt.path...); !ok || got != tt.want {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", tt.path, got, ok, tt.want)
+		}
+	}
+	if got, ok := tpl.Lookup("Resources", "Nope"); ok {
+		t.Errorf("Lookup of a missing key = %q, true; want false", got)
+	}
+	if got, want := tpl.ResourceIDs("AWS::DynamoDB::Table"), []string{"PlansTable", "CheckpointsTable"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ResourceIDs(table) = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,36 @@
+// Command karbor-local serves the whole API on one machine (make run).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"karbor/internal/localserver"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := localserver.Config{
+		Addr:             env("HOST", "127.0.0.1") + ":" + env("PORT", "3000"),
+		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
+		PlansTable:       env("PLANS_TABLE", "karbor-plans"),
+		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
+		Log:              log,
+	}
+	if err := localserver.Run(ctx, cfg); err != nil {
+		log.Error("local server failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

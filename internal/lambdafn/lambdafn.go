@@ -1,0 +1,125 @@
+// Package lambdafn runs one route of the API as a Lambda function behind an
+// API Gateway HTTP API (payload 2.0). Each functions/<route>/main.go calls
+// Start with its route's name.
+package lambdafn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"karbor/internal/api"
+	"karbor/internal/awscfg"
+	"karbor/internal/model"
+	"karbor/internal/store"
+)
+
+// Start serves the named route and never returns. Clients are built here,
+// once per execution environment, not per request.
+func Start(routeName string) {
+	log := NewLogger()
+	route, ok := api.RouteByName(routeName)
+	if !ok {
+		log.Error("unknown route", "route", routeName)
+		os.Exit(1)
+	}
+	svc, err := NewService(context.Background(), route, log)
+	if err != nil {
+		log.Error("init failed", "route", routeName, "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(svc.Handler(route)).ProxyWithContext)
+}
+
+// NewLogger logs JSON to stdout (CloudWatch) at LOG_LEVEL.
+func NewLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// NewService builds the route's service from the environment. Routes that
+// read no table (providers) build no AWS client at all.
+func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Service, error) {
+	svc := &api.Service{
+		Auth:      ClaimsAuth{User: env("CLAIM_USER", "sub"), Project: env("CLAIM_PROJECT", "project_id"), Roles: env("CLAIM_ROLES", "roles")},
+		Log:       log,
+		RequestID: RequestID,
+	}
+	if !route.UsesTables() {
+		return svc, nil
+	}
+	plans, checkpoints := os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE")
+	if plans == "" || checkpoints == "" {
+		return nil, fmt.Errorf("PLANS_TABLE and CHECKPOINTS_TABLE must be set")
+	}
+	cfg, err := awscfg.Load(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	svc.Store = store.New(awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), plans, checkpoints)
+	return svc, nil
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// RequestID derives X-Openstack-Request-Id from the Lambda request id, so a
+// response and the function's log lines can be matched.
+func RequestID(r *http.Request) string {
+	if lc, ok := lambdacontext.FromContext(r.Context()); ok && lc.AwsRequestID != "" {
+		return "req-" + lc.AwsRequestID
+	}
+	return ""
+}
+
+// ClaimsAuth reads the caller from the JWT authorizer's claims in the API
+// Gateway request context. The claim names are configurable.
+type ClaimsAuth struct {
+	User, Project, Roles string
+}
+
+// Caller implements api.Authenticator.
+func (a ClaimsAuth) Caller(r *http.Request) (model.Caller, error) {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+		return model.Caller{}, api.Unauthorized("Authentication required.")
+	}
+	claims := rc.Authorizer.JWT.Claims
+	c := model.Caller{UserID: claims[a.User], ProjectID: claims[a.Project], Roles: ParseRoles(claims[a.Roles])}
+	if c.UserID == "" {
+		return model.Caller{}, api.Unauthorized(fmt.Sprintf("The token has no %q claim.", a.User))
+	}
+	if !model.ValidProjectID(c.ProjectID) {
+		return model.Caller{}, api.Unauthorized(fmt.Sprintf("The token's %q claim is missing or not a valid project id.", a.Project))
+	}
+	return c, nil
+}
+
+// ParseRoles reads a roles claim as API Gateway passes it: an array claim
+// arrives as "[admin member]"; a string claim may be "admin,member".
+func ParseRoles(s string) []string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	var roles []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f = strings.Trim(f, `"'`); f != "" {
+			roles = append(roles, f)
+		}
+	}
+	return roles
+}

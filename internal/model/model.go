@@ -1,0 +1,133 @@
+// Package model holds the service's domain types and the validation of the
+// identifiers and values that reach the store.
+package model
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is a checkpoint's status.
+type Status string
+
+// Checkpoint statuses (CONTRACT.md).
+const (
+	StatusProtecting    Status = "protecting"
+	StatusAvailable     Status = "available"
+	StatusError         Status = "error"
+	StatusDeleting      Status = "deleting"
+	StatusDeleted       Status = "deleted"
+	StatusErrorDeleting Status = "error-deleting"
+)
+
+// Statuses lists every checkpoint status.
+var Statuses = []Status{StatusProtecting, StatusAvailable, StatusError, StatusDeleting, StatusDeleted, StatusErrorDeleting}
+
+// ParseStatus reports whether s names a checkpoint status.
+func ParseStatus(s string) (Status, bool) {
+	for _, st := range Statuses {
+		if string(st) == s {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// Plan statuses.
+const (
+	PlanSuspended = "suspended"
+	PlanStarted   = "started"
+)
+
+// Resource is one resource of a plan.
+type Resource struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	ExtraInfo json.RawMessage `json:"extra_info,omitempty"`
+}
+
+// Plan is a protection plan.
+type Plan struct {
+	ID          string
+	ProjectID   string
+	Name        string
+	Description *string
+	ProviderID  string
+	Status      string
+	Parameters  map[string]json.RawMessage
+	Resources   []Resource
+	CreatedAt   time.Time
+}
+
+// ProtectionPlan is the snapshot of a plan that a checkpoint keeps.
+type ProtectionPlan struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	ProviderID string     `json:"provider_id"`
+	Resources  []Resource `json:"resources"`
+	// Parameters are the plan's parameters at create time: the worker
+	// protects with them. They are stored, never shown.
+	Parameters map[string]json.RawMessage `json:"parameters,omitempty"`
+}
+
+// Checkpoint is one run of a plan.
+type Checkpoint struct {
+	ID            string
+	ProjectID     string
+	ProviderID    string
+	Status        Status
+	Plan          ProtectionPlan
+	ResourceGraph *string // JSON text; nil until protection has finished
+	ExtraInfo     json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     int64 // Unix seconds, set once deleted (DynamoDB TTL)
+}
+
+// Caller is who makes a request.
+type Caller struct {
+	UserID    string
+	ProjectID string
+	Roles     []string
+}
+
+// IsAdmin reports whether the caller has the admin role.
+func (c Caller) IsAdmin() bool {
+	for _, r := range c.Roles {
+		if strings.EqualFold(r, "admin") {
+			return true
+		}
+	}
+	return false
+}
+
+var projectIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidProjectID reports whether s is a well-formed project (tenant) id.
+func ValidProjectID(s string) bool { return projectIDPattern.MatchString(s) }
+
+// ParseUUID accepts a dashed or 32-hex-digit UUID in any case and returns it
+// lower-case and dashed.
+func ParseUUID(s string) (string, bool) {
+	switch len(s) {
+	case 32, 36:
+	default:
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// NewID returns a new random (v4) UUID.
+func NewID() string { return uuid.NewString() }
+
+// Timestamp is how times are shown: RFC 3339 UTC to the second.
+func Timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,166 @@
+// Package provider is the registry of protection providers. Providers are
+// configuration compiled into the service, not data: adding one is a new file
+// that defines it and one line in the registry below.
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	neturl "net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"karbor/internal/model"
+)
+
+// registry lists every provider, one line each.
+var registry = []*Provider{
+	noop,
+	awsProvider,
+}
+
+// Schema is a provider's extended_info_schema: JSON schemas per resource type.
+type Schema struct {
+	Options   map[string]json.RawMessage `json:"options_schema"`
+	Restore   map[string]json.RawMessage `json:"restore_schema"`
+	SavedInfo map[string]json.RawMessage `json:"saved_info_schema"`
+}
+
+// Provider is a protection provider.
+type Provider struct {
+	ID          string
+	Name        string
+	Description string
+	Schema      Schema
+	// AcceptsAnyType: the provider protects every resource type (No-Op).
+	AcceptsAnyType bool
+	// Plugins builds the provider's plugins by resource type over the given
+	// clients. Nil, or no plugin for a type: protecting a resource of that
+	// type produces nothing and succeeds at once.
+	Plugins func(Clients) map[string]Plugin
+
+	compileOnce sync.Once
+	compiled    map[string]*jsonschema.Schema
+	compileErr  error
+}
+
+// Target names the resource of a checkpoint that a plugin call is for.
+type Target struct {
+	CheckpointID string
+	ProjectID    string
+	Resource     model.Resource
+}
+
+// Saved is what protection produced for one resource (a backup's ARN, a
+// snapshot's id). It is recorded in that resource's node of resource_graph.
+type Saved map[string]any
+
+// Plugin protects resources of one type. Both calls must be idempotent: the
+// stream delivers a checkpoint at least once, and a worker may crash between
+// a plugin call and the status write. Called again for the same checkpoint
+// and resource, Protect returns what the first call produced instead of
+// producing another, and Delete succeeds when there is nothing left.
+type Plugin interface {
+	Protect(ctx context.Context, t Target, params json.RawMessage) (Saved, error)
+	Delete(ctx context.Context, t Target, saved Saved) error
+}
+
+// Accepts reports whether the provider can protect resources of this type.
+func (p *Provider) Accepts(resourceType string) bool {
+	if p.AcceptsAnyType {
+		return true
+	}
+	_, ok := p.Schema.Options[resourceType]
+	return ok
+}
+
+// CheckParameters validates the parameters of one resource type.
+func (p *Provider) CheckParameters(resourceType string, params json.RawMessage) error {
+	if !p.Accepts(resourceType) {
+		return fmt.Errorf("resource type %s is not supported by provider %s", resourceType, p.Name)
+	}
+	p.compileOnce.Do(p.compileSchemas)
+	if p.compileErr != nil {
+		return p.compileErr
+	}
+	sch, ok := p.compiled[resourceType]
+	if !ok {
+		return nil
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(params))
+	if err != nil {
+		return err
+	}
+	if err := sch.Validate(v); err != nil {
+		if ve, ok := err.(*jsonschema.ValidationError); ok {
+			return fmt.Errorf("%s", strings.Join(leafMessages(ve), "; "))
+		}
+		return err
+	}
+	return nil
+}
+
+// leafMessages flattens a validation error to its causes' messages.
+func leafMessages(ve *jsonschema.ValidationError) []string {
+	if len(ve.Causes) == 0 {
+		loc := "/" + strings.Join(ve.InstanceLocation, "/")
+		return []string{fmt.Sprintf("at %s: %s", loc, ve.ErrorKind)}
+	}
+	var out []string
+	for _, c := range ve.Causes {
+		out = append(out, leafMessages(c)...)
+	}
+	return out
+}
+
+// compileSchemas compiles the options schemas on first use, not at start:
+// most functions never validate parameters.
+func (p *Provider) compileSchemas() {
+	p.compiled = map[string]*jsonschema.Schema{}
+	c := jsonschema.NewCompiler()
+	for typ, raw := range p.Schema.Options {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			p.compileErr = fmt.Errorf("options schema of %s: %w", typ, err)
+			return
+		}
+		url := "mem:///" + p.ID + "/" + neturl.PathEscape(typ) + ".json"
+		if err := c.AddResource(url, doc); err != nil {
+			p.compileErr = err
+			return
+		}
+		if p.compiled[typ], err = c.Compile(url); err != nil {
+			p.compileErr = fmt.Errorf("options schema of %s: %w", typ, err)
+			return
+		}
+	}
+}
+
+var byID = func() map[string]*Provider {
+	m := make(map[string]*Provider, len(registry))
+	for _, p := range registry {
+		if _, dup := m[p.ID]; dup {
+			panic("provider registered twice: " + p.ID)
+		}
+		m[p.ID] = p
+	}
+	return m
+}()
+
+// Get returns the provider with this (lower-case, dashed) id.
+func Get(id string) (*Provider, bool) {
+	p, ok := byID[id]
+	return p, ok
+}
+
+// All returns every provider ordered by id.
+func All() []*Provider {
+	all := append([]*Provider(nil), registry...)
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all
+}

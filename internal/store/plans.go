@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"karbor/internal/model"
+)
+
+type planItem struct {
+	ID          string  `dynamodbav:"id"`
+	ProjectID   string  `dynamodbav:"project_id"`
+	Name        string  `dynamodbav:"name"`
+	Description *string `dynamodbav:"description"`
+	ProviderID  string  `dynamodbav:"provider_id"`
+	Status      string  `dynamodbav:"status"`
+	Parameters  string  `dynamodbav:"parameters"` // JSON
+	Resources   string  `dynamodbav:"resources"`  // JSON
+	CreatedAt   string  `dynamodbav:"created_at"`
+	ListOrder   string  `dynamodbav:"list_order"`
+	ListAll     string  `dynamodbav:"list_all"`
+}
+
+func (it *planItem) plan() (*model.Plan, error) {
+	p := &model.Plan{
+		ID:          it.ID,
+		ProjectID:   it.ProjectID,
+		Name:        it.Name,
+		Description: it.Description,
+		ProviderID:  it.ProviderID,
+		Status:      it.Status,
+	}
+	if err := json.Unmarshal([]byte(it.Parameters), &p.Parameters); err != nil {
+		return nil, fmt.Errorf("plan %s: parameters: %w", it.ID, err)
+	}
+	if err := json.Unmarshal([]byte(it.Resources), &p.Resources); err != nil {
+		return nil, fmt.Errorf("plan %s: resources: %w", it.ID, err)
+	}
+	var err error
+	if p.CreatedAt, err = time.Parse(time.RFC3339, it.CreatedAt); err != nil {
+		return nil, fmt.Errorf("plan %s: created_at: %w", it.ID, err)
+	}
+	return p, nil
+}
+
+func planFromItem(item map[string]types.AttributeValue) (*model.Plan, error) {
+	var it planItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return nil, err
+	}
+	return it.plan()
+}
+
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// CreatePlan writes a new plan. Its id must be new.
+func (s *Store) CreatePlan(ctx context.Context, p *model.Plan) error {
+	params, err := jsonText(p.Parameters)
+	if err != nil {
+		return err
+	}
+	resources, err := jsonText(p.Resources)
+	if err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(planItem{
+		ID:          p.ID,
+		ProjectID:   p.ProjectID,
+		Name:        p.Name,
+		Description: p.Description,
+		ProviderID:  p.ProviderID,
+		Status:      p.Status,
+		Parameters:  params,
+		Resources:   resources,
+		CreatedAt:   model.Timestamp(p.CreatedAt),
+		ListOrder:   listOrder(p.CreatedAt, p.ID),
+		ListAll:     listAllPlans,
+	})
+	if err != nil {
+		return fmt.Errorf("encode plan: %w", err)
+	}
+	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.plansTable),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
+	if _, failed := conditionFailed(err); failed {
+		return ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("put plan %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// GetPlan reads one plan of a project.
+func (s *Store) GetPlan(ctx context.Context, projectID, id string) (*model.Plan, error) {
+	var it planItem
+	if err := s.getItem(ctx, s.plansTable, id, projectID, &it); err != nil {
+		return nil, err
+	}
+	return it.plan()
+}
+
+// PlanUpdate holds the fields a plan update sets; nil leaves a field as is.
+type PlanUpdate struct {
+	Name        *string
+	Description *string
+	// ClearDescription sets the description to null.
+	ClearDescription bool
+	Resources        []model.Resource
+	Status           *string
+}
+
+// UpdatePlan changes an existing plan and returns it as written.
+func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*model.Plan, error) {
+	var update expression.UpdateBuilder
+	changed := false
+	set := func(name string, v any) {
+		update, changed = update.Set(expression.Name(name), expression.Value(v)), true
+	}
+	if u.Name != nil {
+		set("name", *u.Name)
+	}
+	if u.Description != nil {
+		set("description", *u.Description)
+	} else if u.ClearDescription {
+		set("description", nil)
+	}
+	if u.Resources != nil {
+		resources, err := jsonText(u.Resources)
+		if err != nil {
+			return nil, err
+		}
+		set("resources", resources)
+	}
+	if u.Status != nil {
+		set("status", *u.Status)
+	}
+	if !changed {
+		return nil, errors.New("empty plan update")
+	}
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.AttributeExists(expression.Name(attrID))).
+		WithUpdate(update).Build()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.plansTable),
+		Key:                       key(id, projectID),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if _, failed := conditionFailed(err); failed {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update plan %s: %w", id, err)
+	}
+	return planFromItem(res.Attributes)
+}
+
+// DeletePlan removes a plan. Checkpoints keep their snapshot of it.
+func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
+	cond, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name(attrID))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.plansTable),
+		Key:                       key(id, projectID),
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
+	if _, failed := conditionFailed(err); failed {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete plan %s: %w", id, err)
+	}
+	return nil
+}
+
+// PlanQuery selects a page of plans, newest first unless Ascending.
+type PlanQuery struct {
+	// ProjectID is the project listed; empty lists every project (admin).
+	ProjectID string
+	// Exact-match filters; empty means any.
+	Name, Description, Status string
+	Ascending                 bool
+	Limit                     int
+	Marker                    string
+}
+
+// PlanPage is one page of plans.
+type PlanPage struct {
+	Plans []*model.Plan
+	More  bool
+}
+
+// ListPlans returns one page of plans: one index Query, plus one read to
+// resolve a marker.
+func (s *Store) ListPlans(ctx context.Context, q PlanQuery) (*PlanPage, error) {
+	limit := ClampLimit(q.Limit)
+	index, hashAttr, hashValue := IndexByProject, attrProjectID, q.ProjectID
+	if q.ProjectID == "" {
+		index, hashAttr, hashValue = IndexByAll, attrListAll, listAllPlans
+	}
+	builder := expression.NewBuilder().WithKeyCondition(expression.Key(hashAttr).Equal(expression.Value(hashValue)))
+	var filter expression.ConditionBuilder
+	filtered := false
+	for _, f := range [][2]string{{"name", q.Name}, {"description", q.Description}, {"status", q.Status}} {
+		if f[1] == "" {
+			continue
+		}
+		c := expression.Name(f[0]).Equal(expression.Value(f[1]))
+		if filtered {
+			filter = filter.And(c)
+		} else {
+			filter, filtered = c, true
+		}
+	}
+	if filtered {
+		builder = builder.WithFilter(filter)
+	}
+	expr, err := builder.Build()
+	if err != nil {
+		return nil, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.plansTable),
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(q.Ascending),
+	}
+	if q.Marker != "" {
+		var it planItem
+		if q.ProjectID != "" {
+			err = s.getItem(ctx, s.plansTable, q.Marker, q.ProjectID, &it)
+		} else {
+			err = s.findByID(ctx, s.plansTable, q.Marker, &it)
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrBadMarker
+		}
+		if err != nil {
+			return nil, err
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			attrID:        &types.AttributeValueMemberS{Value: it.ID},
+			attrProjectID: &types.AttributeValueMemberS{Value: it.ProjectID},
+			attrListOrder: &types.AttributeValueMemberS{Value: it.ListOrder},
+		}
+		if q.ProjectID == "" {
+			in.ExclusiveStartKey[attrListAll] = &types.AttributeValueMemberS{Value: listAllPlans}
+		}
+	}
+	items, err := s.query(ctx, in, limit+1, filtered)
+	if err != nil {
+		return nil, err
+	}
+	page := &PlanPage{More: len(items) > limit}
+	if page.More {
+		items = items[:limit]
+	}
+	for _, item := range items {
+		p, err := planFromItem(item)
+		if err != nil {
+			return nil, err
+		}
+		page.Plans = append(page.Plans, p)
+	}
+	return page, nil
+}

@@ -1,0 +1,174 @@
+// Package store keeps plans and checkpoints in DynamoDB.
+//
+// Both tables are keyed by (id, project_id): a read or write names the
+// project, so no request can reach another project's item (tenant isolation
+// lives in the keys). Listings read sparse global secondary indexes ordered by
+// list_order = "<created_at>#<id>", so a page is one Query whose cost grows
+// with the page, never with the table; nothing here scans.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Errors the store returns; callers match them with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflicting status")
+	ErrExists    = errors.New("already exists")
+	ErrBadMarker = errors.New("marker is not an item of this listing")
+)
+
+// Attribute and index names; they must match template.yaml (a test checks).
+const (
+	attrID           = "id"
+	attrProjectID    = "project_id"
+	attrListOrder    = "list_order"
+	attrListProject  = "list_project"
+	attrListProvider = "list_provider"
+	attrListAll      = "list_all"
+	attrStatus       = "status"
+	attrExpiresAt    = "expires_at"
+
+	// IndexByProject lists one project's items (checkpoints: at one provider).
+	IndexByProject = "by_project"
+	// IndexByProvider lists every project's checkpoints at one provider.
+	IndexByProvider = "by_provider"
+	// IndexByAll lists every project's plans.
+	IndexByAll = "by_all"
+
+	// TTLAttribute is the attribute DynamoDB's TTL expires items by.
+	TTLAttribute = attrExpiresAt
+
+	listAllPlans = "plan"
+	maxPageLimit = 1000
+)
+
+// API is the subset of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Store reads and writes plans and checkpoints.
+type Store struct {
+	db               API
+	plansTable       string
+	checkpointsTable string
+}
+
+// New returns a store over the two tables.
+func New(db API, plansTable, checkpointsTable string) *Store {
+	return &Store{db: db, plansTable: plansTable, checkpointsTable: checkpointsTable}
+}
+
+func key(id, projectID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrID:        &types.AttributeValueMemberS{Value: id},
+		attrProjectID: &types.AttributeValueMemberS{Value: projectID},
+	}
+}
+
+func (s *Store) getItem(ctx context.Context, table, id, projectID string, out any) error {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            key(id, projectID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("get %s %s: %w", table, id, err)
+	}
+	if res.Item == nil {
+		return ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// findByID looks an item up by id alone, in whatever project it is: one
+// Query on the table's hash key. Only admin listings across projects need it,
+// to resolve a marker.
+func (s *Store) findByID(ctx context.Context, table, id string, out any) error {
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key(attrID).Equal(expression.Value(id))).Build()
+	if err != nil {
+		return err
+	}
+	res, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Limit:                     aws.Int32(1),
+	})
+	if err != nil {
+		return fmt.Errorf("find %s %s: %w", table, id, err)
+	}
+	if len(res.Items) == 0 {
+		return ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(res.Items[0], out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// conditionFailed reports whether err is a failed condition, and returns the
+// item as it was (nil when there was none).
+func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item, true
+	}
+	return nil, false
+}
+
+// query runs one listing: Queries until it has want matching items or the
+// index is exhausted. Without a filter that is a single Query reading at
+// most want items, unless a page passes DynamoDB's 1 MB response limit.
+func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, filtered bool) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	for {
+		if filtered {
+			in.Limit = aws.Int32(int32(want))
+		} else {
+			in.Limit = aws.Int32(int32(want - len(items)))
+		}
+		res, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", aws.ToString(in.IndexName), err)
+		}
+		items = append(items, res.Items...)
+		if len(items) >= want || res.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+	if len(items) > want {
+		items = items[:want]
+	}
+	return items, nil
+}
+
+// ClampLimit applies the contract's default and maximum page size.
+func ClampLimit(limit int) int {
+	if limit <= 0 || limit > maxPageLimit {
+		return maxPageLimit
+	}
+	return limit
+}
