@@ -1,9 +1,10 @@
 package cfn_test
 
-// These tests check that the route table (api.Routes), template.yaml,
-// functions/, events/ and the Makefile describe the same set of routes, and
-// that every function's IAM policy is exactly what its route needs. Adding a
-// route means adding it to all of them, and to tableAccess below.
+// These tests check that the route table (api.Routes) and the background
+// functions (worker.Functions), template.yaml, functions/, events/ and the
+// Makefile describe the same set of functions, and that every function's IAM
+// policy is exactly what it needs. Adding a route means adding it to all of
+// them, and to tableAccess below; a background function has its own test.
 
 import (
 	"bytes"
@@ -27,6 +28,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/cfn"
+	"karbor/internal/worker"
 )
 
 // repoRoot is the module root as seen from this package's directory, where
@@ -47,7 +49,7 @@ var tableAccess = map[string]map[string][]string{
 	"create-plan":            {"PlansTable": {"dynamodb:PutItem"}},
 	"list-plans":             {"PlansTable": {"dynamodb:GetItem", "dynamodb:Query"}},
 	"show-plan":              {"PlansTable": {"dynamodb:GetItem"}},
-	"update-plan":            {"PlansTable": {"dynamodb:UpdateItem"}},
+	"update-plan":            {"PlansTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"}}, // GetItem: new resources are checked against the plan's provider
 	"delete-plan":            {"PlansTable": {"dynamodb:DeleteItem"}},
 }
 
@@ -67,6 +69,28 @@ func routeNames() []string {
 		names = append(names, r.Name)
 	}
 	return names
+}
+
+// functionNames are the names of every function: the routes', then the
+// background functions'.
+func functionNames() []string {
+	names := routeNames()
+	for _, f := range worker.Functions {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// backgroundEvent reports the background function that a file of events/
+// is a sample event of (events/<Name>-<case>.json, as worker.Function
+// documents), if any.
+func backgroundEvent(file string) (worker.Function, bool) {
+	for _, f := range worker.Functions {
+		if rest, ok := strings.CutPrefix(file, f.Name+"-"); ok && strings.HasSuffix(rest, ".json") && rest != ".json" {
+			return f, true
+		}
+	}
+	return worker.Function{}, false
 }
 
 // camel turns a route name into the stem of its logical id:
@@ -99,6 +123,21 @@ func TestAgreementRouteTable(t *testing.T) {
 	for name := range tableAccess {
 		if !names[name] {
 			t.Errorf("tableAccess has %s, which is not a route", name)
+		}
+	}
+	if len(worker.Functions) == 0 {
+		t.Error("worker.Functions is empty; the worker and the sweeper belong there")
+	}
+	for _, f := range worker.Functions {
+		if names[f.Name] || ids[f.LogicalID] {
+			t.Errorf("background function %s: name or logical id %s is also a route's or another function's", f.Name, f.LogicalID)
+		}
+		names[f.Name], ids[f.LogicalID] = true, true
+		if want := camel(f.Name) + "Function"; f.LogicalID != want {
+			t.Errorf("background function %s: logical id %s, want %s (it must match the folder name)", f.Name, f.LogicalID, want)
+		}
+		if !regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`).MatchString(f.Name) {
+			t.Errorf("background function %s: name is not lower-case-with-dashes", f.Name)
 		}
 	}
 }
@@ -140,7 +179,30 @@ func TestAgreementTemplateFunctions(t *testing.T) {
 			}
 		})
 	}
+	backgroundIDs := map[string]bool{}
+	for _, bf := range worker.Functions {
+		backgroundIDs[bf.LogicalID] = true
+		t.Run(bf.Name, func(t *testing.T) {
+			f, ok := byID[bf.LogicalID]
+			if !ok {
+				t.Fatalf("template.yaml has no AWS::Serverless::Function %s", bf.LogicalID)
+			}
+			if len(f.Events) != 0 {
+				t.Errorf("%s is a background function but has HttpApi events %+v", f.LogicalID, f.Events)
+			}
+			if f.BuildMethod != "makefile" || f.CodeURI != "." {
+				t.Errorf("%s has BuildMethod %q and CodeUri %q, want makefile and .", f.LogicalID, f.BuildMethod, f.CodeURI)
+			}
+			if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
+				t.Errorf("%s has runtime %q, handler %q, architectures %q; want provided.al2023, bootstrap, [arm64] (the Makefile builds for arm64)",
+					f.LogicalID, f.Runtime, f.Handler, f.Architectures)
+			}
+		})
+	}
 	for _, f := range fns {
+		if !routeIDs[f.LogicalID] && !backgroundIDs[f.LogicalID] {
+			t.Errorf("template.yaml function %s is neither a route of api.Routes nor in worker.Functions", f.LogicalID)
+		}
 		if len(f.Events) > 0 && !routeIDs[f.LogicalID] {
 			t.Errorf("template.yaml function %s has HttpApi events but is not in api.Routes", f.LogicalID)
 		}
@@ -283,11 +345,49 @@ func dirNames(t *testing.T, dir string) []os.DirEntry {
 }
 
 func TestAgreementFunctionFolders(t *testing.T) {
-	names := routeNames()
+	names := functionNames()
 	for _, e := range dirNames(t, "functions") {
 		if !e.IsDir() || !slices.Contains(names, e.Name()) {
-			t.Errorf("functions/%s is not a route of api.Routes", e.Name())
+			t.Errorf("functions/%s is neither a route of api.Routes nor in worker.Functions", e.Name())
 		}
+	}
+	for _, f := range worker.Functions {
+		t.Run(f.Name, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "functions", f.Name, "main.go")
+			file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if file.Name.Name != "main" {
+				t.Errorf("%s is package %s, want main", path, file.Name.Name)
+			}
+			if want := "Command " + f.Name + " "; !strings.HasPrefix(file.Doc.Text(), want) {
+				t.Errorf("%s doc comment is %q, want it to start with %q", path, file.Doc.Text(), want)
+			}
+			pkg := ""
+			for _, imp := range file.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == "karbor/internal/worker" {
+					pkg = "worker"
+					if imp.Name != nil {
+						pkg = imp.Name.Name
+					}
+				}
+			}
+			// The wiring lives in package worker (Lambda's start, clients
+			// built once): main only calls one of its Start functions.
+			var starts []string
+			ast.Inspect(file, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == pkg && pkg != "" && strings.HasPrefix(sel.Sel.Name, "Start") {
+						starts = append(starts, sel.Sel.Name)
+					}
+				}
+				return true
+			})
+			if len(starts) != 1 {
+				t.Errorf("%s calls %q of karbor/internal/worker, want exactly one worker.Start... call", path, starts)
+			}
+		})
 	}
 	for _, r := range api.Routes {
 		t.Run(r.Name, func(t *testing.T) {
@@ -344,9 +444,13 @@ func TestAgreementFunctionFolders(t *testing.T) {
 func TestAgreementEvents(t *testing.T) {
 	names := routeNames()
 	for _, e := range dirNames(t, "events") {
+		if bf, ok := backgroundEvent(e.Name()); ok && !e.IsDir() {
+			t.Run(e.Name(), func(t *testing.T) { checkBackgroundEvent(t, bf, filepath.Join(repoRoot, "events", e.Name())) })
+			continue
+		}
 		name, ok := strings.CutSuffix(e.Name(), ".json")
 		if e.IsDir() || !ok || !slices.Contains(names, name) {
-			t.Errorf("events/%s is not the event of a route of api.Routes", e.Name())
+			t.Errorf("events/%s is neither the event of a route of api.Routes nor events/<name>-<case>.json of worker.Functions", e.Name())
 		}
 	}
 	requestIDs := map[string]string{}
@@ -475,14 +579,22 @@ func TestAgreementMakefile(t *testing.T) {
 			t.Errorf("Makefile has a hand-written target build-%s; define it with lambda-function", m[1])
 		}
 	}
+	type target struct{ name, logicalID string }
+	var targets []target
 	for _, r := range api.Routes {
-		if name, ok := defined[r.LogicalID]; !ok || name != r.Name {
-			t.Errorf("Makefile: want $(eval $(call lambda-function,%s,%s)), have %q", r.LogicalID, r.Name, name)
+		targets = append(targets, target{r.Name, r.LogicalID})
+	}
+	for _, f := range worker.Functions {
+		targets = append(targets, target{f.Name, f.LogicalID})
+	}
+	for _, tg := range targets {
+		if name, ok := defined[tg.logicalID]; !ok || name != tg.name {
+			t.Errorf("Makefile: want $(eval $(call lambda-function,%s,%s)), have %q", tg.logicalID, tg.name, name)
 		}
-		delete(defined, r.LogicalID)
+		delete(defined, tg.logicalID)
 	}
 	for id := range defined {
-		t.Errorf("Makefile has build-%s, which is not a route of api.Routes", id)
+		t.Errorf("Makefile has build-%s, which is neither a route of api.Routes nor in worker.Functions", id)
 	}
 
 	// What sam build would run: make build-<LogicalId> with ARTIFACTS_DIR.
@@ -501,8 +613,8 @@ func TestAgreementMakefile(t *testing.T) {
 		archs[f.LogicalID] = f.Architectures
 	}
 	artifacts := t.TempDir()
-	for _, r := range api.Routes {
-		cmd := exec.Command(makePath, "--no-print-directory", "-n", "-C", repoRoot, "build-"+r.LogicalID, "ARTIFACTS_DIR="+artifacts)
+	for _, r := range targets {
+		cmd := exec.Command(makePath, "--no-print-directory", "-n", "-C", repoRoot, "build-"+r.logicalID, "ARTIFACTS_DIR="+artifacts)
 		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 			for _, k := range []string{"GOARCH=", "GOOS=", "MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=", "ARTIFACTS_DIR="} {
 				if strings.HasPrefix(kv, k) {
@@ -513,25 +625,25 @@ func TestAgreementMakefile(t *testing.T) {
 		})
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Errorf("make -n build-%s: %v\n%s", r.LogicalID, err, out)
+			t.Errorf("make -n build-%s: %v\n%s", r.logicalID, err, out)
 			continue
 		}
 		got := strings.TrimSpace(string(out))
 		arch := "<none>"
-		if a := archs[r.LogicalID]; len(a) == 1 {
+		if a := archs[r.logicalID]; len(a) == 1 {
 			arch = goarch[a[0]]
 		}
 		for _, want := range []string{"GOOS=linux ", "GOARCH=" + arch + " ", "CGO_ENABLED=0 ", "go build ", "-tags lambda.norpc ",
 			"-o " + artifacts + "/bootstrap "} {
 			if !strings.Contains(got, want) {
-				t.Errorf("make build-%s runs %q; want it to contain %q (GOARCH from the template's Architectures)", r.LogicalID, got, want)
+				t.Errorf("make build-%s runs %q; want it to contain %q (GOARCH from the template's Architectures)", r.logicalID, got, want)
 			}
 		}
-		if !strings.HasSuffix(got, " ./functions/"+r.Name) {
-			t.Errorf("make build-%s runs %q; want it to build ./functions/%s", r.LogicalID, got, r.Name)
+		if !strings.HasSuffix(got, " ./functions/"+r.name) {
+			t.Errorf("make build-%s runs %q; want it to build ./functions/%s", r.logicalID, got, r.name)
 		}
 		if strings.Count(got, "\n") != 0 {
-			t.Errorf("make build-%s runs more than one command:\n%s", r.LogicalID, got)
+			t.Errorf("make build-%s runs more than one command:\n%s", r.logicalID, got)
 		}
 	}
 }

@@ -149,7 +149,7 @@ func function(r resource, globals *yaml.Node) (Function, error) {
 		for _, s := range items(get(p, "Statement")) {
 			st, err := statement(s)
 			if err != nil {
-				return f, fmt.Errorf("Policies: %w", err)
+				return f, fmt.Errorf("policies: %w", err)
 			}
 			f.Statements = append(f.Statements, st)
 			if st.Effect == "Allow" {

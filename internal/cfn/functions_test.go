@@ -1,7 +1,9 @@
 package cfn_test
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +19,17 @@ func TestFunctionsFromTemplate(t *testing.T) {
 		t.Fatal("no functions")
 	}
 	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
-	wantRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel"}
+	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel"}
+	// The background functions add their own parameters to Globals'
+	// environment, and have no HttpApi event (their events are a stream
+	// and a schedule).
+	background := map[string]struct {
+		refs   map[string]string
+		events map[string]string
+	}{
+		"WorkerFunction":  {map[string]string{"DELETED_RETENTION": "DeletedRetention"}, map[string]string{"CheckpointStream": "DynamoDB"}},
+		"SweeperFunction": {map[string]string{"STUCK_AFTER": "StuckAfter"}, map[string]string{"Every5Minutes": "Schedule"}},
+	}
 	byID := map[string]cfn.Function{}
 	for _, f := range fns {
 		byID[f.LogicalID] = f
@@ -29,13 +41,47 @@ func TestFunctionsFromTemplate(t *testing.T) {
 			if f.CodeURI != "." || f.BuildMethod != "makefile" {
 				t.Errorf("CodeUri %q, BuildMethod %q; want . and makefile", f.CodeURI, f.BuildMethod)
 			}
+			wantRefs := maps.Clone(globalRefs)
+			bg, isBackground := background[f.LogicalID]
+			maps.Copy(wantRefs, bg.refs)
 			if !reflect.DeepEqual(f.Env, wantEnv) || !reflect.DeepEqual(f.EnvRefs, wantRefs) {
 				t.Errorf("Env %v, EnvRefs %v; want %v and %v", f.Env, f.EnvRefs, wantEnv, wantRefs)
+			}
+			if isBackground {
+				if len(f.Events) != 0 || !reflect.DeepEqual(f.EventTypes, bg.events) {
+					t.Errorf("HttpApi events %+v, event types %v; want none and %v", f.Events, f.EventTypes, bg.events)
+				}
+				return
 			}
 			if len(f.Events) != 1 || f.Events[0].APIID != "!Ref HttpApi" || f.Events[0].Authorizer != "" {
 				t.Errorf("Events = %+v, want one on !Ref HttpApi with the default authorizer", f.Events)
 			}
 		})
+	}
+	for id := range background {
+		if _, ok := byID[id]; !ok {
+			t.Errorf("template.yaml has no function %s", id)
+		}
+	}
+
+	sweeper := byID["SweeperFunction"]
+	wantSweeper := []cfn.Statement{
+		{Effect: "Allow", Actions: []string{"dynamodb:Query"}, Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_pending"}, Refs: []string{"CheckpointsTable"}},
+		{Effect: "Allow", Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, Resources: []string{"!GetAtt CheckpointsTable.Arn"}, Refs: []string{"CheckpointsTable"}},
+	}
+	if !reflect.DeepEqual(sweeper.Statements, wantSweeper) {
+		t.Errorf("SweeperFunction statements =\n%s\nwant\n%s", jsonText(sweeper.Statements), jsonText(wantSweeper))
+	}
+	// Resources built with !Sub of pseudo parameters only refer to nothing
+	// of the template.
+	worker := byID["WorkerFunction"]
+	for _, st := range worker.Statements {
+		if slices.Contains(st.Actions, "ec2:CreateSnapshot") {
+			want := []string{"!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*", "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"}
+			if !reflect.DeepEqual(st.Resources, want) || len(st.Refs) != 0 {
+				t.Errorf("WorkerFunction's CreateSnapshot statement has resources %q (refs %q), want %q (refs none)", st.Resources, st.Refs, want)
+			}
+		}
 	}
 
 	list := byID["ListCheckpointsFunction"]
@@ -203,6 +249,11 @@ func TestParseLookup(t *testing.T) {
 	}{
 		{[]string{"Transform"}, "AWS::Serverless-2016-10-31"},
 		{[]string{"Parameters", "LogLevel", "Default"}, "INFO"},
+		{[]string{"Parameters", "DeletedRetention", "Default"}, "720h"},
+		{[]string{"Parameters", "StuckAfter", "Default"}, "2h"},
+		{[]string{"Resources", "WorkerFunction", "Properties", "Events", "CheckpointStream", "Properties", "Stream"}, "!GetAtt CheckpointsTable.StreamArn"},
+		{[]string{"Resources", "WorkerFunction", "Properties", "Events", "CheckpointStream", "Properties", "DestinationConfig", "OnFailure"}, "{Type: SQS, Destination: !GetAtt WorkerFailureQueue.Arn}"},
+		{[]string{"Resources", "SweeperFunction", "Properties", "Events", "Every5Minutes", "Properties", "Schedule"}, "rate(5 minutes)"},
 		{[]string{"Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer"}, "JwtAuthorizer"},
 		{[]string{"Resources", "HttpApi", "Properties", "Auth", "Authorizers", "JwtAuthorizer", "JwtConfiguration"}, "{issuer: !Ref JwtIssuer, audience: [!Ref JwtAudience]}"},
 		{[]string{"Outputs", "ApiUrl", "Value"}, "!Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},

@@ -71,10 +71,18 @@ func TestTablesFromTemplate(t *testing.T) {
 			},
 		},
 		"CheckpointsTable": {
-			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_provider", "S", "list_order", "S"),
-			KeySchema:            keys("id", "project_id"),
-			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_provider", "S", "list_order", "S",
+				"pending", "S", "updated_at", "S"),
+			KeySchema:   keys("id", "project_id"),
+			BillingMode: types.BillingModePayPerRequest,
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				// The sweeper's sparse index: what it reads besides the
+				// keys is provider_id (store.CheckpointKey).
+				{
+					IndexName:  aws.String("by_pending"),
+					KeySchema:  keys("pending", "updated_at"),
+					Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{"provider_id"}},
+				},
 				gsi("by_project", "list_project", "list_order"),
 				gsi("by_provider", "list_provider", "list_order"),
 			},

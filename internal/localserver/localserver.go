@@ -10,19 +10,35 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
 	"karbor/internal/moto"
 	"karbor/internal/store"
+	"karbor/internal/streams"
 	"karbor/internal/tables"
+	"karbor/internal/worker"
 )
 
 // Config is the local server's configuration.
 type Config struct {
-	Addr             string // listen address, 127.0.0.1:3000 by default
-	Endpoint         string // DynamoDB endpoint; empty starts moto_server
+	Addr     string // listen address, 127.0.0.1:3000 by default
+	Endpoint string // DynamoDB endpoint; empty starts moto_server
+	// EC2Endpoint is where the AWS provider's EC2 calls go; empty means
+	// the moto_server started here, or AWS's own when Endpoint is set.
+	EC2Endpoint string
+	// EndpointFile, when set, receives the DynamoDB endpoint while the
+	// server runs, for tools that create local resources (make
+	// demo-resources).
+	EndpointFile string
+	// NoWorker turns the background worker off (tests of the API alone).
+	NoWorker         bool
 	PlansTable       string
 	CheckpointsTable string
 	Log              *slog.Logger
@@ -33,7 +49,7 @@ type Config struct {
 // Run serves until ctx is done, then stops everything it started.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
-	endpoint := cfg.Endpoint
+	endpoint, ec2Endpoint := cfg.Endpoint, cfg.EC2Endpoint
 	if endpoint == "" {
 		srv, err := moto.Start(ctx)
 		if err != nil {
@@ -41,7 +57,16 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer srv.Stop()
 		endpoint = srv.Endpoint
+		if ec2Endpoint == "" {
+			ec2Endpoint = endpoint // moto serves EC2 too
+		}
 		log.Info("started moto_server", "endpoint", endpoint)
+	}
+	if cfg.EndpointFile != "" {
+		if err := os.WriteFile(cfg.EndpointFile, []byte(endpoint+"\n"), 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(cfg.EndpointFile)
 	}
 	awsCfg, err := awscfg.Load(ctx, true)
 	if err != nil {
@@ -51,8 +76,33 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
+	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable)
+	if !cfg.NoWorker {
+		w := &worker.Worker{
+			Store:   st,
+			Clients: &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
+			Log:     log.With("component", "worker"),
+		}
+		poller := &streams.Poller{
+			DB:      db,
+			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+			Table:   cfg.CheckpointsTable,
+			Handler: w.Handle,
+			Filter:  func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != worker.JobNone },
+			Log:     log.With("component", "stream"),
+		}
+		pollCtx, stopPoll := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() {
+			defer close(polled)
+			if err := poller.Run(pollCtx); err != nil {
+				log.Error("stream poller stopped", "error", err.Error())
+			}
+		}()
+		defer func() { stopPoll(); <-polled }()
+	}
 	svc := &api.Service{
-		Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable),
+		Store: st,
 		Auth:  api.DevTokenAuth{},
 		Log:   log,
 	}

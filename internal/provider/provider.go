@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"karbor/internal/model"
 )
@@ -107,9 +109,10 @@ func (p *Provider) CheckParameters(resourceType string, params json.RawMessage) 
 
 // leafMessages flattens a validation error to its causes' messages.
 func leafMessages(ve *jsonschema.ValidationError) []string {
+	english := message.NewPrinter(language.English)
 	if len(ve.Causes) == 0 {
 		loc := "/" + strings.Join(ve.InstanceLocation, "/")
-		return []string{fmt.Sprintf("at %s: %s", loc, ve.ErrorKind)}
+		return []string{fmt.Sprintf("at %s: %s", loc, ve.ErrorKind.LocalizedString(english))}
 	}
 	var out []string
 	for _, c := range ve.Causes {

@@ -34,6 +34,14 @@ type checkpointItem struct {
 	ListProject    string  `dynamodbav:"list_project,omitempty"`
 	ListProvider   string  `dynamodbav:"list_provider,omitempty"`
 	ListOrder      string  `dynamodbav:"list_order"`
+	// Pending is the status of a checkpoint in flight (protecting,
+	// deleting), absent once it settles: the sweeper's sparse index.
+	Pending string `dynamodbav:"pending,omitempty"`
+}
+
+// inFlight reports the statuses background work is under way in.
+func inFlight(s model.Status) bool {
+	return s == model.StatusProtecting || s == model.StatusDeleting
 }
 
 // listOrder sorts by creation time (to the second, as shown), then by id.
@@ -65,6 +73,9 @@ func toCheckpointItem(c *model.Checkpoint) (*checkpointItem, error) {
 	if c.Status != model.StatusDeleted {
 		it.ListProject = listProject(c.ProviderID, c.ProjectID)
 		it.ListProvider = c.ProviderID
+	}
+	if inFlight(c.Status) {
+		it.Pending = string(c.Status)
 	}
 	return it, nil
 }
@@ -114,24 +125,11 @@ func (s *Store) CreateCheckpoint(ctx context.Context, c *model.Checkpoint) error
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.checkpointsTable),
-		Item:                      item,
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-	})
-	if _, failed := conditionFailed(err); failed {
-		return ErrExists
-	}
-	if err != nil {
+	err = s.putNew(ctx, s.checkpointsTable, item)
+	if err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("put checkpoint %s: %w", c.ID, err)
 	}
-	return nil
+	return err
 }
 
 // GetCheckpoint reads one checkpoint of a project: one strongly consistent
@@ -191,10 +189,19 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint,
 		And(expression.Name("provider_id").Equal(expression.Value(t.ProviderID))).
 		And(inFrom)
 
+	// change marks this write, so that a retry of it by the SDK (after a
+	// lost response) recognises its own change instead of a conflict.
+	change := model.NewID()
 	update := expression.Set(status, expression.Value(string(t.To))).
-		Set(expression.Name("updated_at"), expression.Value(model.Timestamp(at)))
+		Set(expression.Name("updated_at"), expression.Value(model.Timestamp(at))).
+		Set(expression.Name(attrChangeID), expression.Value(change))
 	if t.ResourceGraph != nil {
 		update = update.Set(expression.Name("resource_graph"), expression.Value(*t.ResourceGraph))
+	}
+	if inFlight(t.To) {
+		update = update.Set(expression.Name(attrPending), expression.Value(string(t.To)))
+	} else {
+		update = update.Remove(expression.Name(attrPending))
 	}
 	if t.To == model.StatusDeleted {
 		retention := t.Retention
@@ -226,6 +233,9 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint,
 		c, derr := CheckpointFromItem(old)
 		if derr != nil {
 			return nil, derr
+		}
+		if id, ok := old[attrChangeID].(*types.AttributeValueMemberS); ok && id.Value == change {
+			return c, nil
 		}
 		if c.ProviderID != t.ProviderID {
 			return nil, ErrNotFound

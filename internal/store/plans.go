@@ -91,24 +91,11 @@ func (s *Store) CreatePlan(ctx context.Context, p *model.Plan) error {
 	if err != nil {
 		return fmt.Errorf("encode plan: %w", err)
 	}
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.plansTable),
-		Item:                      item,
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-	})
-	if _, failed := conditionFailed(err); failed {
-		return ErrExists
-	}
-	if err != nil {
+	err = s.putNew(ctx, s.plansTable, item)
+	if err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("put plan %s: %w", p.ID, err)
 	}
-	return nil
+	return err
 }
 
 // GetPlan reads one plan of a project.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -37,6 +38,9 @@ const (
 	attrListAll      = "list_all"
 	attrStatus       = "status"
 	attrExpiresAt    = "expires_at"
+	attrPending      = "pending"
+	attrUpdatedAt    = "updated_at"
+	attrChangeID     = "change_id"
 
 	// IndexByProject lists one project's items (checkpoints: at one provider).
 	IndexByProject = "by_project"
@@ -44,11 +48,14 @@ const (
 	IndexByProvider = "by_provider"
 	// IndexByAll lists every project's plans.
 	IndexByAll = "by_all"
+	// IndexByPending lists checkpoints in flight by when they entered it.
+	IndexByPending = "by_pending"
 
 	// TTLAttribute is the attribute DynamoDB's TTL expires items by.
 	TTLAttribute = attrExpiresAt
 
 	listAllPlans = "plan"
+	filteredStep = 200
 	maxPageLimit = 1000
 )
 
@@ -138,6 +145,32 @@ func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
 	return nil, false
 }
 
+// putNew writes an item whose key must be free. The SDK retries a write
+// whose response was lost (a connection reset while reading it, see
+// aws/retry.RetryableConnectionError), so the condition can fail on the very
+// item an earlier attempt of this call wrote: that is success, not ErrExists.
+func (s *Store) putNew(ctx context.Context, table string, item map[string]types.AttributeValue) error {
+	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(table),
+		Item:                                item,
+		ConditionExpression:                 cond.Condition(),
+		ExpressionAttributeNames:            cond.Names(),
+		ExpressionAttributeValues:           cond.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if reflect.DeepEqual(old, item) {
+			return nil
+		}
+		return ErrExists
+	}
+	return err
+}
+
 // query runs one listing: Queries until it has want matching items or the
 // index is exhausted. Without a filter that is a single Query reading at
 // most want items, unless a page passes DynamoDB's 1 MB response limit.
@@ -145,7 +178,11 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, fi
 	var items []map[string]types.AttributeValue
 	for {
 		if filtered {
-			in.Limit = aws.Int32(int32(want))
+			// A filter may drop most of what a Query reads: read in
+			// larger steps so that a selective filter takes few round
+			// trips. What is read past the page is dropped; the next page
+			// starts again from the marker.
+			in.Limit = aws.Int32(int32(min(max(want, filteredStep), maxPageLimit+1)))
 		} else {
 			in.Limit = aws.Int32(int32(want - len(items)))
 		}

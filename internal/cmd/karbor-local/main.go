@@ -18,6 +18,8 @@ func main() {
 	cfg := localserver.Config{
 		Addr:             env("HOST", "127.0.0.1") + ":" + env("PORT", "3000"),
 		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
+		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
+		EndpointFile:     os.Getenv("ENDPOINT_FILE"),
 		PlansTable:       env("PLANS_TABLE", "karbor-plans"),
 		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
 		Log:              log,

@@ -1,0 +1,305 @@
+package localserver_test
+
+// The local server end to end, in process: the API over HTTP with the
+// development token, and the background worker reading the table's stream
+// from moto_server, so that a checkpoint reaches available and, once
+// deleted, deleted by itself.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
+
+	"karbor/internal/awscfg"
+	"karbor/internal/localserver"
+	"karbor/internal/model"
+	"karbor/internal/provider"
+	"karbor/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// client talks to a running local server as one caller.
+type client struct {
+	t       *testing.T
+	base    string
+	project string
+	token   string
+}
+
+// start runs the local server with the worker on fresh tables of the test
+// endpoint until the test ends.
+func start(t *testing.T, ec2Endpoint string) *client {
+	t.Helper()
+	endpoint := testenv.Endpoint(t)
+	plans, checkpoints := testenv.Tables(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- localserver.Run(ctx, localserver.Config{
+			Addr:             "127.0.0.1:0",
+			Endpoint:         endpoint,
+			EC2Endpoint:      ec2Endpoint,
+			PlansTable:       plans,
+			CheckpointsTable: checkpoints,
+			Log:              slog.New(slog.NewTextHandler(t.Output(), nil)),
+			Ready:            func(url string) { ready <- url },
+		})
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run ended before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("the local server did not start within 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	project := strings.ReplaceAll(model.NewID(), "-", "")
+	return &client{t: t, base: base, project: project, token: "alice:" + project + ":member"}
+}
+
+// do sends a request and decodes the JSON answer.
+func (c *client) do(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+"/v1/"+c.project+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("X-Auth-Token", c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			c.t.Fatalf("%s %s answered %d with %q, not JSON", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (c *client) must(method, path string, body any) map[string]any {
+	c.t.Helper()
+	code, out := c.do(method, path, body)
+	if code != http.StatusOK {
+		c.t.Fatalf("%s %s = %d %v, want 200", method, path, code, out)
+	}
+	return out
+}
+
+// createCheckpoint creates a plan on the provider and a checkpoint of it.
+func (c *client) createCheckpoint(providerID string, resources []map[string]any, params map[string]any) string {
+	c.t.Helper()
+	plan := c.must("POST", "/plans", map[string]any{"plan": map[string]any{
+		"name": "My application", "provider_id": providerID, "resources": resources, "parameters": params,
+	}})
+	planID, _ := dig(plan, "plan", "id").(string)
+	cp := c.must("POST", "/providers/"+providerID+"/checkpoints", map[string]any{"checkpoint": map[string]any{"plan_id": planID}})
+	if status := dig(cp, "checkpoint", "status"); status != "protecting" || dig(cp, "checkpoint", "resource_graph") != nil {
+		c.t.Fatalf("created checkpoint %v, want protecting with no graph", cp)
+	}
+	id, _ := dig(cp, "checkpoint", "id").(string)
+	return id
+}
+
+// waitStatus polls the checkpoint until it has the status, and returns it.
+func (c *client) waitStatus(providerID, id, want string) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out := c.must("GET", "/providers/"+providerID+"/checkpoints/"+id, nil)
+		cp, _ := out["checkpoint"].(map[string]any)
+		if cp["status"] == want {
+			return cp
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("checkpoint %s is %v, want %s (graph %v)", id, cp["status"], want, cp["resource_graph"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// nodes decodes the API's resource_graph string: resource id → the node's
+// fourth element.
+func nodes(t *testing.T, cp map[string]any) map[string]map[string]any {
+	t.Helper()
+	text, ok := cp["resource_graph"].(string)
+	if !ok {
+		t.Fatalf("resource_graph is %v, want a JSON string", cp["resource_graph"])
+	}
+	var g []json.RawMessage
+	if err := json.Unmarshal([]byte(text), &g); err != nil || len(g) != 2 {
+		t.Fatalf("resource_graph %q is not [nodes, edges]", text)
+	}
+	var ns map[string][4]json.RawMessage
+	if err := json.Unmarshal(g[0], &ns); err != nil {
+		t.Fatalf("resource_graph nodes: %v", err)
+	}
+	out := map[string]map[string]any{}
+	for _, n := range ns {
+		var id string
+		var info map[string]any
+		if json.Unmarshal(n[1], &id) != nil || json.Unmarshal(n[3], &info) != nil {
+			t.Fatalf("resource_graph node %s", n)
+		}
+		out[id] = info
+	}
+	return out
+}
+
+func TestCheckpointLifeOnNoOpProvider(t *testing.T) {
+	c := start(t, "")
+	resources := []map[string]any{
+		{"id": model.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume", "extra_info": map[string]any{"availability_zone": "az1"}},
+		{"id": model.NewID(), "type": "OS::Nova::Server", "name": "Web server"},
+	}
+	id := c.createCheckpoint(provider.NoOpID, resources, map[string]any{})
+
+	cp := c.waitStatus(provider.NoOpID, id, "available")
+	g := nodes(t, cp)
+	for _, r := range resources {
+		if info := g[r["id"].(string)]; info["status"] != "available" {
+			t.Errorf("node %s = %v, want available", r["id"], info)
+		}
+	}
+
+	// A reset is no work for the worker; the status stays as set.
+	c.must("PUT", "/providers/"+provider.NoOpID+"/checkpoints/"+id, map[string]any{"os-resetState": map[string]any{"state": "error"}})
+	c.must("PUT", "/providers/"+provider.NoOpID+"/checkpoints/"+id, map[string]any{"os-resetState": map[string]any{"state": "available"}})
+
+	if out := c.must("DELETE", "/providers/"+provider.NoOpID+"/checkpoints/"+id, nil); len(out) != 0 {
+		t.Errorf("DELETE answered %v, want {}", out)
+	}
+	done := c.waitStatus(provider.NoOpID, id, "deleted")
+	for rid, info := range nodes(t, done) {
+		if info["status"] != "deleted" {
+			t.Errorf("node %s = %v, want deleted", rid, info)
+		}
+	}
+	// A second delete is a conflict now.
+	if code, _ := c.do("DELETE", "/providers/"+provider.NoOpID+"/checkpoints/"+id, nil); code != http.StatusConflict {
+		t.Errorf("DELETE of a deleted checkpoint = %d, want 409", code)
+	}
+	list := c.must("GET", "/providers/"+provider.NoOpID+"/checkpoints", nil)
+	if cps, _ := list["checkpoints"].([]any); len(cps) != 0 {
+		t.Errorf("the listing shows %v, want no deleted checkpoint", cps)
+	}
+}
+
+func TestCheckpointLifeOnAWSProvider(t *testing.T) {
+	endpoint := testenv.Endpoint(t)
+	cfg, err := awscfg.Load(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := testenv.DynamoDB(t)
+	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	table := "orders-" + model.NewID()
+	if _, err := db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	vol, err := ec.CreateVolume(t.Context(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	volume := aws.ToString(vol.VolumeId)
+
+	c := start(t, endpoint)
+	id := c.createCheckpoint(provider.AWSID, []map[string]any{
+		{"id": table, "type": provider.TypeDynamoDBTable, "name": "Orders"},
+		{"id": volume, "type": provider.TypeEC2Volume, "name": "Data volume"},
+	}, map[string]any{provider.TypeEC2Volume: map[string]any{"description": "end to end"}})
+
+	cp := c.waitStatus(provider.AWSID, id, "available")
+	g := nodes(t, cp)
+	arn, _ := g[table]["backup_arn"].(string)
+	if _, err := db.DescribeBackup(t.Context(), &dynamodb.DescribeBackupInput{BackupArn: aws.String(arn)}); err != nil {
+		t.Errorf("the graph's backup %q: %v", arn, err)
+	}
+	snapID, _ := g[volume]["snapshot_id"].(string)
+	snaps, err := ec.DescribeSnapshots(t.Context(), &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}})
+	if err != nil || len(snaps.Snapshots) != 1 || aws.ToString(snaps.Snapshots[0].Description) != "end to end" {
+		t.Errorf("the graph's snapshot %q: %v, %v", snapID, snaps, err)
+	}
+
+	c.must("DELETE", "/providers/"+provider.AWSID+"/checkpoints/"+id, nil)
+	c.waitStatus(provider.AWSID, id, "deleted")
+	var ae smithy.APIError
+	if _, err := db.DescribeBackup(t.Context(), &dynamodb.DescribeBackupInput{BackupArn: aws.String(arn)}); !errors.As(err, &ae) || ae.ErrorCode() != "BackupNotFoundException" {
+		t.Errorf("the backup after delete: %v, want BackupNotFoundException", err)
+	}
+	if _, err := ec.DescribeSnapshots(t.Context(), &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}}); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSnapshot.NotFound" {
+		t.Errorf("the snapshot after delete: %v, want InvalidSnapshot.NotFound", err)
+	}
+}
+
+// A plugin failure shows through the API: status error, the reason in the
+// resource's node.
+func TestPluginFailureVisibleThroughAPI(t *testing.T) {
+	c := start(t, testenv.Endpoint(t))
+	const missing = "vol-0fedcba9876543210"
+	id := c.createCheckpoint(provider.AWSID, []map[string]any{{"id": missing, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
+	cp := c.waitStatus(provider.AWSID, id, "error")
+	info := nodes(t, cp)[missing]
+	if why, _ := info["error"].(string); info["status"] != "error" || !strings.Contains(why, "InvalidVolume.NotFound") {
+		t.Errorf("node %v, want status error with the reason", info)
+	}
+	c.must("DELETE", "/providers/"+provider.AWSID+"/checkpoints/"+id, nil)
+	c.waitStatus(provider.AWSID, id, "deleted")
+}

@@ -1,0 +1,213 @@
+package store_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"karbor/internal/model"
+	"karbor/internal/store"
+	"karbor/internal/testenv"
+)
+
+func TestCheckpointFilters(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	project, provider := newProjectID(), model.NewID()
+	// sec(n) is the n-th second of the fixtures, a whole second.
+	sec := func(n int) time.Time { return base.Truncate(time.Second).Add(time.Duration(n) * time.Second) }
+	planA, planB := model.NewID(), model.NewID()
+	listable := []model.Status{model.StatusAvailable, model.StatusError, model.StatusProtecting, model.StatusDeleting, model.StatusErrorDeleting}
+
+	// 40 checkpoints over ten seconds, four in each, at fractions of it.
+	var cs []*model.Checkpoint
+	for i := range 40 {
+		c := newCheckpoint(project, provider, sec(i/4).Add(time.Duration(i%4)*220*time.Millisecond), listable[i%len(listable)])
+		c.Plan.ID = planA
+		if i%3 == 0 {
+			c.Plan.ID = planB
+		}
+		cs = append(cs, c)
+	}
+	otherProvider := newCheckpoint(project, model.NewID(), sec(5), model.StatusAvailable)
+	otherProject := newCheckpoint(newProjectID(), provider, sec(5), model.StatusAvailable)
+	otherProvider.Plan.ID, otherProject.Plan.ID = planA, planA
+	createCheckpoints(t, s, cs...)
+	createCheckpoints(t, s, otherProvider, otherProject)
+
+	// shown reports whether c's created_at, as shown (to the second), lies
+	// in [since, until]; a zero bound is open.
+	shown := func(c *model.Checkpoint, since, until time.Time) bool {
+		at := c.CreatedAt.Truncate(time.Second)
+		return (since.IsZero() || !at.Before(since)) && (until.IsZero() || !at.After(until))
+	}
+	half := 500 * time.Millisecond
+	tests := []struct {
+		name  string
+		q     store.CheckpointQuery
+		match func(c *model.Checkpoint) bool
+		count int // how many match, to keep the cases honest
+	}{
+		{"plan", store.CheckpointQuery{PlanID: planB}, func(c *model.Checkpoint) bool { return c.Plan.ID == planB }, 14},
+		{"unknown plan", store.CheckpointQuery{PlanID: model.NewID()}, func(*model.Checkpoint) bool { return false }, 0},
+		{"status", store.CheckpointQuery{Status: model.StatusError}, func(c *model.Checkpoint) bool { return c.Status == model.StatusError }, 8},
+		{"status deleted", store.CheckpointQuery{Status: model.StatusDeleted}, func(*model.Checkpoint) bool { return false }, 0},
+		{"plan and status", store.CheckpointQuery{PlanID: planA, Status: model.StatusAvailable}, func(c *model.Checkpoint) bool {
+			return c.Plan.ID == planA && c.Status == model.StatusAvailable
+		}, 5},
+		{"since", store.CheckpointQuery{Since: sec(3)}, func(c *model.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
+		{"until", store.CheckpointQuery{Until: sec(6)}, func(c *model.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
+		{"since and until", store.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *model.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
+		{"one second", store.CheckpointQuery{Since: sec(4), Until: sec(4)}, func(c *model.Checkpoint) bool { return shown(c, sec(4), sec(4)) }, 4},
+		{"since with a fraction", store.CheckpointQuery{Since: sec(3).Add(half)}, func(c *model.Checkpoint) bool { return shown(c, sec(3).Add(half), time.Time{}) }, 24},
+		{"until with a fraction", store.CheckpointQuery{Until: sec(6).Add(half)}, func(c *model.Checkpoint) bool { return shown(c, time.Time{}, sec(6).Add(half)) }, 28},
+		{"both with fractions", store.CheckpointQuery{Since: sec(3).Add(half), Until: sec(6).Add(half)}, func(c *model.Checkpoint) bool {
+			return shown(c, sec(3).Add(half), sec(6).Add(half))
+		}, 12},
+		{"inside one second", store.CheckpointQuery{Since: sec(4).Add(100 * time.Millisecond), Until: sec(4).Add(900 * time.Millisecond)}, func(*model.Checkpoint) bool { return false }, 0},
+		{"non-UTC bounds", store.CheckpointQuery{Since: sec(3).In(time.FixedZone("JST", 9*3600)), Until: sec(6).In(time.FixedZone("EST", -5*3600))}, func(c *model.Checkpoint) bool {
+			return shown(c, sec(3), sec(6))
+		}, 16},
+		{"since after until", store.CheckpointQuery{Since: sec(6), Until: sec(3)}, func(*model.Checkpoint) bool { return false }, 0},
+		{"before everything", store.CheckpointQuery{Until: sec(-1)}, func(*model.Checkpoint) bool { return false }, 0},
+		{"range, plan and status", store.CheckpointQuery{Since: sec(2), Until: sec(8), PlanID: planA, Status: model.StatusProtecting}, func(c *model.Checkpoint) bool {
+			return shown(c, sec(2), sec(8)) && c.Plan.ID == planA && c.Status == model.StatusProtecting
+		}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []*model.Checkpoint
+			for _, c := range cs {
+				if tc.match(c) {
+					want = append(want, c)
+				}
+			}
+			if len(want) != tc.count {
+				t.Fatalf("fixture: %d checkpoints match, the case expects %d", len(want), tc.count)
+			}
+			// 4 divides most counts: a full last page must say no More.
+			for _, limit := range []int{4, 1000} {
+				for _, asc := range []bool{false, true} {
+					q := tc.q
+					q.ProviderID, q.ProjectID, q.Limit, q.Ascending = provider, project, limit, asc
+					got := listAllPages(t, s, q)
+					sameIDs(t, fmt.Sprintf("limit %d ascending %v", limit, asc), checkpointIDs(got), listOrdered(want, asc))
+				}
+			}
+		})
+	}
+
+	// With a date range, a listing walks from its near end to its far end.
+	t.Run("marker outside the date range", func(t *testing.T) {
+		inRange := func(c *model.Checkpoint) bool { return shown(c, sec(3), sec(6)) }
+		early, late := cs[2], cs[33] // seconds 0 and 8
+		for _, tc := range []struct {
+			name      string
+			ascending bool
+			marker    *model.Checkpoint
+			err       error // else an empty last page
+		}{
+			{"ascending, before the range", true, early, store.ErrBadMarker},
+			{"ascending, after the range", true, late, nil},
+			{"descending, after the range", false, late, store.ErrBadMarker},
+			{"descending, before the range", false, early, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if inRange(tc.marker) {
+					t.Fatalf("fixture: marker %v is in the range", tc.marker.CreatedAt)
+				}
+				page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{
+					ProviderID: provider, ProjectID: project, Since: sec(3), Until: sec(6),
+					Ascending: tc.ascending, Marker: tc.marker.ID, Limit: 5,
+				})
+				if tc.err != nil {
+					wantErr(t, "ListCheckpoints", err, tc.err)
+					return
+				}
+				if err != nil {
+					t.Fatalf("ListCheckpoints: %v", err)
+				}
+				if len(page.Checkpoints) != 0 || page.More {
+					t.Errorf("%d checkpoints, More %v; want an empty last page", len(page.Checkpoints), page.More)
+				}
+			})
+		}
+		// Only one bound: the other side is open.
+		page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{
+			ProviderID: provider, ProjectID: project, Until: sec(6), Ascending: true, Marker: early.ID, Limit: 1000,
+		})
+		if err != nil {
+			t.Fatalf("ascending to a bound, marker before it: %v", err)
+		}
+		var want []*model.Checkpoint
+		for _, c := range cs {
+			if shown(c, time.Time{}, sec(6)) {
+				want = append(want, c)
+			}
+		}
+		order := listOrdered(want, true)
+		sameIDs(t, "ascending from an early marker", checkpointIDs(page.Checkpoints), order[slices.Index(order, early.ID)+1:])
+	})
+
+	t.Run("marker of another listing", func(t *testing.T) {
+		for name, marker := range map[string]string{
+			"another provider": otherProvider.ID,
+			"another project":  otherProject.ID,
+			"unknown":          model.NewID(),
+		} {
+			for _, q := range []store.CheckpointQuery{
+				{ProviderID: provider, ProjectID: project, Marker: marker},
+				{ProviderID: provider, ProjectID: project, Marker: marker, PlanID: planA, Ascending: true},
+			} {
+				_, err := s.ListCheckpoints(t.Context(), q)
+				wantErr(t, name, err, store.ErrBadMarker)
+			}
+		}
+	})
+
+	t.Run("marker deleted since", func(t *testing.T) {
+		// A fresh provider, so that deleting does not disturb the other cases.
+		provider := model.NewID()
+		var mine []*model.Checkpoint
+		for i := range 12 {
+			mine = append(mine, newCheckpoint(project, provider, sec(i/3), settled[i%2]))
+		}
+		createCheckpoints(t, s, mine...)
+		for _, tc := range []struct {
+			name string
+			q    store.CheckpointQuery
+		}{
+			{"descending", store.CheckpointQuery{ProjectID: project}},
+			{"ascending", store.CheckpointQuery{ProjectID: project, Ascending: true}},
+			{"every project", store.CheckpointQuery{}},
+			{"filtered on its old status", store.CheckpointQuery{ProjectID: project, Status: model.StatusAvailable}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				q := tc.q
+				q.ProviderID, q.Limit = provider, 2
+				var live []*model.Checkpoint
+				for _, c := range mine {
+					if c.Status != model.StatusDeleted && (q.Status == "" || c.Status == q.Status) {
+						live = append(live, c)
+					}
+				}
+				want := listOrdered(live, q.Ascending)
+				page, err := s.ListCheckpoints(t.Context(), q)
+				if err != nil {
+					t.Fatalf("first page: %v", err)
+				}
+				sameIDs(t, "first page", checkpointIDs(page.Checkpoints), want[:2])
+				marker := page.Checkpoints[1]
+				for _, c := range mine {
+					if c.ID == marker.ID {
+						deleteCheckpoint(t, s, c)
+						c.Status = model.StatusDeleted
+					}
+				}
+				q.Marker = marker.ID
+				sameIDs(t, "after the deleted marker", checkpointIDs(listAllPages(t, s, q)), want[2:])
+			})
+		}
+	})
+}

@@ -1,0 +1,205 @@
+package store_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"karbor/internal/model"
+	"karbor/internal/store"
+	"karbor/internal/testenv"
+)
+
+// TestCheckpointPagination lists 2,500 checkpoints of one project at one
+// provider through markers. The tables are filled once and shared by the
+// subtests.
+func TestCheckpointPagination(t *testing.T) {
+	t.Parallel()
+	plans, table := testenv.Tables(t)
+	db := testenv.DynamoDB(t)
+	s := store.New(db, plans, table)
+	project, provider := newProjectID(), model.NewID()
+	rng := rand.New(rand.NewPCG(2500, 7))
+	// Spread over 300 seconds, about eight checkpoints share each second:
+	// their order within it is by id.
+	created := func() time.Time {
+		return base.Add(time.Duration(rng.IntN(300))*time.Second + time.Duration(rng.IntN(int(time.Second))))
+	}
+
+	var mine, all []*model.Checkpoint
+	for i := range 2500 {
+		c := newCheckpoint(project, provider, created(), settled[i%2])
+		mine = append(mine, c)
+	}
+	// Checkpoints that must never show up: another project at the same
+	// provider, the same project at another provider, and some of this
+	// listing's own that were deleted.
+	for range 40 {
+		all = append(all, newCheckpoint(newProjectID(), provider, created(), model.StatusAvailable))
+		all = append(all, newCheckpoint(project, model.NewID(), created(), model.StatusAvailable))
+	}
+	var deleted []*model.Checkpoint
+	for range 10 {
+		deleted = append(deleted, newCheckpoint(project, provider, created(), model.StatusAvailable))
+	}
+	all = append(append(all, mine...), deleted...)
+	createConcurrently(t, s, all)
+	for _, c := range deleted {
+		deleteCheckpoint(t, s, c)
+	}
+
+	// moto's Query sorts every item of the table on each call (over 100 ms
+	// at this size), so small pages walk a window of the listing: the whole
+	// of it at Limit 7, both ways, would take 716 Queries.
+	windowStart := base.Truncate(time.Second).Add(100 * time.Second)
+	windowEnd := windowStart.Add(9 * time.Second)
+	var window []*model.Checkpoint
+	for _, c := range mine {
+		if at := c.CreatedAt.Truncate(time.Second); !at.Before(windowStart) && !at.After(windowEnd) {
+			window = append(window, c)
+		}
+	}
+	t.Run("markers", func(t *testing.T) {
+		for _, tc := range []struct {
+			limit        int
+			ascending    bool
+			since, until time.Time
+			want         []*model.Checkpoint
+		}{
+			{limit: 1000, want: mine},
+			{limit: 5000, ascending: true, want: mine}, // capped: pages of 1000
+			{limit: 7, since: windowStart, until: windowEnd, want: window},
+			{limit: 7, ascending: true, since: windowStart, until: windowEnd, want: window},
+		} {
+			name := fmt.Sprintf("limit %d ascending %v", tc.limit, tc.ascending)
+			if !tc.since.IsZero() {
+				name += fmt.Sprintf(" window of %d", len(tc.want))
+			}
+			t.Run(name, func(t *testing.T) {
+				got := listAllPages(t, s, store.CheckpointQuery{
+					ProviderID: provider, ProjectID: project, Limit: tc.limit, Ascending: tc.ascending,
+					Since: tc.since, Until: tc.until,
+				})
+				sameIDs(t, "listing", checkpointIDs(got), listOrdered(tc.want, tc.ascending))
+				for _, c := range got {
+					if c.ProjectID != project || c.ProviderID != provider || c.Status == model.StatusDeleted {
+						t.Fatalf("listed %s of project %s at provider %s, status %s", c.ID, c.ProjectID, c.ProviderID, c.Status)
+					}
+				}
+			})
+		}
+	})
+
+	// A page of an unfiltered listing costs one Query reading at most
+	// Limit+1 items, plus one GetItem to place a marker, whatever the size
+	// of the table.
+	t.Run("cost", func(t *testing.T) {
+		const limit = 10
+		desc, asc := listOrdered(mine, false), listOrdered(mine, true)
+		middle := desc[1234]
+		since := mine[0].CreatedAt.Truncate(time.Second)
+		for _, tc := range []struct {
+			name     string
+			q        store.CheckpointQuery
+			want     []string // ids of the page
+			getItems int
+			queries  int
+		}{
+			{"first page", store.CheckpointQuery{}, desc[:limit], 0, 1},
+			{"first page ascending", store.CheckpointQuery{Ascending: true}, asc[:limit], 0, 1},
+			{"marker", store.CheckpointQuery{Marker: middle}, desc[1235 : 1235+limit], 1, 1},
+			{"marker ascending", store.CheckpointQuery{Marker: middle, Ascending: true}, asc[len(asc)-1234 : len(asc)-1234+limit], 1, 1},
+			{"last page", store.CheckpointQuery{Marker: desc[len(desc)-4]}, desc[len(desc)-3:], 1, 1},
+			{"date range", store.CheckpointQuery{Since: since, Until: since.Add(10 * time.Second)}, nil, 0, 1},
+			{"date range and marker", store.CheckpointQuery{Since: since.Add(-100 * time.Second), Until: since.Add(100 * time.Second), Marker: mine[0].ID}, nil, 1, 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				counter := &countingAPI{db: db}
+				q := tc.q
+				q.ProviderID, q.ProjectID, q.Limit = provider, project, limit
+				page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), q)
+				if err != nil {
+					t.Fatalf("ListCheckpoints: %v", err)
+				}
+				if tc.want != nil {
+					sameIDs(t, "page", checkpointIDs(page.Checkpoints), tc.want)
+				}
+				if counter.queries != tc.queries || counter.getItems != tc.getItems || counter.writes != 0 {
+					t.Errorf("%d Query, %d GetItem, %d writes; want %d, %d, 0", counter.queries, counter.getItems, counter.writes, tc.queries, tc.getItems)
+				}
+				for i := range counter.queryItems {
+					if counter.queryItems[i] > limit+1 || counter.scanned[i] > limit+1 {
+						t.Errorf("Query %d returned %d items and evaluated %d, want at most %d of %d in the table",
+							i+1, counter.queryItems[i], counter.scanned[i], limit+1, len(all))
+					}
+				}
+			})
+		}
+
+		// Across projects a marker is placed by a Query on its id (the table
+		// key's hash), which reads one item.
+		t.Run("all projects with marker", func(t *testing.T) {
+			counter := &countingAPI{db: db}
+			page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), store.CheckpointQuery{
+				ProviderID: provider, Limit: limit, Marker: middle,
+			})
+			if err != nil {
+				t.Fatalf("ListCheckpoints: %v", err)
+			}
+			if len(page.Checkpoints) != limit || !page.More {
+				t.Errorf("%d checkpoints, More %v", len(page.Checkpoints), page.More)
+			}
+			if counter.queries != 2 || counter.getItems != 0 || counter.writes != 0 {
+				t.Errorf("%d Query, %d GetItem, %d writes; want 2, 0, 0", counter.queries, counter.getItems, counter.writes)
+			}
+			if len(counter.queryItems) == 2 && (counter.queryItems[0] != 1 || counter.queryItems[1] > limit+1 || counter.scanned[1] > limit+1) {
+				t.Errorf("Queries returned %v items, evaluated %v; want 1 for the marker, at most %d for the page", counter.queryItems, counter.scanned, limit+1)
+			}
+		})
+	})
+}
+
+// TestListAllProjects lists one provider's checkpoints across projects, as an
+// admin's all_tenants listing does.
+func TestListAllProjects(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	provider, otherProvider := model.NewID(), model.NewID()
+	var listed []*model.Checkpoint
+	for p := range 3 {
+		project := newProjectID()
+		for i := range 12 {
+			// Projects interleave in time, several in one second.
+			listed = append(listed, newCheckpoint(project, provider, base.Add(time.Duration(i*3+p)*300*time.Millisecond), settled[i%2]))
+		}
+	}
+	var hidden []*model.Checkpoint
+	for i := range 6 {
+		hidden = append(hidden, newCheckpoint(newProjectID(), otherProvider, base.Add(time.Duration(i)*time.Second), model.StatusAvailable))
+	}
+	gone := newCheckpoint(listed[0].ProjectID, provider, base.Add(2*time.Second), model.StatusAvailable)
+	createCheckpoints(t, s, listed...)
+	createCheckpoints(t, s, hidden...)
+	createCheckpoints(t, s, gone)
+	deleteCheckpoint(t, s, gone)
+
+	for _, limit := range []int{1, 5, 36, 1000} {
+		for _, asc := range []bool{false, true} {
+			got := listAllPages(t, s, store.CheckpointQuery{ProviderID: provider, Limit: limit, Ascending: asc})
+			sameIDs(t, fmt.Sprintf("every project, limit %d, ascending %v", limit, asc), checkpointIDs(got), listOrdered(listed, asc))
+		}
+	}
+
+	_, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: hidden[0].ID})
+	wantErr(t, "marker at another provider", err, store.ErrBadMarker)
+	_, err = s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: model.NewID()})
+	wantErr(t, "unknown marker", err, store.ErrBadMarker)
+
+	// The deleted checkpoint still places its marker.
+	want := listOrdered(append(slices.Clone(listed), gone), false)
+	at := slices.Index(want, gone.ID)
+	got := listAllPages(t, s, store.CheckpointQuery{ProviderID: provider, Limit: 4, Marker: gone.ID})
+	sameIDs(t, "after a deleted marker", checkpointIDs(got), want[at+1:])
+}

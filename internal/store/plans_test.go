@@ -1,0 +1,412 @@
+package store_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"karbor/internal/model"
+	"karbor/internal/store"
+	"karbor/internal/testenv"
+)
+
+func newPlan(projectID string, created time.Time) *model.Plan {
+	return &model.Plan{
+		ID:          model.NewID(),
+		ProjectID:   projectID,
+		Name:        "My 3 tier application",
+		Description: strptr("Protect the database and the web tier"),
+		ProviderID:  model.NewID(),
+		Status:      model.PlanSuspended,
+		Parameters:  map[string]json.RawMessage{"OS::Cinder::Volume": json.RawMessage(`{"backup_mode":"full"}`)},
+		Resources:   resources(),
+		CreatedAt:   created,
+	}
+}
+
+func planEqual(t *testing.T, what string, got, want *model.Plan) {
+	t.Helper()
+	wantCreated := want.CreatedAt.UTC().Truncate(time.Second)
+	if !got.CreatedAt.Equal(wantCreated) || got.CreatedAt.Location() != time.UTC {
+		t.Errorf("%s: CreatedAt = %v, want %v (UTC, to the second)", what, got.CreatedAt, wantCreated)
+	}
+	g, w := *got, *want
+	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, dump(g), dump(w))
+	}
+}
+
+func planIDs(ps []*model.Plan) []string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	project := newProjectID()
+	tests := []struct {
+		name string
+		edit func(p *model.Plan)
+	}{
+		{"every field", func(*model.Plan) {}},
+		{"no description", func(p *model.Plan) { p.Description = nil }},
+		{"empty description", func(p *model.Plan) { p.Description = strptr("") }},
+		{"no parameters", func(p *model.Plan) { p.Parameters = nil }},
+		{"parameters per resource", func(p *model.Plan) {
+			p.Parameters = map[string]json.RawMessage{
+				"OS::Nova::Server":                        json.RawMessage(`{"consistency":"crash"}`),
+				"OS::Cinder::Volume#" + p.Resources[0].ID: json.RawMessage(`{"backup_name":"db","incremental":true,"retries":3}`),
+			}
+		}},
+		{"resources without extra_info", func(p *model.Plan) {
+			for i := range p.Resources {
+				p.Resources[i].ExtraInfo = nil
+			}
+		}},
+		{"started, non-UTC creation time", func(p *model.Plan) {
+			p.Status = model.PlanStarted
+			p.CreatedAt = p.CreatedAt.In(time.FixedZone("CET", 3600))
+		}},
+		{"unicode name", func(p *model.Plan) { p.Name = "Sauvegarde « base » ✓" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPlan(project, base)
+			tc.edit(p)
+			if err := s.CreatePlan(t.Context(), p); err != nil {
+				t.Fatalf("CreatePlan: %v", err)
+			}
+			got, err := s.GetPlan(t.Context(), project, p.ID)
+			if err != nil {
+				t.Fatalf("GetPlan: %v", err)
+			}
+			planEqual(t, "GetPlan", got, p)
+		})
+	}
+}
+
+func TestCreatePlanTwice(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	p := newPlan(newProjectID(), base)
+	if err := s.CreatePlan(t.Context(), p); err != nil {
+		t.Fatalf("CreatePlan: %v", err)
+	}
+	second := *p
+	second.Name = "another name"
+	wantErr(t, "second CreatePlan with the same id", s.CreatePlan(t.Context(), &second), store.ErrExists)
+
+	got, err := s.GetPlan(t.Context(), p.ProjectID, p.ID)
+	if err != nil {
+		t.Fatalf("GetPlan: %v", err)
+	}
+	planEqual(t, "plan after the refused create", got, p)
+}
+
+func TestPlanOfAnotherProject(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	p := newPlan(newProjectID(), base)
+	if err := s.CreatePlan(t.Context(), p); err != nil {
+		t.Fatalf("CreatePlan: %v", err)
+	}
+	other := newProjectID()
+	_, err := s.GetPlan(t.Context(), other, p.ID)
+	wantErr(t, "GetPlan from another project", err, store.ErrNotFound)
+	_, err = s.UpdatePlan(t.Context(), other, p.ID, store.PlanUpdate{Name: strptr("stolen")})
+	wantErr(t, "UpdatePlan from another project", err, store.ErrNotFound)
+	wantErr(t, "DeletePlan from another project", s.DeletePlan(t.Context(), other, p.ID), store.ErrNotFound)
+
+	got, err := s.GetPlan(t.Context(), p.ProjectID, p.ID)
+	if err != nil {
+		t.Fatalf("GetPlan of the owner: %v", err)
+	}
+	planEqual(t, "plan after another project's attempts", got, p)
+	// A failed update must not have created an item in the other project.
+	_, err = s.GetPlan(t.Context(), other, p.ID)
+	wantErr(t, "GetPlan from another project after its update", err, store.ErrNotFound)
+}
+
+func TestUpdatePlan(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	project := newProjectID()
+	newResources := []model.Resource{{ID: model.NewID(), Type: "OS::Glance::Image", Name: "Golden image", ExtraInfo: json.RawMessage(`{"tier":"gold"}`)}}
+	tests := []struct {
+		name   string
+		update store.PlanUpdate
+		want   func(p *model.Plan)
+	}{
+		{"name", store.PlanUpdate{Name: strptr("Renamed")}, func(p *model.Plan) { p.Name = "Renamed" }},
+		{"description", store.PlanUpdate{Description: strptr("new text")}, func(p *model.Plan) { p.Description = strptr("new text") }},
+		{"clear description", store.PlanUpdate{ClearDescription: true}, func(p *model.Plan) { p.Description = nil }},
+		{"description wins over clear", store.PlanUpdate{Description: strptr("kept"), ClearDescription: true}, func(p *model.Plan) { p.Description = strptr("kept") }},
+		{"resources", store.PlanUpdate{Resources: newResources}, func(p *model.Plan) { p.Resources = newResources }},
+		{"status", store.PlanUpdate{Status: strptr(model.PlanStarted)}, func(p *model.Plan) { p.Status = model.PlanStarted }},
+		{"everything", store.PlanUpdate{Name: strptr("All"), Description: strptr("all"), Resources: newResources, Status: strptr(model.PlanStarted)},
+			func(p *model.Plan) {
+				p.Name, p.Description, p.Resources, p.Status = "All", strptr("all"), newResources, model.PlanStarted
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPlan(project, base)
+			if err := s.CreatePlan(t.Context(), p); err != nil {
+				t.Fatalf("CreatePlan: %v", err)
+			}
+			want := *p
+			tc.want(&want)
+			got, err := s.UpdatePlan(t.Context(), project, p.ID, tc.update)
+			if err != nil {
+				t.Fatalf("UpdatePlan: %v", err)
+			}
+			planEqual(t, "UpdatePlan result", got, &want)
+			read, err := s.GetPlan(t.Context(), project, p.ID)
+			if err != nil {
+				t.Fatalf("GetPlan: %v", err)
+			}
+			planEqual(t, "GetPlan after update", read, &want)
+		})
+	}
+
+	t.Run("missing plan", func(t *testing.T) {
+		id := model.NewID()
+		_, err := s.UpdatePlan(t.Context(), project, id, store.PlanUpdate{Name: strptr("x")})
+		wantErr(t, "UpdatePlan of a missing plan", err, store.ErrNotFound)
+		// The update must not have created the plan.
+		_, err = s.GetPlan(t.Context(), project, id)
+		wantErr(t, "GetPlan after updating a missing plan", err, store.ErrNotFound)
+	})
+
+	t.Run("empty update", func(t *testing.T) {
+		p := newPlan(project, base)
+		if err := s.CreatePlan(t.Context(), p); err != nil {
+			t.Fatalf("CreatePlan: %v", err)
+		}
+		_, err := s.UpdatePlan(t.Context(), project, p.ID, store.PlanUpdate{})
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("UpdatePlan with nothing to change: error %v, want a non-sentinel error", err)
+		}
+	})
+}
+
+func TestDeletePlan(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	project := newProjectID()
+	p, kept := newPlan(project, base), newPlan(project, base)
+	for _, x := range []*model.Plan{p, kept} {
+		if err := s.CreatePlan(t.Context(), x); err != nil {
+			t.Fatalf("CreatePlan: %v", err)
+		}
+	}
+	if err := s.DeletePlan(t.Context(), project, p.ID); err != nil {
+		t.Fatalf("DeletePlan: %v", err)
+	}
+	_, err := s.GetPlan(t.Context(), project, p.ID)
+	wantErr(t, "GetPlan after DeletePlan", err, store.ErrNotFound)
+	wantErr(t, "DeletePlan again", s.DeletePlan(t.Context(), project, p.ID), store.ErrNotFound)
+	wantErr(t, "DeletePlan of a missing plan", s.DeletePlan(t.Context(), project, model.NewID()), store.ErrNotFound)
+
+	page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project})
+	if err != nil {
+		t.Fatalf("ListPlans: %v", err)
+	}
+	sameIDs(t, "ListPlans after DeletePlan", planIDs(page.Plans), []string{kept.ID})
+	if _, err := s.GetPlan(t.Context(), project, kept.ID); err != nil {
+		t.Fatalf("GetPlan of the other plan: %v", err)
+	}
+}
+
+// plansOrdered returns plan ids in listing order: created_at to the second,
+// then id.
+func plansOrdered(ps []*model.Plan, ascending bool) []string {
+	sorted := slices.Clone(ps)
+	slices.SortFunc(sorted, func(a, b *model.Plan) int {
+		if c := a.CreatedAt.Truncate(time.Second).Compare(b.CreatedAt.Truncate(time.Second)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if !ascending {
+		slices.Reverse(sorted)
+	}
+	return planIDs(sorted)
+}
+
+func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*model.Plan {
+	t.Helper()
+	limit := store.ClampLimit(q.Limit)
+	var out []*model.Plan
+	for pages := 0; ; pages++ {
+		if pages > 1000 {
+			t.Fatalf("ListPlans(%+v): markers do not advance", q)
+		}
+		page, err := s.ListPlans(t.Context(), q)
+		if err != nil {
+			t.Fatalf("ListPlans(%+v) page %d: %v", q, pages+1, err)
+		}
+		n := len(page.Plans)
+		if n > limit {
+			t.Fatalf("page %d has %d plans, limit %d", pages+1, n, limit)
+		}
+		if pages > 0 && n == 0 {
+			t.Fatalf("page %d is empty although page %d said more follow", pages+1, pages)
+		}
+		if page.More && n != limit {
+			t.Fatalf("page %d has %d plans and More, want a full page of %d", pages+1, n, limit)
+		}
+		out = append(out, page.Plans...)
+		if !page.More {
+			return out
+		}
+		q.Marker = page.Plans[n-1].ID
+	}
+}
+
+func TestListPlans(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	project, other := newProjectID(), newProjectID()
+
+	// 13 plans of one project, several created in the same second, with
+	// names, descriptions and statuses to filter on; 4 of another project.
+	var mine, theirs []*model.Plan
+	for i := range 13 {
+		p := newPlan(project, base.Add(time.Duration(i/3)*time.Second+time.Duration(i)*time.Millisecond))
+		p.Name = []string{"daily", "weekly", "monthly"}[i%3]
+		switch i % 4 {
+		case 0:
+			p.Description = nil
+		case 1:
+			p.Description = strptr("gold")
+		}
+		if i%2 == 0 {
+			p.Status = model.PlanStarted
+		}
+		mine = append(mine, p)
+	}
+	for i := range 4 {
+		p := newPlan(other, base.Add(time.Duration(i)*1500*time.Millisecond))
+		p.Name = "daily"
+		theirs = append(theirs, p)
+	}
+	for _, p := range append(slices.Clone(mine), theirs...) {
+		if err := s.CreatePlan(t.Context(), p); err != nil {
+			t.Fatalf("CreatePlan: %v", err)
+		}
+	}
+
+	t.Run("order", func(t *testing.T) {
+		for _, asc := range []bool{false, true} {
+			page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Ascending: asc})
+			if err != nil {
+				t.Fatalf("ListPlans: %v", err)
+			}
+			if page.More {
+				t.Errorf("ascending=%v: More with every plan on the page", asc)
+			}
+			sameIDs(t, "ListPlans", planIDs(page.Plans), plansOrdered(mine, asc))
+			byID := map[string]*model.Plan{}
+			for _, p := range mine {
+				byID[p.ID] = p
+			}
+			for _, p := range page.Plans {
+				planEqual(t, "listed plan", p, byID[p.ID])
+			}
+		}
+	})
+
+	t.Run("limit and more", func(t *testing.T) {
+		for _, tc := range []struct {
+			limit    int
+			wantLen  int
+			wantMore bool
+		}{
+			{1, 1, true}, {12, 12, true}, {13, 13, false}, {14, 13, false}, {0, 13, false},
+		} {
+			page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Limit: tc.limit})
+			if err != nil {
+				t.Fatalf("ListPlans limit %d: %v", tc.limit, err)
+			}
+			if len(page.Plans) != tc.wantLen || page.More != tc.wantMore {
+				t.Errorf("limit %d: %d plans, More %v; want %d, %v", tc.limit, len(page.Plans), page.More, tc.wantLen, tc.wantMore)
+			}
+			sameIDs(t, "first page", planIDs(page.Plans), plansOrdered(mine, false)[:len(page.Plans)])
+		}
+	})
+
+	t.Run("markers", func(t *testing.T) {
+		for _, limit := range []int{1, 4, 13} {
+			for _, asc := range []bool{false, true} {
+				got := listAllPlans(t, s, store.PlanQuery{ProjectID: project, Limit: limit, Ascending: asc})
+				sameIDs(t, "paged plans", planIDs(got), plansOrdered(mine, asc))
+			}
+		}
+	})
+
+	t.Run("bad marker", func(t *testing.T) {
+		for name, marker := range map[string]string{
+			"plan of another project": theirs[0].ID,
+			"unknown id":              model.NewID(),
+		} {
+			_, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Marker: marker})
+			wantErr(t, name, err, store.ErrBadMarker)
+		}
+	})
+
+	t.Run("all projects", func(t *testing.T) {
+		all := append(slices.Clone(mine), theirs...)
+		for _, limit := range []int{3, 1000} {
+			for _, asc := range []bool{false, true} {
+				got := listAllPlans(t, s, store.PlanQuery{Limit: limit, Ascending: asc})
+				sameIDs(t, "plans of every project", planIDs(got), plansOrdered(all, asc))
+			}
+		}
+		_, err := s.ListPlans(t.Context(), store.PlanQuery{Marker: model.NewID()})
+		wantErr(t, "unknown marker across projects", err, store.ErrBadMarker)
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			query store.PlanQuery
+			match func(p *model.Plan) bool
+		}{
+			{"name", store.PlanQuery{Name: "weekly"}, func(p *model.Plan) bool { return p.Name == "weekly" }},
+			{"status", store.PlanQuery{Status: model.PlanStarted}, func(p *model.Plan) bool { return p.Status == model.PlanStarted }},
+			{"description", store.PlanQuery{Description: "gold"}, func(p *model.Plan) bool { return p.Description != nil && *p.Description == "gold" }},
+			{"name and status", store.PlanQuery{Name: "daily", Status: model.PlanStarted}, func(p *model.Plan) bool {
+				return p.Name == "daily" && p.Status == model.PlanStarted
+			}},
+			{"no match", store.PlanQuery{Name: "hourly"}, func(*model.Plan) bool { return false }},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				var want []*model.Plan
+				for _, p := range mine {
+					if tc.match(p) {
+						want = append(want, p)
+					}
+				}
+				for _, limit := range []int{1, 2, 1000} {
+					for _, asc := range []bool{false, true} {
+						q := tc.query
+						q.ProjectID, q.Limit, q.Ascending = project, limit, asc
+						got := listAllPlans(t, s, q)
+						sameIDs(t, "filtered plans", planIDs(got), plansOrdered(want, asc))
+					}
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"karbor/internal/model"
+)
+
+// CheckpointKey names a checkpoint.
+type CheckpointKey struct {
+	ID         string `dynamodbav:"id"`
+	ProjectID  string `dynamodbav:"project_id"`
+	ProviderID string `dynamodbav:"provider_id"`
+	UpdatedAt  string `dynamodbav:"updated_at"`
+}
+
+// Stuck lists up to max checkpoints that entered status (protecting or
+// deleting) before cutoff, oldest first: Queries of the sparse by_pending
+// index, which holds only checkpoints in flight.
+func (s *Store) Stuck(ctx context.Context, status model.Status, cutoff time.Time, max int) ([]CheckpointKey, error) {
+	keyCond := expression.Key(attrPending).Equal(expression.Value(string(status))).
+		And(expression.Key(attrUpdatedAt).LessThan(expression.Value(model.Timestamp(cutoff))))
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
+	if err != nil {
+		return nil, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.checkpointsTable),
+		IndexName:                 aws.String(IndexByPending),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(true),
+	}
+	items, err := s.query(ctx, in, max, false)
+	if err != nil {
+		return nil, fmt.Errorf("stuck %s: %w", status, err)
+	}
+	var keys []CheckpointKey
+	if err := attributevalue.UnmarshalListOfMaps(items, &keys); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}

@@ -1,0 +1,411 @@
+package streams_test
+
+// The local stream poller against moto_server's DynamoDB Streams: it must
+// hand the handler what Lambda's event source mapping would (the same event
+// shape, the same filter, retries from a reported failure, bounded
+// attempts).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"karbor/internal/awscfg"
+	"karbor/internal/model"
+	"karbor/internal/provider"
+	"karbor/internal/store"
+	"karbor/internal/streams"
+	"karbor/internal/testenv"
+	"karbor/internal/worker"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+type fixture struct {
+	t           *testing.T
+	store       *store.Store
+	checkpoints string
+	streamARN   string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	plans, checkpoints := testenv.Tables(t)
+	desc, err := testenv.DynamoDB(t).DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(checkpoints)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{
+		t:           t,
+		store:       store.New(testenv.DynamoDB(t), plans, checkpoints),
+		checkpoints: checkpoints,
+		streamARN:   aws.ToString(desc.Table.LatestStreamArn),
+	}
+}
+
+// start runs a poller over the fixture's table until the test ends.
+func (f *fixture) start(handler streams.Handler, maxAttempts int) {
+	f.t.Helper()
+	cfg, err := awscfg.Load(f.t.Context(), true)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	endpoint := testenv.Endpoint(f.t)
+	p := &streams.Poller{
+		DB:          testenv.DynamoDB(f.t),
+		Streams:     dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		Table:       f.checkpoints,
+		Handler:     handler,
+		Filter:      func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != worker.JobNone },
+		Log:         slog.New(slog.NewTextHandler(f.t.Output(), nil)),
+		MaxAttempts: maxAttempts,
+		Interval:    10 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	f.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			f.t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func (f *fixture) checkpoint(status model.Status) *model.Checkpoint {
+	f.t.Helper()
+	now := time.Now()
+	c := &model.Checkpoint{
+		ID: model.NewID(), ProjectID: strings.ReplaceAll(model.NewID(), "-", ""), ProviderID: provider.NoOpID, Status: status,
+		Plan: model.ProtectionPlan{
+			ID: model.NewID(), Name: "plan", ProviderID: provider.NoOpID,
+			Resources: []model.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: "Web server"}},
+		},
+		ExtraInfo: json.RawMessage(`{"created_by":"manual"}`),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := f.store.CreateCheckpoint(f.t.Context(), c); err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+func (f *fixture) set(c *model.Checkpoint, from, to model.Status) {
+	f.t.Helper()
+	_, err := f.store.SetStatus(f.t.Context(), store.Transition{ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []model.Status{from}, To: to})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// recorder is a handler that keeps every batch it gets, and answers with
+// what fail returns for it.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]events.DynamoDBEventRecord
+	fail    func(call int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)
+}
+
+func (r *recorder) handle(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	// What Lambda hands a function is JSON: the batch must survive it.
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return events.DynamoDBEventResponse{}, err
+	}
+	var decoded events.DynamoDBEvent
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		return events.DynamoDBEventResponse{}, err
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, decoded.Records)
+	call := len(r.batches)
+	r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail(call, decoded.Records)
+	}
+	return events.DynamoDBEventResponse{}, nil
+}
+
+func (r *recorder) snapshot() [][]events.DynamoDBEventRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]events.DynamoDBEventRecord(nil), r.batches...)
+}
+
+// waitFor polls until the handler has been given a record of c with this
+// event name and new status, and returns every batch so far.
+func (r *recorder) waitFor(t *testing.T, c *model.Checkpoint, eventName string, status model.Status) [][]events.DynamoDBEventRecord {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		batches := r.snapshot()
+		for _, b := range batches {
+			for _, rec := range b {
+				if idOf(rec) == c.ID && rec.EventName == eventName && statusOf(rec.Change.NewImage) == string(status) {
+					return batches
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the handler got no %s record of %s into %s; it got %s", eventName, c.ID, status, describe(batches))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitForBatches polls until the handler has been called n times.
+func (r *recorder) waitForBatches(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(r.snapshot()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the handler was called %d times, want %d: %s", len(r.snapshot()), n, describe(r.snapshot()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func idOf(r events.DynamoDBEventRecord) string {
+	v, ok := r.Change.Keys["id"]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func statusOf(image map[string]events.DynamoDBAttributeValue) string {
+	v, ok := image["status"]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+type seen struct{ event, id, old, new string }
+
+func flatten(batches [][]events.DynamoDBEventRecord) []seen {
+	var out []seen
+	for _, b := range batches {
+		for _, r := range b {
+			out = append(out, seen{r.EventName, idOf(r), statusOf(r.Change.OldImage), statusOf(r.Change.NewImage)})
+		}
+	}
+	return out
+}
+
+func describe(batches [][]events.DynamoDBEventRecord) string {
+	var parts []string
+	for _, b := range batches {
+		var recs []string
+		for _, r := range b {
+			recs = append(recs, r.EventName+" "+idOf(r)+" "+statusOf(r.Change.OldImage)+"→"+statusOf(r.Change.NewImage))
+		}
+		parts = append(parts, "["+strings.Join(recs, ", ")+"]")
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestPollerDeliversFilteredRecordsInLambdaShape(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{}
+	f.start(rec.handle, 0)
+
+	a := f.checkpoint(model.StatusProtecting)               // INSERT protecting: delivered
+	f.set(a, model.StatusProtecting, model.StatusAvailable) // MODIFY to available: filtered out
+	f.set(a, model.StatusAvailable, model.StatusDeleting)   // MODIFY to deleting: delivered
+	f.set(a, model.StatusDeleting, model.StatusDeleted)     // MODIFY to deleted: filtered out
+	f.checkpoint(model.StatusAvailable)                     // INSERT available: filtered out
+	b := f.checkpoint(model.StatusError)
+	f.set(b, model.StatusError, model.StatusDeleting)    // delivered
+	f.set(b, model.StatusDeleting, model.StatusDeleting) // MODIFY deleting → deleting: filtered out
+	// The last write: once the handler has it, it has had all of them
+	// (moto keeps one shard, in write order).
+	last := f.checkpoint(model.StatusProtecting)
+
+	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	got := flatten(batches)
+	want := []seen{
+		{"INSERT", a.ID, "", "protecting"},
+		{"MODIFY", a.ID, "available", "deleting"},
+		{"MODIFY", b.ID, "error", "deleting"},
+		{"INSERT", last.ID, "", "protecting"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the handler got %s, want exactly the records that enter protecting or deleting", describe(batches))
+	}
+
+	var previous string
+	for _, batch := range batches {
+		for _, r := range batch {
+			if r.EventSource != "aws:dynamodb" || r.EventSourceArn != f.streamARN || r.EventID == "" || r.AWSRegion == "" {
+				t.Errorf("record source %q, source ARN %q, event id %q, region %q; want aws:dynamodb, %s, set, set", r.EventSource, r.EventSourceArn, r.EventID, r.AWSRegion, f.streamARN)
+			}
+			ch := r.Change
+			if ch.StreamViewType != "NEW_AND_OLD_IMAGES" || ch.SequenceNumber == "" || ch.SizeBytes <= 0 {
+				t.Errorf("record view type %q, sequence number %q, size %d", ch.StreamViewType, ch.SequenceNumber, ch.SizeBytes)
+			}
+			if previous != "" && !sequenceLess(previous, ch.SequenceNumber) {
+				t.Errorf("sequence numbers out of order: %s then %s", previous, ch.SequenceNumber)
+			}
+			previous = ch.SequenceNumber
+			if len(ch.Keys) != 2 || ch.Keys["project_id"].DataType() != events.DataTypeString {
+				t.Errorf("record keys %v, want id and project_id", ch.Keys)
+			}
+			if (r.EventName == "INSERT") != (ch.OldImage == nil) {
+				t.Errorf("%s record has old image %v", r.EventName, ch.OldImage)
+			}
+			// The image is the whole item: the worker reads the checkpoint
+			// from it.
+			item, err := worker.ItemFromImage(ch.NewImage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := store.CheckpointFromItem(item)
+			if err != nil {
+				t.Fatalf("the record's new image is not a checkpoint: %v", err)
+			}
+			if c.ID != idOf(r) || string(c.Status) != statusOf(ch.NewImage) || c.Plan.Resources[0].ID != "r1" || c.ProviderID != provider.NoOpID {
+				t.Errorf("checkpoint from the image = %+v", c)
+			}
+		}
+	}
+}
+
+// sequenceLess compares DynamoDB stream sequence numbers: decimal strings.
+func sequenceLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
+	f := newFixture(t)
+	a := f.checkpoint(model.StatusProtecting)
+	b := f.checkpoint(model.StatusProtecting)
+	c := f.checkpoint(model.StatusProtecting)
+	rec := &recorder{fail: func(call int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		// The first delivery fails at b: b and what follows come again.
+		if call == 1 {
+			for _, r := range batch {
+				if idOf(r) == b.ID {
+					return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}}, nil
+				}
+			}
+		}
+		return events.DynamoDBEventResponse{}, nil
+	}}
+	// Started after the writes, so that they arrive in one batch.
+	f.start(rec.handle, 3)
+	rec.waitForBatches(t, 2)
+	last := f.checkpoint(model.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+
+	ids := func(batch []events.DynamoDBEventRecord) []string {
+		var out []string
+		for _, r := range batch {
+			out = append(out, idOf(r))
+		}
+		return out
+	}
+	var got [][]string
+	for _, batch := range batches {
+		got = append(got, ids(batch))
+	}
+	want := [][]string{{a.ID, b.ID, c.ID}, {b.ID, c.ID}, {last.ID}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("batches %s, want [a b c] [b c] [last]", describe(batches))
+	}
+}
+
+func TestPollerGivesUpAfterMaxAttempts(t *testing.T) {
+	f := newFixture(t)
+	poison := f.checkpoint(model.StatusProtecting)
+	rec := &recorder{fail: func(_ int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		for _, r := range batch {
+			if idOf(r) == poison.ID {
+				return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}}, nil
+			}
+		}
+		return events.DynamoDBEventResponse{}, nil
+	}}
+	f.start(rec.handle, 3)
+	rec.waitFor(t, poison, "INSERT", model.StatusProtecting)
+	// The poller moves on after its attempts: a later record arrives.
+	last := f.checkpoint(model.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	attempts := 0
+	for _, s := range flatten(batches) {
+		if s.id == poison.ID {
+			attempts++
+		}
+	}
+	if attempts != 3 {
+		t.Errorf("the failing record was delivered %d times, want 3 (MaxAttempts): %s", attempts, describe(batches))
+	}
+}
+
+func TestPollerRetriesAFunctionError(t *testing.T) {
+	f := newFixture(t)
+	a := f.checkpoint(model.StatusProtecting)
+	b := f.checkpoint(model.StatusProtecting)
+	rec := &recorder{fail: func(call int, _ []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		if call == 1 {
+			return events.DynamoDBEventResponse{}, errors.New("function crashed")
+		}
+		return events.DynamoDBEventResponse{}, nil
+	}}
+	f.start(rec.handle, 3)
+	rec.waitForBatches(t, 2)
+	// Anything more would come after the retry's end: a later record
+	// marks it.
+	last := f.checkpoint(model.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	batches = batches[:len(batches)-1]
+	want := []seen{{"INSERT", a.ID, "", "protecting"}, {"INSERT", b.ID, "", "protecting"}}
+	if len(batches) != 2 || !reflect.DeepEqual(flatten(batches[:1]), want) || !reflect.DeepEqual(flatten(batches[1:]), want) {
+		t.Errorf("batches %s, want the whole batch twice", describe(batches))
+	}
+}
+
+// The poller with the real worker: a checkpoint moves through its life by
+// itself.
+func TestPollerDrivesTheWorker(t *testing.T) {
+	f := newFixture(t)
+	w := &worker.Worker{Store: f.store, Clients: nil, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	f.start(w.Handle, 0)
+	c := f.checkpoint(model.StatusProtecting)
+	waitStatus(t, f.store, c, model.StatusAvailable)
+	f.set(c, model.StatusAvailable, model.StatusDeleting)
+	waitStatus(t, f.store, c, model.StatusDeleted)
+}
+
+func waitStatus(t *testing.T, st *store.Store, c *model.Checkpoint, want model.Status) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := st.GetCheckpoint(context.Background(), c.ProjectID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint %s is %s, want %s", c.ID, got.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,170 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"karbor/internal/model"
+	"karbor/internal/provider"
+	"karbor/internal/store"
+	"karbor/internal/worker"
+)
+
+// unreachable is a store API whose every call fails: the store is down.
+type unreachable struct{ store.API }
+
+var errDown = errors.New("injected: DynamoDB unreachable")
+
+func (unreachable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return nil, errDown
+}
+
+func (unreachable) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, errDown
+}
+
+func statusImage(status string) map[string]events.DynamoDBAttributeValue {
+	return map[string]events.DynamoDBAttributeValue{
+		"id":         events.NewStringAttribute(model.NewID()),
+		"project_id": events.NewStringAttribute("p1"),
+		"status":     events.NewStringAttribute(status),
+	}
+}
+
+func syntheticRecord(event, seq string, old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+	return events.DynamoDBEventRecord{EventName: event, Change: events.DynamoDBStreamRecord{SequenceNumber: seq, OldImage: old, NewImage: new}}
+}
+
+// Records that ask for nothing are not even looked up: a store that is
+// down does not fail them.
+func TestHandleIgnoresRecordsThatAskForNothing(t *testing.T) {
+	w := &worker.Worker{Store: store.New(unreachable{}, "plans", "checkpoints"), Clients: noClients{t}, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	resp, err := w.Handle(t.Context(), eventOf(
+		syntheticRecord("INSERT", "1", nil, statusImage("available")),
+		syntheticRecord("MODIFY", "2", statusImage("protecting"), statusImage("available")),
+		syntheticRecord("MODIFY", "3", statusImage("deleting"), statusImage("deleting")),
+		syntheticRecord("MODIFY", "4", statusImage("deleting"), statusImage("deleted")),
+		syntheticRecord("REMOVE", "5", statusImage("deleted"), nil),
+	))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("Handle = %+v, %v; want nothing failed", resp, err)
+	}
+}
+
+// A record the worker cannot finish is the batch's failure, and the
+// records after it are left for Lambda's retry.
+func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCheckpoint(provider.NoOpID, []model.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
+	good := e.record(c, "INSERT", model.StatusProtecting)
+	garbled := syntheticRecord("INSERT", "1", nil, statusImage("protecting")) // no plan, no dates
+	resp, err := e.worker.Handle(t.Context(), eventOf(garbled, good))
+	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "1" {
+		t.Fatalf("Handle = %+v, %v; want the garbled record reported", resp, err)
+	}
+	if got := e.get(c); got.Status != model.StatusProtecting {
+		t.Errorf("the record after the failure was handled: %s", got.Status)
+	}
+
+	// The store down: the record fails, and is not lost.
+	down := &worker.Worker{Store: store.New(unreachable{}, e.plans, e.checkpoints), Clients: e.clients, Log: e.log}
+	resp, err = down.Handle(t.Context(), eventOf(good))
+	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != good.Change.SequenceNumber {
+		t.Fatalf("Handle with the store down = %+v, %v; want the record reported", resp, err)
+	}
+	e.handle(e.worker, good)
+	if got := e.get(c); got.Status != model.StatusAvailable {
+		t.Errorf("status %s after the retry, want available", got.Status)
+	}
+}
+
+// The record of a checkpoint that no longer exists (expired by TTL) is
+// done: there is nothing to do.
+func TestHandleRecordOfVanishedCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCheckpoint(provider.NoOpID, []model.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
+	insert := e.record(c, "INSERT", model.StatusProtecting)
+	if _, err := e.ddb.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
+		TableName: &e.checkpoints,
+		Key: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: c.ID}, "project_id": &types.AttributeValueMemberS{Value: c.ProjectID},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.handle(e.worker, insert)
+}
+
+func TestItemFromImage(t *testing.T) {
+	image := map[string]events.DynamoDBAttributeValue{
+		"s":    events.NewStringAttribute("x"),
+		"n":    events.NewNumberAttribute("12.5"),
+		"b":    events.NewBinaryAttribute([]byte{1, 2}),
+		"bool": events.NewBooleanAttribute(true),
+		"null": events.NewNullAttribute(),
+		"ss":   events.NewStringSetAttribute([]string{"a", "b"}),
+		"ns":   events.NewNumberSetAttribute([]string{"1", "2"}),
+		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
+		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("y"), events.NewNumberAttribute("1")}),
+		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
+	}
+	want := map[string]types.AttributeValue{
+		"s":    &types.AttributeValueMemberS{Value: "x"},
+		"n":    &types.AttributeValueMemberN{Value: "12.5"},
+		"b":    &types.AttributeValueMemberB{Value: []byte{1, 2}},
+		"bool": &types.AttributeValueMemberBOOL{Value: true},
+		"null": &types.AttributeValueMemberNULL{Value: true},
+		"ss":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
+		"ns":   &types.AttributeValueMemberNS{Value: []string{"1", "2"}},
+		"bs":   &types.AttributeValueMemberBS{Value: [][]byte{{3}}},
+		"l":    &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "y"}, &types.AttributeValueMemberN{Value: "1"}}},
+		"m":    &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}},
+	}
+	got, err := worker.ItemFromImage(image)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ItemFromImage = %#v, %v; want %#v", got, err, want)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv("CHECKPOINTS_TABLE", "cps")
+	t.Setenv("DELETED_RETENTION", "")
+	t.Setenv("STUCK_AFTER", "")
+	t.Setenv("DYNAMODB_ENDPOINT", "")
+	t.Setenv("EC2_ENDPOINT", "")
+	c, err := worker.ConfigFromEnv()
+	want := worker.Config{CheckpointsTable: "cps", Retention: store.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	if err != nil || c != want {
+		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
+	}
+
+	t.Setenv("DELETED_RETENTION", "48h")
+	t.Setenv("STUCK_AFTER", "30m")
+	t.Setenv("EC2_ENDPOINT", "http://127.0.0.1:5000")
+	c, err = worker.ConfigFromEnv()
+	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" {
+		t.Errorf("from the environment: %+v, %v", c, err)
+	}
+
+	for name, value := range map[string]string{"DELETED_RETENTION": "30 days", "STUCK_AFTER": "-1h"} {
+		t.Setenv("DELETED_RETENTION", "48h")
+		t.Setenv("STUCK_AFTER", "30m")
+		t.Setenv(name, value)
+		if _, err := worker.ConfigFromEnv(); err == nil {
+			t.Errorf("%s=%q was accepted", name, value)
+		}
+	}
+	t.Setenv("STUCK_AFTER", "30m")
+	t.Setenv("CHECKPOINTS_TABLE", "")
+	if _, err := worker.ConfigFromEnv(); err == nil {
+		t.Error("a missing CHECKPOINTS_TABLE was accepted")
+	}
+}

@@ -1,0 +1,477 @@
+package worker_test
+
+// The worker and the sweeper against moto_server, which serves DynamoDB,
+// DynamoDB Streams and EC2 on one endpoint: the checkpoints table is a fresh
+// one made from template.yaml, the records handed to the worker are read
+// from that table's real stream, and the plugins back up real (moto) tables
+// and snapshot real (moto) volumes.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"karbor/internal/awscfg"
+	"karbor/internal/model"
+	"karbor/internal/provider"
+	"karbor/internal/store"
+	"karbor/internal/streams"
+	"karbor/internal/testenv"
+	"karbor/internal/worker"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// env is one test's world: fresh tables, clients of the moto endpoint, and
+// a worker over them.
+type env struct {
+	t           *testing.T
+	ddb         *dynamodb.Client
+	db          store.API // the store's: ddb with atomic conditional writes
+	ec2         *ec2.Client
+	streams     *dynamodbstreams.Client
+	store       *store.Store
+	checkpoints string // table name
+	plans       string
+	clients     *worker.AWSClients
+	worker      *worker.Worker
+	log         *slog.Logger
+
+	mu      sync.Mutex
+	iters   map[string]*string // shard id → next iterator
+	records []events.DynamoDBEventRecord
+	arn     string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	endpoint := testenv.Endpoint(t)
+	cfg, err := awscfg.Load(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, checkpoints := testenv.Tables(t)
+	e := &env{
+		t:           t,
+		ddb:         testenv.DynamoDB(t),
+		ec2:         ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		streams:     dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		checkpoints: checkpoints,
+		plans:       plans,
+		clients:     &worker.AWSClients{Config: cfg, DynamoDBEndpoint: endpoint, EC2Endpoint: endpoint},
+		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		iters:       map[string]*string{},
+	}
+	e.db = &atomicWrites{API: e.ddb}
+	e.store = store.New(e.db, plans, checkpoints)
+	e.worker = &worker.Worker{Store: e.store, Clients: e.clients, Log: e.log}
+	return e
+}
+
+// sourceTable creates a DynamoDB table for a plan to protect.
+func (e *env) sourceTable() string {
+	e.t.Helper()
+	name := "source-" + model.NewID()
+	_, err := e.ddb.CreateTable(e.t.Context(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		e.t.Fatalf("create source table: %v", err)
+	}
+	return name
+}
+
+// volume creates an EBS volume for a plan to protect.
+func (e *env) volume() string {
+	e.t.Helper()
+	out, err := e.ec2.CreateVolume(e.t.Context(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1)})
+	if err != nil {
+		e.t.Fatalf("create volume: %v", err)
+	}
+	return aws.ToString(out.VolumeId)
+}
+
+func newProjectID() string { return strings.ReplaceAll(model.NewID(), "-", "") }
+
+// newCheckpoint writes a plan with these resources and parameters, and a
+// checkpoint of it in protecting, as the API's create does.
+func (e *env) newCheckpoint(providerID string, resources []model.Resource, params map[string]json.RawMessage) *model.Checkpoint {
+	e.t.Helper()
+	return e.newCheckpointAt(providerID, resources, params, time.Now())
+}
+
+func (e *env) newCheckpointAt(providerID string, resources []model.Resource, params map[string]json.RawMessage, at time.Time) *model.Checkpoint {
+	e.t.Helper()
+	ctx := e.t.Context()
+	project := newProjectID()
+	plan := &model.Plan{
+		ID: model.NewID(), ProjectID: project, Name: "My application", ProviderID: providerID,
+		Status: model.PlanSuspended, Parameters: params, Resources: resources, CreatedAt: at,
+	}
+	if err := e.store.CreatePlan(ctx, plan); err != nil {
+		e.t.Fatalf("CreatePlan: %v", err)
+	}
+	c := &model.Checkpoint{
+		ID:         model.NewID(),
+		ProjectID:  project,
+		ProviderID: providerID,
+		Status:     model.StatusProtecting,
+		Plan: model.ProtectionPlan{
+			ID: plan.ID, Name: plan.Name, ProviderID: providerID, Resources: resources, Parameters: params,
+		},
+		ExtraInfo: json.RawMessage(`{"created_by":"manual"}`),
+		CreatedAt: at,
+		UpdatedAt: at,
+	}
+	if err := e.store.CreateCheckpoint(ctx, c); err != nil {
+		e.t.Fatalf("CreateCheckpoint: %v", err)
+	}
+	return c
+}
+
+func (e *env) get(c *model.Checkpoint) *model.Checkpoint {
+	e.t.Helper()
+	got, err := e.store.GetCheckpoint(context.Background(), c.ProjectID, c.ID)
+	if err != nil {
+		e.t.Fatalf("GetCheckpoint(%s): %v", c.ID, err)
+	}
+	return got
+}
+
+// setStatus makes a status change as the API's delete or reset does.
+func (e *env) setStatus(c *model.Checkpoint, from, to model.Status) {
+	e.t.Helper()
+	_, err := e.store.SetStatus(e.t.Context(), store.Transition{
+		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []model.Status{from}, To: to,
+	})
+	if err != nil {
+		e.t.Fatalf("SetStatus(%s → %s): %v", from, to, err)
+	}
+}
+
+// readStream reads every record the checkpoints table's stream has
+// gained since the last read, as Lambda would deliver them.
+func (e *env) readStream() {
+	e.t.Helper()
+	ctx := context.Background()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.arn == "" {
+		desc, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.checkpoints)})
+		if err != nil {
+			e.t.Fatalf("DescribeTable: %v", err)
+		}
+		e.arn = aws.ToString(desc.Table.LatestStreamArn)
+	}
+	stream, err := e.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(e.arn)})
+	if err != nil {
+		e.t.Fatalf("DescribeStream: %v", err)
+	}
+	for _, sh := range stream.StreamDescription.Shards {
+		id := aws.ToString(sh.ShardId)
+		if _, ok := e.iters[id]; !ok {
+			it, err := e.streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+				StreamArn: aws.String(e.arn), ShardId: sh.ShardId, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon,
+			})
+			if err != nil {
+				e.t.Fatalf("GetShardIterator: %v", err)
+			}
+			e.iters[id] = it.ShardIterator
+		}
+	}
+	for id, it := range e.iters {
+		if it == nil {
+			continue
+		}
+		out, err := e.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
+		if err != nil {
+			e.t.Fatalf("GetRecords: %v", err)
+		}
+		e.iters[id] = out.NextShardIterator
+		for _, r := range out.Records {
+			e.records = append(e.records, streams.ToEventRecord(r, e.arn))
+		}
+	}
+}
+
+// record returns the stream record of the checkpoint's change with this
+// event name and new status, waiting for it to show up on the stream.
+func (e *env) record(c *model.Checkpoint, eventName string, newStatus model.Status) events.DynamoDBEventRecord {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.readStream()
+		e.mu.Lock()
+		for _, r := range e.records {
+			if r.EventName == eventName && r.Change.Keys["id"].String() == c.ID && statusIn(r.Change.NewImage) == string(newStatus) {
+				e.mu.Unlock()
+				return r
+			}
+		}
+		e.mu.Unlock()
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no %s record of checkpoint %s into %s on the stream", eventName, c.ID, newStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func statusIn(image map[string]events.DynamoDBAttributeValue) string {
+	v, ok := image["status"]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func eventOf(records ...events.DynamoDBEventRecord) events.DynamoDBEvent {
+	return events.DynamoDBEvent{Records: records}
+}
+
+// handle delivers records to the worker as one batch and fails the test
+// unless every record succeeded.
+func (e *env) handle(w *worker.Worker, records ...events.DynamoDBEventRecord) {
+	e.t.Helper()
+	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: records})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		e.t.Fatalf("Handle = %+v, %v; want every record done", resp, err)
+	}
+}
+
+// backups lists the live backups of a table made for a checkpoint.
+func (e *env) backups(table string, c *model.Checkpoint) []ddbtypes.BackupSummary {
+	e.t.Helper()
+	out, err := e.ddb.ListBackups(context.Background(), &dynamodb.ListBackupsInput{TableName: aws.String(table)})
+	if err != nil {
+		e.t.Fatalf("ListBackups: %v", err)
+	}
+	var found []ddbtypes.BackupSummary
+	for _, b := range out.BackupSummaries {
+		if strings.HasSuffix(aws.ToString(b.BackupName), c.ID) && b.BackupStatus != ddbtypes.BackupStatusDeleted {
+			found = append(found, b)
+		}
+	}
+	return found
+}
+
+// snapshots lists the snapshots tagged with a checkpoint and a volume.
+func (e *env) snapshots(c *model.Checkpoint, volumeID string) []ec2types.Snapshot {
+	e.t.Helper()
+	out, err := e.ec2.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:" + provider.TagCheckpointID), Values: []string{c.ID}},
+	}})
+	if err != nil {
+		e.t.Fatalf("DescribeSnapshots: %v", err)
+	}
+	var found []ec2types.Snapshot
+	for _, s := range out.Snapshots {
+		if aws.ToString(s.VolumeId) == volumeID {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+// graphNode is one node of resource_graph: [type, id, name, info].
+type graphNode struct {
+	Type, ID, Name string
+	Info           map[string]any
+}
+
+// graph decodes a resource_graph string as the Karbor client does, and
+// checks its shape: [{"0x0": [type, id, name, {...}], ...}, []].
+func graph(t *testing.T, c *model.Checkpoint) map[string]graphNode {
+	t.Helper()
+	if c.ResourceGraph == nil {
+		t.Fatalf("checkpoint %s (%s) has no resource_graph", c.ID, c.Status)
+	}
+	var top []json.RawMessage
+	if err := json.Unmarshal([]byte(*c.ResourceGraph), &top); err != nil || len(top) != 2 {
+		t.Fatalf("resource_graph %s is not [nodes, edges]: %v", *c.ResourceGraph, err)
+	}
+	var edges []any
+	if err := json.Unmarshal(top[1], &edges); err != nil || edges == nil || len(edges) != 0 {
+		t.Errorf("resource_graph edges are %s, want []", top[1])
+	}
+	var nodes map[string][]json.RawMessage
+	if err := json.Unmarshal(top[0], &nodes); err != nil {
+		t.Fatalf("resource_graph nodes %s: %v", top[0], err)
+	}
+	out := map[string]graphNode{}
+	for key, n := range nodes {
+		if !strings.HasPrefix(key, "0x") || len(n) != 4 {
+			t.Fatalf("resource_graph node %q = %s, want \"0x<hex>\": [type, id, name, info]", key, n)
+		}
+		var g graphNode
+		for i, dst := range []any{&g.Type, &g.ID, &g.Name, &g.Info} {
+			if err := json.Unmarshal(n[i], dst); err != nil {
+				t.Fatalf("resource_graph node %q element %d: %v", key, i, err)
+			}
+		}
+		out[g.ID] = g
+	}
+	if len(out) != len(c.Plan.Resources) {
+		t.Errorf("resource_graph has %d nodes, the plan %d resources", len(out), len(c.Plan.Resources))
+	}
+	for _, r := range c.Plan.Resources {
+		if g, ok := out[r.ID]; !ok || g.Type != r.Type || g.Name != r.Name {
+			t.Errorf("resource_graph node of %s is %+v, want type %s, name %s", r.ID, g, r.Type, r.Name)
+		}
+	}
+	return out
+}
+
+// wrapClients lets a test change what the plugins' AWS calls do.
+type wrapClients struct {
+	inner provider.Clients
+	ddb   *wrapDDB
+	ec2   *wrapEC2
+}
+
+func wrap(inner provider.Clients) *wrapClients {
+	return &wrapClients{inner: inner, ddb: &wrapDDB{inner: inner.DynamoDB()}, ec2: &wrapEC2{inner: inner.EC2()}}
+}
+
+func (w *wrapClients) DynamoDB() provider.DynamoDBBackupAPI { return w.ddb }
+func (w *wrapClients) EC2() provider.EC2SnapshotAPI         { return w.ec2 }
+
+type wrapDDB struct {
+	inner provider.DynamoDBBackupAPI
+	// afterCreate, when set, runs after each CreateBackup that succeeded.
+	afterCreate func(ctx context.Context)
+	created     atomic.Int32
+	deleted     atomic.Int32
+}
+
+func (w *wrapDDB) CreateBackup(ctx context.Context, in *dynamodb.CreateBackupInput, o ...func(*dynamodb.Options)) (*dynamodb.CreateBackupOutput, error) {
+	out, err := w.inner.CreateBackup(ctx, in, o...)
+	if err == nil {
+		w.created.Add(1)
+		if w.afterCreate != nil {
+			w.afterCreate(ctx)
+		}
+	}
+	return out, err
+}
+
+func (w *wrapDDB) ListBackups(ctx context.Context, in *dynamodb.ListBackupsInput, o ...func(*dynamodb.Options)) (*dynamodb.ListBackupsOutput, error) {
+	return w.inner.ListBackups(ctx, in, o...)
+}
+
+func (w *wrapDDB) DeleteBackup(ctx context.Context, in *dynamodb.DeleteBackupInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteBackupOutput, error) {
+	out, err := w.inner.DeleteBackup(ctx, in, o...)
+	if err == nil {
+		w.deleted.Add(1)
+	}
+	return out, err
+}
+
+type wrapEC2 struct {
+	inner provider.EC2SnapshotAPI
+	// afterCreate, when set, runs after each CreateSnapshot that succeeded.
+	afterCreate func(ctx context.Context)
+	// deleteErr, when set, is what DeleteSnapshot answers instead of
+	// deleting.
+	deleteErr error
+	created   atomic.Int32
+	deleted   atomic.Int32
+}
+
+func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
+	out, err := w.inner.CreateSnapshot(ctx, in, o...)
+	if err == nil {
+		w.created.Add(1)
+		if w.afterCreate != nil {
+			w.afterCreate(ctx)
+		}
+	}
+	return out, err
+}
+
+func (w *wrapEC2) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, o ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error) {
+	return w.inner.DescribeSnapshots(ctx, in, o...)
+}
+
+func (w *wrapEC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, o ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
+	if w.deleteErr != nil {
+		return nil, w.deleteErr
+	}
+	out, err := w.inner.DeleteSnapshot(ctx, in, o...)
+	if err == nil {
+		w.deleted.Add(1)
+	}
+	return out, err
+}
+
+// atomicWrites makes each conditional write atomic, as DynamoDB does:
+// moto_server checks a write's condition and applies it without a lock, so
+// two concurrent writes from the same status can both succeed there (seen
+// here: two racing deletions both finishing). The races under test are
+// between the worker's and the sweeper's reads, plugin calls and writes;
+// the atomicity of one conditional write is DynamoDB's to give, so it is
+// restored here by letting one write at a time reach moto_server.
+type atomicWrites struct {
+	store.API
+	mu sync.Mutex
+}
+
+func (a *atomicWrites) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.API.PutItem(ctx, in, o...)
+}
+
+func (a *atomicWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.API.UpdateItem(ctx, in, o...)
+}
+
+// failingUpdates is the store's DynamoDB API with its next UpdateItem
+// calls failing, as when the connection drops or the worker is killed just
+// before the status write.
+type failingUpdates struct {
+	store.API
+	failures atomic.Int32
+}
+
+var errInjected = errors.New("injected: connection reset before the write")
+
+func (f *failingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errInjected
+	}
+	return f.API.UpdateItem(ctx, in, o...)
+}
+
+// noClients fails the test on any AWS call: the No-Op provider makes none.
+type noClients struct{ t *testing.T }
+
+func (n noClients) DynamoDB() provider.DynamoDBBackupAPI {
+	n.t.Error("the No-Op provider asked for DynamoDB")
+	return nil
+}
+
+func (n noClients) EC2() provider.EC2SnapshotAPI {
+	n.t.Error("the No-Op provider asked for EC2")
+	return nil
+}

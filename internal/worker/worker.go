@@ -1,0 +1,233 @@
+// Package worker does the background work of checkpoints: it protects a
+// checkpoint that enters protecting and deletes what protection produced when
+// it enters deleting, driven by the checkpoints table's stream. A sweeper
+// ends what stays in flight too long.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"karbor/internal/model"
+	"karbor/internal/provider"
+	"karbor/internal/store"
+)
+
+// Worker handles stream records of the checkpoints table.
+type Worker struct {
+	Store   *store.Store
+	Clients provider.Clients
+	Log     *slog.Logger
+	// Retention is how long a deleted checkpoint stays visible before it
+	// expires; zero means store.DefaultRetention.
+	Retention time.Duration
+}
+
+// Job is what a stream record asks for.
+type Job int
+
+// Jobs.
+const (
+	JobNone Job = iota
+	JobProtect
+	JobDelete
+)
+
+// JobOf tells what a record asks for: a checkpoint inserted as protecting
+// is to be protected; one that enters deleting, deleted. This is the same
+// selection as the event source's filter criteria in template.yaml; the
+// worker applies it again so that it never acts on anything else.
+func JobOf(r events.DynamoDBEventRecord) Job {
+	newStatus := statusOf(r.Change.NewImage)
+	switch {
+	case r.EventName == "INSERT" && newStatus == string(model.StatusProtecting):
+		return JobProtect
+	case r.EventName == "MODIFY" && newStatus == string(model.StatusDeleting) &&
+		statusOf(r.Change.OldImage) != string(model.StatusDeleting):
+		return JobDelete
+	}
+	return JobNone
+}
+
+func statusOf(image map[string]events.DynamoDBAttributeValue) string {
+	v, ok := image["status"]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+// Handle processes a batch in order. It stops at the first record it cannot
+// finish (the store unreachable, say) and reports it as the batch's failure:
+// Lambda retries from that record on, so nothing after it is lost either.
+// A plugin's failure is not a record failure: it ends the checkpoint in
+// error or error-deleting with the reason in its graph.
+func (w *Worker) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	for _, r := range ev.Records {
+		if err := w.handleRecord(ctx, r); err != nil {
+			w.Log.Error("record failed", "event_id", r.EventID, "sequence_number", r.Change.SequenceNumber, "error", err.Error())
+			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}
+			return resp, nil
+		}
+	}
+	return resp, nil
+}
+
+func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord) error {
+	job := JobOf(r)
+	if job == JobNone {
+		return nil
+	}
+	item, err := ItemFromImage(r.Change.NewImage)
+	if err != nil {
+		return err
+	}
+	c, err := store.CheckpointFromItem(item)
+	if err != nil {
+		return err
+	}
+	// The record may be a redelivery: act on the checkpoint as it is now.
+	current, err := w.Store.GetCheckpoint(ctx, c.ProjectID, c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := w.Log.With("checkpoint_id", current.ID, "project_id", current.ProjectID)
+	switch {
+	case job == JobProtect && current.Status == model.StatusProtecting:
+		return w.protect(ctx, log, current)
+	case job == JobDelete && current.Status == model.StatusDeleting:
+		return w.delete(ctx, log, current)
+	}
+	log.Info("nothing to do", "status", current.Status)
+	return nil
+}
+
+// mergedParameters are a resource's parameters: its type's, overridden key
+// by key by "Type#<resource id>".
+func mergedParameters(params map[string]json.RawMessage, r model.Resource) json.RawMessage {
+	merged := map[string]json.RawMessage{}
+	for _, key := range []string{r.Type, r.Type + "#" + r.ID} {
+		var m map[string]json.RawMessage
+		if raw, ok := params[key]; ok && json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				merged[k] = v
+			}
+		}
+	}
+	b, _ := json.Marshal(merged)
+	return b
+}
+
+func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, error) {
+	p, ok := provider.Get(providerID)
+	if !ok {
+		return nil, fmt.Errorf("provider %s is not configured", providerID)
+	}
+	if p.Plugins == nil {
+		return nil, nil
+	}
+	return p.Plugins(w.Clients), nil
+}
+
+func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *model.Checkpoint) error {
+	plugins, perr := w.plugins(c.ProviderID)
+	g := make(graph, 0, len(c.Plan.Resources))
+	failed := 0
+	for _, r := range c.Plan.Resources {
+		info, err := w.protectOne(ctx, c, r, plugins, perr)
+		if err != nil {
+			failed++
+			log.Warn("resource not protected", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
+			info = failedInfo(r, err)
+		}
+		g = append(g, node{Resource: r, Info: info})
+	}
+	to := model.StatusAvailable
+	if failed > 0 {
+		to = model.StatusError
+	}
+	return w.finish(ctx, log, c, model.StatusProtecting, to, g)
+}
+
+func (w *Worker) protectOne(ctx context.Context, c *model.Checkpoint, r model.Resource, plugins map[string]provider.Plugin, perr error) (map[string]any, error) {
+	if perr != nil {
+		return nil, perr
+	}
+	plugin, ok := plugins[r.Type]
+	if !ok {
+		return protectedInfo(r, nil), nil // nothing to produce for this type
+	}
+	saved, err := plugin.Protect(ctx, target(c, r), mergedParameters(c.Plan.Parameters, r))
+	if err != nil {
+		return nil, err
+	}
+	return protectedInfo(r, saved), nil
+}
+
+func target(c *model.Checkpoint, r model.Resource) provider.Target {
+	return provider.Target{CheckpointID: c.ID, ProjectID: c.ProjectID, Resource: r}
+}
+
+func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *model.Checkpoint) error {
+	plugins, perr := w.plugins(c.ProviderID)
+	saved := decodeGraph(c.ResourceGraph)
+	g := make(graph, 0, len(c.Plan.Resources))
+	failed := 0
+	for _, r := range c.Plan.Resources {
+		info, ok := saved[[2]string{r.Type, r.ID}]
+		if !ok {
+			info = baseInfo(r)
+		}
+		err := perr
+		if plugin, ok := plugins[r.Type]; ok && err == nil {
+			err = plugin.Delete(ctx, target(c, r), provider.Saved(info))
+		}
+		if err != nil {
+			failed++
+			log.Warn("resource not deleted", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
+			info["status"] = resourceFailed
+			info["delete_error"] = reason(err)
+		} else {
+			info["status"] = resourceDeleted
+			delete(info, "delete_error")
+		}
+		g = append(g, node{Resource: r, Info: info})
+	}
+	to := model.StatusDeleted
+	if failed > 0 {
+		to = model.StatusErrorDeleting
+	}
+	return w.finish(ctx, log, c, model.StatusDeleting, to, g)
+}
+
+// finish writes the outcome, only if the checkpoint is still in from: a
+// sweeper that ended it meanwhile has won, and stays won.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, c *model.Checkpoint, from, to model.Status, g graph) error {
+	text, err := g.encode()
+	if err != nil {
+		return err
+	}
+	_, err = w.Store.SetStatus(ctx, store.Transition{
+		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
+		From: []model.Status{from}, To: to, ResourceGraph: &text, Retention: w.Retention,
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		log.Warn("checkpoint changed meanwhile; outcome not written", "wanted", to)
+		return nil
+	case err != nil:
+		return err
+	}
+	log.Info("checkpoint finished", "from", from, "status", to)
+	return nil
+}
