@@ -78,7 +78,8 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 	}
 	out := map[string]any{"checkpoints": views}
 	if page.More {
-		out["checkpoints_links"] = nextLink(r, views[len(views)-1].ID)
+		path := "/v1/" + r.tenant + "/providers/" + prov.ID + "/checkpoints"
+		out["checkpoints_links"] = nextLink(r, path, views[len(views)-1].ID)
 	}
 	return out, nil
 }
@@ -179,7 +180,10 @@ func (s *Service) showCheckpoint(r *request) (any, error) {
 		return nil, err
 	}
 	c, err := s.Store.GetCheckpoint(r.ctx(), r.tenant, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.ProviderID != providerID) {
+	// DynamoDB's TTL removes an expired item within days, not at once: an
+	// expired checkpoint is gone already for its callers.
+	expired := err == nil && c.ExpiresAt != 0 && s.now().Unix() >= c.ExpiresAt
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.ProviderID != providerID) || expired {
 		return nil, checkpointNotFound(id)
 	}
 	if err != nil {

@@ -202,26 +202,31 @@ func parseSort(q map[string][]string) (ascending bool, err error) {
 	if hasSort && (hasKey || hasDir) {
 		return false, badRequest("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.")
 	}
-	type term struct{ key, dir string }
+	// hasDir tells a direction given empty ("created_at:", "sort_dir="),
+	// which is invalid, from none given, which means desc.
+	type term struct {
+		key, dir string
+		hasDir   bool
+	}
 	var terms []term
 	if hasSort {
 		for _, t := range strings.Split(q["sort"][0], ",") {
-			k, d, _ := strings.Cut(strings.TrimSpace(t), ":")
-			terms = append(terms, term{strings.TrimSpace(k), strings.TrimSpace(d)})
+			k, d, found := strings.Cut(strings.TrimSpace(t), ":")
+			terms = append(terms, term{strings.TrimSpace(k), strings.TrimSpace(d), found})
 		}
 	} else {
-		t := term{"created_at", "desc"}
+		t := term{key: "created_at"}
 		if hasKey {
 			t.key = strings.TrimSpace(q["sort_key"][0])
 		}
 		if hasDir {
-			t.dir = strings.TrimSpace(q["sort_dir"][0])
+			t.dir, t.hasDir = strings.TrimSpace(q["sort_dir"][0]), true
 		}
 		terms = append(terms, t)
 	}
 	dir := ""
 	for i, t := range terms {
-		if t.dir == "" {
+		if !t.hasDir {
 			t.dir = "desc"
 		}
 		t.dir = strings.ToLower(t.dir)

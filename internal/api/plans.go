@@ -332,7 +332,7 @@ func (s *Service) listPlans(r *request) (any, error) {
 	}
 	out := map[string]any{"plans": views}
 	if page.More {
-		out["plans_links"] = nextLink(r, views[len(views)-1].ID)
+		out["plans_links"] = nextLink(r, r.URL.EscapedPath(), views[len(views)-1].ID)
 	}
 	return out, nil
 }

@@ -43,7 +43,7 @@ func (s *Service) listProviders(r *request) (any, error) {
 	}
 	out := map[string]any{"providers": views}
 	if more {
-		out["providers_links"] = nextLink(r, views[len(views)-1].ID)
+		out["providers_links"] = nextLink(r, r.URL.EscapedPath(), views[len(views)-1].ID)
 	}
 	return out, nil
 }

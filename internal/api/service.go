@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -88,12 +89,21 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 			s.serve(w, r, rt.Name, rt.handle, true)
 		})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	unknownPath := func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, "", func(*Service, *request) (any, error) {
 			return nil, faultf(http.StatusNotFound, "The resource could not be found.")
 		}, false)
+	}
+	mux.HandleFunc("/", unknownPath)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would redirect an unclean path ("//", "/./") with an
+		// HTML answer that lacks the request id; no route has such a path.
+		if p := r.URL.Path; path.Clean(p) != p && path.Clean(p)+"/" != p {
+			unknownPath(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	return mux
 }
 
 // serve runs one handler with what every route shares: the request id, the

@@ -106,10 +106,10 @@ type link struct {
 	Href string `json:"href"`
 }
 
-// nextLink is the absolute URL of the same listing, with every query
-// parameter of the request kept in its order and marker set to the last id
-// of this page.
-func nextLink(r *request, marker string) []link {
+// nextLink is the absolute URL of the same listing (at path, with ids
+// spelled as returned), with every query parameter of the request kept in
+// its order and marker set to the last id of this page.
+func nextLink(r *request, path, marker string) []link {
 	scheme := r.URL.Scheme
 	if scheme == "" {
 		scheme = r.Header.Get("X-Forwarded-Proto")
@@ -132,6 +132,6 @@ func nextLink(r *request, marker string) []link {
 		params = append(params, kv)
 	}
 	params = append(params, "marker="+url.QueryEscape(marker))
-	href := scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(params, "&")
+	href := scheme + "://" + r.Host + path + "?" + strings.Join(params, "&")
 	return []link{{Rel: "next", Href: href}}
 }
