@@ -36,3 +36,86 @@ $(eval $(call lambda-function,ListPlansFunction,list-plans))
 $(eval $(call lambda-function,ShowPlanFunction,show-plan))
 $(eval $(call lambda-function,UpdatePlanFunction,update-plan))
 $(eval $(call lambda-function,DeletePlanFunction,delete-plan))
+# Background functions (not routes): the stream worker and the sweeper.
+$(eval $(call lambda-function,WorkerFunction,worker))
+$(eval $(call lambda-function,SweeperFunction,sweeper))
+
+# ---------------------------------------------------------------------------
+# Development targets. `make` alone prints this list (help is the default
+# goal, so that a bare `make` builds or starts nothing).
+#
+#   make tools   install the pinned aws-lambda-rie and staticcheck into .bin/
+#   make run     serve the whole API on http://127.0.0.1:PORT (PORT=3000 by
+#                default), over a moto_server it starts itself unless
+#                DYNAMODB_ENDPOINT is set; Ctrl-C stops both
+#   make test    tools, lint, then every test (what CI runs: .ci/run)
+#   make lint    gofmt check, go vet, staticcheck, cfn-lint
+#   make bench   the benchmarks
+#   make clean   remove build/, .aws-sam/ and .bin/
+#
+# Tests need moto_server (pip install 'moto[server]') and the lint needs
+# cfn-lint (pip install cfn-lint): Python tools, not Go modules, so they are
+# checked for, not installed. The Go tools are pinned here and installed by
+# `go install` into .bin/, not added to go.mod.
+# ---------------------------------------------------------------------------
+.DEFAULT_GOAL := help
+
+BIN := $(CURDIR)/.bin
+AWS_LAMBDA_RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_VERSION := v0.8.2
+PORT ?= 3000
+GO_TEST_TIMEOUT ?= 20m
+
+.PHONY: help
+help:
+	@sed -n '/^# Development targets/,/^# ---/s/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# go-tool,<binary>,<package>,<version>: `make tools` installs the binary into
+# .bin/ when it is missing or was installed at another version (the stamp
+# file .bin/.<binary>-<version> records the version installed).
+.PHONY: tools
+define go-tool
+.PHONY: tool-$(1)
+tools: tool-$(1)
+tool-$(1):
+	@if [ ! -x $(BIN)/$(1) ] || [ ! -f $(BIN)/.$(1)-$(3) ]; then \
+		echo "installing $(1) $(3) into .bin/"; \
+		rm -f $(BIN)/.$(1)-*; \
+		mkdir -p $(BIN) && GOBIN=$(BIN) go install $(2)@$(3) && touch $(BIN)/.$(1)-$(3); \
+	fi
+endef
+$(eval $(call go-tool,aws-lambda-rie,github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie,$(AWS_LAMBDA_RIE_VERSION)))
+$(eval $(call go-tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION)))
+
+.PHONY: require-moto require-cfn-lint
+require-moto:
+	@command -v moto_server >/dev/null 2>&1 || { \
+		echo "ERROR: moto_server is not on PATH. The tests run DynamoDB on it: pip install 'moto[server]'" >&2; exit 1; }
+require-cfn-lint:
+	@command -v cfn-lint >/dev/null 2>&1 || { \
+		echo "ERROR: cfn-lint is not on PATH. The lint checks template.yaml with it: pip install cfn-lint" >&2; exit 1; }
+
+.PHONY: run
+run:
+	go build -o $(BIN)/karbor-local ./internal/cmd/karbor-local
+	PORT=$(PORT) exec $(BIN)/karbor-local
+
+.PHONY: lint
+lint: tools require-cfn-lint
+	@echo "gofmt -l ."; unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
+		echo "ERROR: these files are not gofmt-formatted (run gofmt -w on them):" >&2; echo "$$unformatted" >&2; exit 1; fi
+	go vet ./...
+	$(BIN)/staticcheck ./...
+	cfn-lint template.yaml
+
+.PHONY: test
+test: require-moto lint
+	go test -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
+
+.PHONY: bench
+bench: tools require-moto
+	go test -run '^$$' -bench . -benchmem -timeout $(GO_TEST_TIMEOUT) ./...
+
+.PHONY: clean
+clean:
+	rm -rf build .aws-sam .bin
