@@ -49,6 +49,8 @@ $(eval $(call lambda-function,SweeperFunction,sweeper))
 #                default), over a moto_server it starts itself unless
 #                DYNAMODB_ENDPOINT is set; Ctrl-C stops both
 #   make test    tools, lint, then every test (what CI runs: .ci/run)
+#   make demo-resources  create a DynamoDB table "orders" and an EBS volume
+#                on the endpoint of a running `make run`; prints the volume id
 #   make lint    gofmt check, go vet, staticcheck, cfn-lint
 #   make bench   the benchmarks
 #   make clean   remove build/, .aws-sam/ and .bin/
@@ -98,7 +100,14 @@ require-cfn-lint:
 .PHONY: run
 run:
 	go build -o $(BIN)/karbor-local ./internal/cmd/karbor-local
-	PORT=$(PORT) exec $(BIN)/karbor-local
+	PORT=$(PORT) ENDPOINT_FILE=$(ENDPOINT_FILE) exec $(BIN)/karbor-local
+
+# The endpoint `make run` serves DynamoDB and EC2 on, while it runs.
+ENDPOINT_FILE := $(BIN)/local-endpoint
+
+.PHONY: demo-resources
+demo-resources:
+	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/cmd/karbor-demo-resources
 
 .PHONY: lint
 lint: tools require-cfn-lint

@@ -140,9 +140,9 @@ func TestSweeperBatch(t *testing.T) {
 	e := newEnv(t)
 	noop := []model.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := time.Now()
-	var ids []string
+	var stuck []*model.Checkpoint
 	for range 3 {
-		ids = append(ids, e.newCheckpointAt(provider.NoOpID, noop, nil, start).ID)
+		stuck = append(stuck, e.newCheckpointAt(provider.NoOpID, noop, nil, start))
 	}
 	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: time.Hour, Batch: 2, Now: func() time.Time { return start.Add(2 * time.Hour) }}
 	for _, want := range []int{2, 1, 0} {
@@ -153,6 +153,11 @@ func TestSweeperBatch(t *testing.T) {
 	}
 	if got := e.pending(model.StatusProtecting); len(got) != 0 {
 		t.Errorf("by_pending still holds %q", got)
+	}
+	for _, c := range stuck {
+		if got := e.get(c); got.Status != model.StatusError {
+			t.Errorf("checkpoint %s is %s after the sweeps, want error", c.ID, got.Status)
+		}
 	}
 }
 
