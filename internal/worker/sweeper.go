@@ -29,7 +29,8 @@ const DefaultStuckAfter = 2 * time.Hour
 
 // SweepResult counts what one run ended.
 type SweepResult struct {
-	Protecting, Deleting int
+	Protecting int `json:"protecting"`
+	Deleting   int `json:"deleting"`
 }
 
 // Sweep moves stuck protecting checkpoints to error and stuck deleting ones

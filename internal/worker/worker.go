@@ -69,7 +69,8 @@ func statusOf(image map[string]events.DynamoDBAttributeValue) string {
 // A plugin's failure is not a record failure: it ends the checkpoint in
 // error or error-deleting with the reason in its graph.
 func (w *Worker) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
+	// An empty list, not null, when every record is done.
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	for _, r := range ev.Records {
 		if err := w.handleRecord(ctx, r); err != nil {
 			w.Log.Error("record failed", "event_id", r.EventID, "sequence_number", r.Change.SequenceNumber, "error", err.Error())
