@@ -31,7 +31,10 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return nil, err
+	}
 	lp, err := parseListParams(q)
 	if err != nil {
 		return nil, err
@@ -43,7 +46,7 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 	if v, ok := q["plan_id"]; ok {
 		id, ok := model.ParseUUID(v[0])
 		if !ok {
-			return nil, badRequest("Invalid plan_id %q: it must be a UUID.", v[0])
+			return nil, badRequest("Invalid plan_id %q: it must be a UUID.", clip(v[0]))
 		}
 		query.PlanID = id
 	}
@@ -60,7 +63,7 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 	if v, ok := q["status"]; ok {
 		st, ok := model.ParseStatus(v[0])
 		if !ok {
-			return nil, badRequest("Invalid status %q: use one of protecting, available, error, deleting, deleted, error-deleting.", v[0])
+			return nil, badRequest("Invalid status %q: use one of protecting, available, error, deleting, deleted, error-deleting.", clip(v[0]))
 		}
 		query.Status = st
 	}
@@ -158,12 +161,16 @@ func (s *Service) createCheckpoint(r *request) (any, error) {
 }
 
 // pathCheckpoint reads provider_id and checkpoint_id from the path.
+// Both ids are checked to be UUIDs before the provider is looked up.
 func pathCheckpoint(r *request) (providerID, checkpointID string, err error) {
-	prov, err := pathProvider(r)
-	if err != nil {
+	if _, err := pathUUID(r, "provider_id"); err != nil {
 		return "", "", err
 	}
 	id, err := pathUUID(r, "checkpoint_id")
+	if err != nil {
+		return "", "", err
+	}
+	prov, err := pathProvider(r)
 	if err != nil {
 		return "", "", err
 	}

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"karbor/internal/model"
 )
@@ -110,9 +112,28 @@ func (o object) requiredUUID(key string) (string, error) {
 	}
 	id, ok := model.ParseUUID(s)
 	if !ok {
-		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, s)
+		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, clip(s))
 	}
 	return id, nil
+}
+
+// query parses the query string. Go's r.URL.Query() drops a pair it cannot
+// decode, which would let "limit=%zz" pass unchecked: here it is a 400.
+func query(r *request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("Malformed query string: %s", clip(err.Error()))
+	}
+	return q, nil
+}
+
+// clip shortens user input quoted in a message.
+func clip(s string) string {
+	const max = 64
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "..."
 }
 
 // pathUUID reads a UUID path parameter.
@@ -120,7 +141,7 @@ func pathUUID(r *request, name string) (string, error) {
 	raw := r.PathValue(name)
 	id, ok := model.ParseUUID(raw)
 	if !ok {
-		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, raw)
+		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, clip(raw))
 	}
 	return id, nil
 }
@@ -141,16 +162,16 @@ func extraInfo(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	for k, v := range m {
 		if !infoKeyPattern.MatchString(k) {
-			return nil, badRequest("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", k)
+			return nil, badRequest("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", clip(k))
 		}
 		switch v := v.(type) {
 		case string, bool:
 		case json.Number:
 			if _, err := strconv.ParseInt(v.String(), 10, 64); err != nil {
-				return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", k)
+				return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", clip(k))
 			}
 		default:
-			return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", k)
+			return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", clip(k))
 		}
 	}
 	out, err := json.Marshal(m)
@@ -231,14 +252,14 @@ func parseSort(q map[string][]string) (ascending bool, err error) {
 		}
 		t.dir = strings.ToLower(t.dir)
 		if t.dir != "asc" && t.dir != "desc" {
-			return false, badRequest("Invalid sort direction %q: use asc or desc.", t.dir)
+			return false, badRequest("Invalid sort direction %q: use asc or desc.", clip(t.dir))
 		}
 		switch {
 		case i == 0 && t.key == "created_at":
 			dir = t.dir
 		case i == 1 && t.key == "id" && t.dir == dir:
 		default:
-			return false, badRequest("Invalid sort key %q: this listing sorts by created_at (then id), asc or desc.", t.key)
+			return false, badRequest("Invalid sort key %q: this listing sorts by created_at (then id), asc or desc.", clip(t.key))
 		}
 	}
 	return dir == "asc", nil
@@ -268,7 +289,7 @@ func parseMarker(q map[string][]string) (string, error) {
 	}
 	id, ok := model.ParseUUID(vals[0])
 	if !ok {
-		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", vals[0])
+		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", clip(vals[0]))
 	}
 	return id, nil
 }
@@ -281,7 +302,7 @@ func parseBool(name, s string) (bool, error) {
 	case "false", "0", "no":
 		return false, nil
 	}
-	return false, badRequest("Value %q for %s is not a boolean: use true, false, 1, 0, yes or no.", s, name)
+	return false, badRequest("Value %q for %s is not a boolean: use true, false, 1, 0, yes or no.", clip(s), name)
 }
 
 // listedProject returns the project a listing covers: the path's tenant, or
@@ -301,7 +322,7 @@ func listedProject(r *request, q map[string][]string) (string, error) {
 	}
 	if p, ok := q["project_id"]; ok {
 		if !model.ValidProjectID(p[0]) {
-			return "", badRequest("Invalid project_id %q.", p[0])
+			return "", badRequest("Invalid project_id %q.", clip(p[0]))
 		}
 		return p[0], nil
 	}
@@ -318,7 +339,16 @@ func parseDate(name, s string, endOfDay bool) (time.Time, error) {
 		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+		// An offset can move 9999-12-31 into year 10000, which no
+		// four-digit timestamp reaches: clamp to the representable range.
+		t = t.UTC()
+		if last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); t.After(last) {
+			t = last
+		}
+		if first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(first) {
+			t = first
+		}
+		return t, nil
 	}
-	return time.Time{}, badRequest("Invalid %s %q: use YYYY-MM-DD or an RFC 3339 timestamp.", name, s)
+	return time.Time{}, badRequest("Invalid %s %q: use YYYY-MM-DD or an RFC 3339 timestamp.", name, clip(s))
 }

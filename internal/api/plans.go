@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"karbor/internal/model"
 	"karbor/internal/provider"
@@ -28,7 +29,7 @@ func planName(o object) (string, bool, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", true, badRequest("An invalid 'name' value was provided. The 'name' can not be empty.")
 	}
-	if len(name) > maxNameLength {
+	if utf8.RuneCountInString(name) > maxNameLength {
 		return "", true, badRequest("An invalid 'name' value was provided. The 'name' is longer than %d characters.", maxNameLength)
 	}
 	return name, true, nil
@@ -47,7 +48,7 @@ func planDescription(o object) (desc *string, present bool, err error) {
 	if json.Unmarshal(raw, &s) != nil {
 		return nil, true, badRequest("Invalid input for field 'description': it must be a string or null.")
 	}
-	if len(s) > maxNameLength {
+	if utf8.RuneCountInString(s) > maxNameLength {
 		return nil, true, badRequest("Invalid input for field 'description': it is longer than %d characters.", maxNameLength)
 	}
 	return &s, true, nil
@@ -84,7 +85,7 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 			if !present || strings.TrimSpace(v) == "" {
 				return nil, badRequest("Invalid input for field 'resources': resource %d needs a non-empty '%s'.", i, f.key)
 			}
-			if len(v) > maxNameLength {
+			if utf8.RuneCountInString(v) > maxNameLength {
 				return nil, badRequest("Invalid input for field 'resources': '%s' of resource %d is longer than %d characters.", f.key, i, maxNameLength)
 			}
 			*f.dst = v
@@ -123,11 +124,11 @@ func planParameters(raw json.RawMessage, prov *provider.Provider) (map[string]js
 	}
 	for k, v := range params {
 		if !paramKeyOK.MatchString(k) {
-			return nil, badRequest("Invalid parameters key %q.", k)
+			return nil, badRequest("Invalid parameters key %q.", clip(k))
 		}
 		typ, id, hasID := strings.Cut(k, "#")
 		if hasID && id == "" {
-			return nil, badRequest("Invalid parameters key %q: a resource id must follow '#'.", k)
+			return nil, badRequest("Invalid parameters key %q: a resource id must follow '#'.", clip(k))
 		}
 		if _, err := asObject(v, "parameters of "+k); err != nil {
 			return nil, err
@@ -260,7 +261,7 @@ func (s *Service) updatePlan(r *request) (any, error) {
 		return nil, err
 	} else if present {
 		if status != model.PlanSuspended && status != model.PlanStarted {
-			return nil, badRequest("Invalid plan status %q: use suspended or started.", status)
+			return nil, badRequest("Invalid plan status %q: use suspended or started.", clip(status))
 		}
 		u.Status = &status
 	}
@@ -303,7 +304,10 @@ func (s *Service) deletePlan(r *request) (any, error) {
 }
 
 func (s *Service) listPlans(r *request) (any, error) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return nil, err
+	}
 	lp, err := parseListParams(q)
 	if err != nil {
 		return nil, err
@@ -315,7 +319,7 @@ func (s *Service) listPlans(r *request) (any, error) {
 	query.Name, query.Description = q.Get("name"), q.Get("description")
 	if st := q.Get("status"); st != "" {
 		if st != model.PlanSuspended && st != model.PlanStarted {
-			return nil, badRequest("Invalid status %q: use suspended or started.", st)
+			return nil, badRequest("Invalid status %q: use suspended or started.", clip(st))
 		}
 		query.Status = st
 	}

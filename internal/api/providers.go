@@ -3,7 +3,10 @@ package api
 import "karbor/internal/provider"
 
 func (s *Service) listProviders(r *request) (any, error) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return nil, err
+	}
 	// Providers are few and ordered by id; sort parameters are ignored, as
 	// upstream did.
 	limit, err := parseLimit(q)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -80,6 +81,7 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 				for m := range methods {
 					allowed = append(allowed, m)
 				}
+				sort.Strings(allowed)
 				w.Header().Set("Allow", strings.Join(allowed, ", "))
 				s.serve(w, r, "", func(*Service, *request) (any, error) {
 					return nil, faultf(http.StatusMethodNotAllowed, "Method %s is not allowed for this resource.", r.Method)

@@ -24,6 +24,7 @@ import (
 var registry = []*Provider{
 	noop,
 	awsProvider,
+	osInfra,
 }
 
 // Schema is a provider's extended_info_schema: JSON schemas per resource type.
