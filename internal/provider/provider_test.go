@@ -51,7 +51,7 @@ func TestRegistry(t *testing.T) {
 func TestCheckParameters(t *testing.T) {
 	for _, tc := range []struct {
 		provider, typ, params string
-		wantErr              string // empty: valid
+		wantErr               string // empty: valid
 	}{
 		{provider.NoOpID, "Anything::At::All", `{"whatever": [1, 2]}`, ""},
 		{provider.AWSID, provider.TypeDynamoDBTable, `{}`, ""},
