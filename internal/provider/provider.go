@@ -8,14 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	neturl "net/url"
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"karbor/internal/model"
 )
@@ -48,7 +43,7 @@ type Provider struct {
 	Plugins func(Clients) map[string]Plugin
 
 	compileOnce sync.Once
-	compiled    map[string]*jsonschema.Schema
+	compiled    map[string]*schema
 	compileErr  error
 }
 
@@ -95,53 +90,29 @@ func (p *Provider) CheckParameters(resourceType string, params json.RawMessage) 
 	if !ok {
 		return nil
 	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(params))
-	if err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("parameters are not JSON: %w", err)
 	}
-	if err := sch.Validate(v); err != nil {
-		if ve, ok := err.(*jsonschema.ValidationError); ok {
-			return fmt.Errorf("%s", strings.Join(leafMessages(ve), "; "))
-		}
-		return err
+	if errs := sch.validate(v, ""); len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// leafMessages flattens a validation error to its causes' messages.
-func leafMessages(ve *jsonschema.ValidationError) []string {
-	english := message.NewPrinter(language.English)
-	if len(ve.Causes) == 0 {
-		loc := "/" + strings.Join(ve.InstanceLocation, "/")
-		return []string{fmt.Sprintf("at %s: %s", loc, ve.ErrorKind.LocalizedString(english))}
-	}
-	var out []string
-	for _, c := range ve.Causes {
-		out = append(out, leafMessages(c)...)
-	}
-	return out
 }
 
 // compileSchemas compiles the options schemas on first use, not at start:
 // most functions never validate parameters.
 func (p *Provider) compileSchemas() {
-	p.compiled = map[string]*jsonschema.Schema{}
-	c := jsonschema.NewCompiler()
+	p.compiled = map[string]*schema{}
 	for typ, raw := range p.Schema.Options {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		sch, err := compileSchema(raw)
 		if err != nil {
 			p.compileErr = fmt.Errorf("options schema of %s: %w", typ, err)
 			return
 		}
-		url := "mem:///" + p.ID + "/" + neturl.PathEscape(typ) + ".json"
-		if err := c.AddResource(url, doc); err != nil {
-			p.compileErr = err
-			return
-		}
-		if p.compiled[typ], err = c.Compile(url); err != nil {
-			p.compileErr = fmt.Errorf("options schema of %s: %w", typ, err)
-			return
-		}
+		p.compiled[typ] = sch
 	}
 }
 

@@ -1,0 +1,198 @@
+package lambdatest_test
+
+// BenchmarkColdStart measures cold starts of deployed functions: each
+// iteration starts a fresh aws-lambda-rie with the function's bootstrap (as
+// `make build-<LogicalId>` builds it for deployment, but for the host's
+// architecture) and invokes it once, which runs the function's init and
+// then the invoke. Metrics:
+//
+//	init-ms         the function's init as the emulator's INIT REPORT
+//	                gives it: process start to the runtime's first
+//	                /next call (Go runtime, package init, main's setup:
+//	                SDK config and clients)
+//	cold-invoke-ms  the first invoke as the caller sees it: the init, the
+//	                handler (one GetItem on moto for show-checkpoint), and
+//	                the emulator's overhead
+//	bytes-binary    the bootstrap's size (-s -w, as deployed)
+//
+// ns/op is the wall time of starting the emulator (it is polled until it
+// accepts, every 20 ms) plus the first invoke; stopping the emulator is not
+// timed. An iteration takes about 50-150 ms, so the default -benchtime=1s
+// runs some 10-20 iterations per function and the whole benchmark stays
+// well under 30 s (building the three functions, once per test binary,
+// is setup and not timed). For a quick figure, -benchtime=5x is enough:
+//
+//	go test -run '^$' -bench ColdStart -benchtime=5x ./internal/lambdatest/
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"karbor/internal/api"
+	"karbor/internal/lambdatest"
+	"karbor/internal/model"
+	"karbor/internal/store"
+	"karbor/internal/testenv"
+	"karbor/internal/worker"
+)
+
+// iterationTB is the benchmark as lambdatest.Start sees it, except that the
+// cleanups Start registers (stopping the emulator) run at the end of the
+// iteration instead of the end of the benchmark: a benchmark of cold starts
+// would otherwise keep every emulator it started running until it ends.
+type iterationTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (t *iterationTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+
+// cleanup runs the cleanups registered so far, last first, and forgets
+// them.
+func (t *iterationTB) cleanup() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+	t.cleanups = nil
+}
+
+// coldStart is one function kind to start cold.
+type coldStart struct {
+	name      string // sub-benchmark
+	logicalID string
+	tables    bool   // the function reads the tables: create and seed them
+	event     []byte // nil: events/<name>.json
+	// check checks the answer of the first invoke.
+	check func(b *testing.B, emu *lambdatest.Emulator, event []byte)
+}
+
+// checkHTTP invokes an HTTP API function and wants a 200.
+func checkHTTP(b *testing.B, emu *lambdatest.Emulator, event []byte) {
+	resp, _ := emu.InvokeHTTP(b, event)
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("status %d, want 200: %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// checkWorker invokes the stream worker with a batch and wants no failure:
+// neither a function error nor a batch item failure.
+func checkWorker(b *testing.B, emu *lambdatest.Emulator, event []byte) {
+	body := emu.Invoke(b, event)
+	var resp struct {
+		ErrorMessage      *string           `json:"errorMessage"`
+		BatchItemFailures []json.RawMessage `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.ErrorMessage != nil || len(resp.BatchItemFailures) != 0 {
+		b.Fatalf("worker answered %s, want no failure", body)
+	}
+}
+
+func BenchmarkColdStart(b *testing.B) {
+	show, _ := api.RouteByName("show-checkpoint")
+	providers, _ := api.RouteByName("list-providers")
+	var workerID string
+	for _, f := range worker.Functions {
+		if f.Name == "worker" {
+			workerID = f.LogicalID
+		}
+	}
+	for _, cs := range []coldStart{
+		{name: show.Name, logicalID: show.LogicalID, tables: true, check: checkHTTP},
+		{name: providers.Name, logicalID: providers.LogicalID, check: checkHTTP},
+		// An empty batch: the init is what is measured, and the worker's
+		// answer to no records is no failure.
+		{name: "worker", logicalID: workerID, event: []byte(`{"Records":[]}`), check: checkWorker},
+	} {
+		b.Run(cs.name, func(b *testing.B) { benchColdStart(b, cs) })
+	}
+}
+
+func benchColdStart(b *testing.B, cs coldStart) {
+	bootstrap := lambdatest.Build(b, cs.logicalID)
+	info, err := os.Stat(bootstrap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	event := cs.event
+	if event == nil {
+		if event, err = os.ReadFile(filepath.Join(lambdatest.RepoRoot(b), "events", cs.name+".json")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Every function is given table names (the worker's init requires
+	// CHECKPOINTS_TABLE); only show-checkpoint reads them, from the test
+	// endpoint, seeded with the checkpoint its event names.
+	plans, checkpoints := "plans-unused", "checkpoints-unused"
+	env := map[string]string{}
+	if cs.tables {
+		plans, checkpoints = testenv.Tables(b)
+		seedEventCheckpoint(b, store.New(testenv.DynamoDB(b), plans, checkpoints))
+		env["DYNAMODB_ENDPOINT"] = testenv.Endpoint(b)
+	}
+	env["PLANS_TABLE"], env["CHECKPOINTS_TABLE"] = plans, checkpoints
+
+	var initTotal, invokeTotal time.Duration
+	it := &iterationTB{TB: b}
+	// An iteration that fails ends the benchmark before its own cleanup:
+	// its emulator is stopped then.
+	b.Cleanup(it.cleanup)
+	for b.Loop() {
+		emu := lambdatest.Start(it, bootstrap, env)
+		start := time.Now()
+		cs.check(b, emu, event)
+		invokeTotal += time.Since(start)
+
+		b.StopTimer()
+		initTotal += initDuration(b, emu)
+		it.cleanup()
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(initTotal.Microseconds())/1000/n, "init-ms")
+	b.ReportMetric(float64(invokeTotal.Microseconds())/1000/n, "cold-invoke-ms")
+	b.ReportMetric(float64(info.Size()), "bytes-binary")
+}
+
+// initDuration waits briefly for the emulator's INIT REPORT (it has come
+// by the time the first invoke answers, but its output is read
+// asynchronously) and returns its duration.
+func initDuration(b *testing.B, emu *lambdatest.Emulator) time.Duration {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if d, ok := emu.InitDuration(); ok {
+			return d
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("no INIT REPORT after the first invoke; emulator output:\n%s", emu.Output())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// seedEventCheckpoint writes the available checkpoint that
+// events/show-checkpoint.json names.
+func seedEventCheckpoint(b *testing.B, s *store.Store) {
+	b.Helper()
+	c := &model.Checkpoint{
+		ID:         checkpointID,
+		ProjectID:  projectID,
+		ProviderID: providerID,
+		Status:     model.StatusAvailable,
+		Plan: model.ProtectionPlan{
+			ID:         planID,
+			Name:       "My 3 tier application",
+			ProviderID: providerID,
+			Resources:  seedResources(),
+		},
+		ExtraInfo: []byte(`{"created_by":"manual"}`),
+		CreatedAt: created,
+		UpdatedAt: created,
+	}
+	if err := s.CreateCheckpoint(b.Context(), c); err != nil {
+		b.Fatalf("seed checkpoint: %v", err)
+	}
+}

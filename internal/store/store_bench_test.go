@@ -1,0 +1,209 @@
+package store_test
+
+// Benchmarks of the store against the test DynamoDB endpoint (moto_server,
+// see testenv). What they time is dominated by moto: about 1.5 ms a
+// request, and Queries whose cost grows with the table (moto sorts the
+// index in Python), so the figures compare the store's operations with each
+// other and over time on one machine; they are not DynamoDB latencies. The
+// custom metrics are exact whatever the endpoint:
+//
+//	ddb-calls/op    DynamoDB requests the operation sent
+//	items-read/op   items those requests returned (GetItem counts as one)
+//
+// Each benchmark uses b.Loop, so that its setup (fresh tables, seeded
+// items) runs once, not once per b.N ramp-up step; b.Loop resets the timer
+// at its first call, which is the b.ResetTimer after the setup.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"karbor/internal/model"
+	"karbor/internal/store"
+	"karbor/internal/testenv"
+)
+
+// benchListSize is how many checkpoints the listing benchmarks seed: big
+// enough that a page of 1000 is a real page, small enough that moto's
+// Python sort of the index keeps a run of `make bench` short.
+const benchListSize = 2000
+
+// benchStores returns two stores over the same fresh tables: seed, whose
+// calls are not counted (for the setup), and counted, whose calls api tallies
+// (for the operation measured).
+func benchStores(b *testing.B) (seed, counted *store.Store, api *countingAPI) {
+	b.Helper()
+	plans, checkpoints := testenv.Tables(b)
+	db := testenv.DynamoDB(b)
+	api = &countingAPI{db: db}
+	return store.New(db, plans, checkpoints), store.New(api, plans, checkpoints), api
+}
+
+// reset forgets the calls counted so far.
+func (c *countingAPI) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queries, c.getItems, c.writes = 0, 0, 0
+	c.queryItems, c.scanned = nil, nil
+}
+
+// report adds the per-operation DynamoDB calls (and, with items, the items
+// read) to the benchmark's results. Call it after the b.Loop loop, when b.N
+// is the number of operations run.
+func (c *countingAPI) report(b *testing.B, items bool) {
+	b.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := float64(b.N)
+	b.ReportMetric(float64(c.queries+c.getItems+c.writes)/n, "ddb-calls/op")
+	if items {
+		read := c.getItems
+		for _, k := range c.queryItems {
+			read += k
+		}
+		b.ReportMetric(float64(read)/n, "items-read/op")
+	}
+}
+
+// seedCheckpoints writes cs with a bounded pool of goroutines.
+func seedCheckpoints(b *testing.B, s *store.Store, cs []*model.Checkpoint) {
+	b.Helper()
+	const workers = 8
+	work := make(chan *model.Checkpoint)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range workers {
+		wg.Go(func() {
+			for c := range work {
+				if err := s.CreateCheckpoint(context.Background(), c); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("CreateCheckpoint(%s): %w", c.ID, err) })
+				}
+			}
+		})
+	}
+	for _, c := range cs {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+}
+
+func BenchmarkGetCheckpoint(b *testing.B) {
+	seed, s, api := benchStores(b)
+	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusAvailable)
+	seedCheckpoints(b, seed, []*model.Checkpoint{c})
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	api.reset()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := s.GetCheckpoint(ctx, c.ProjectID, c.ID)
+		if err != nil || got.ID != c.ID {
+			b.Fatalf("GetCheckpoint = %v, %v", got, err)
+		}
+	}
+	api.report(b, true)
+}
+
+// BenchmarkListCheckpointsPage reads one page of one project's listing, as
+// the API's default (newest first), from a table of benchListSize
+// checkpoints: the first page, and a page that starts after a marker (which
+// costs a GetItem to resolve).
+func BenchmarkListCheckpointsPage(b *testing.B) {
+	seed, s, api := benchStores(b)
+	project, provider := newProjectID(), model.NewID()
+	cs := make([]*model.Checkpoint, benchListSize)
+	for i := range cs {
+		cs[i] = newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), model.StatusAvailable)
+	}
+	seedCheckpoints(b, seed, cs)
+	// Newest first: a quarter of the listing is before the marker, three
+	// quarters (more than a page of 1000) after it.
+	marker := cs[benchListSize*3/4].ID
+
+	for _, bc := range []struct {
+		name   string
+		limit  int
+		marker string
+	}{
+		{"limit=10", 10, ""},
+		{"limit=1000", 1000, ""},
+		{"limit=10/marker", 10, marker},
+		{"limit=1000/marker", 1000, marker},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := store.CheckpointQuery{ProviderID: provider, ProjectID: project, Limit: bc.limit, Marker: bc.marker}
+			ctx := context.Background()
+			b.ReportAllocs()
+			api.reset()
+			b.ResetTimer()
+			for b.Loop() {
+				page, err := s.ListCheckpoints(ctx, q)
+				if err != nil {
+					b.Fatalf("ListCheckpoints: %v", err)
+				}
+				if len(page.Checkpoints) != bc.limit || !page.More {
+					b.Fatalf("page of %d (more: %t), want a full page of %d with more", len(page.Checkpoints), page.More, bc.limit)
+				}
+			}
+			api.report(b, true)
+		})
+	}
+}
+
+// BenchmarkSetStatus moves one checkpoint available → error → available …:
+// one conditional UpdateItem each.
+func BenchmarkSetStatus(b *testing.B) {
+	seed, s, api := benchStores(b)
+	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusAvailable)
+	seedCheckpoints(b, seed, []*model.Checkpoint{c})
+	ctx := context.Background()
+	from, to := model.StatusAvailable, model.StatusError
+
+	b.ReportAllocs()
+	api.reset()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := s.SetStatus(ctx, store.Transition{
+			ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
+			From: []model.Status{from}, To: to,
+		})
+		if err != nil || got.Status != to {
+			b.Fatalf("SetStatus(%s → %s) = %v, %v", from, to, got, err)
+		}
+		from, to = to, from
+	}
+	api.report(b, false)
+}
+
+// BenchmarkCreateCheckpoint writes a new checkpoint (a plan snapshot of two
+// resources) per operation, with one conditional PutItem. Building the
+// checkpoint is inside the timed loop: microseconds against the write.
+func BenchmarkCreateCheckpoint(b *testing.B) {
+	_, s, api := benchStores(b)
+	project, provider := newProjectID(), model.NewID()
+	ctx := context.Background()
+	i := 0
+
+	b.ReportAllocs()
+	api.reset()
+	b.ResetTimer()
+	for b.Loop() {
+		c := newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), model.StatusProtecting)
+		i++
+		if err := s.CreateCheckpoint(ctx, c); err != nil {
+			b.Fatalf("CreateCheckpoint: %v", err)
+		}
+	}
+	api.report(b, false)
+}
