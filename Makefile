@@ -36,6 +36,8 @@ $(eval $(call lambda-function,ListPlansFunction,list-plans))
 $(eval $(call lambda-function,ShowPlanFunction,show-plan))
 $(eval $(call lambda-function,UpdatePlanFunction,update-plan))
 $(eval $(call lambda-function,DeletePlanFunction,delete-plan))
+# API Gateway's $default route (not a route of its own): 404/405 faults.
+$(eval $(call lambda-function,NotFoundFunction,not-found))
 # Background functions (not routes): the stream worker and the sweeper.
 $(eval $(call lambda-function,WorkerFunction,worker))
 $(eval $(call lambda-function,SweeperFunction,sweeper))

@@ -43,8 +43,17 @@ var Routes = []Route{
 	{"delete-plan", "DeletePlanFunction", http.MethodDelete, planPath, true, (*Service).deletePlan},
 }
 
-// RouteByName finds a route by its Name.
+// Fallback is the function behind API Gateway's $default route, which gets
+// every request no route matches (it has no Method and no Path). Without it
+// API Gateway would answer those itself, outside the fault shape and without
+// a request id. It is not in Routes: the local server's own mux does its job.
+var Fallback = Route{Name: "not-found", LogicalID: "NotFoundFunction"}
+
+// RouteByName finds a route, or the Fallback, by its Name.
 func RouteByName(name string) (Route, bool) {
+	if name == Fallback.Name {
+		return Fallback, true
+	}
 	for _, r := range Routes {
 		if r.Name == name {
 			return r, true
@@ -56,5 +65,5 @@ func RouteByName(name string) (Route, bool) {
 // UsesTables reports whether the route reads or writes DynamoDB; provider
 // routes read the compiled-in registry only.
 func (r Route) UsesTables() bool {
-	return !strings.Contains(r.Path, "/providers") || strings.Contains(r.Path, "/checkpoints")
+	return r.Name != Fallback.Name && !strings.Contains(r.Path, "/providers") || strings.Contains(r.Path, "/checkpoints")
 }

@@ -88,7 +88,8 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 				}, false)
 				return
 			}
-			s.serve(w, r, rt.Name, rt.handle, true)
+			// The fallback's answers need no caller.
+			s.serve(w, r, rt.Name, rt.handle, rt.Name != Fallback.Name)
 		})
 	}
 	unknownPath := func(w http.ResponseWriter, r *http.Request) {
@@ -106,6 +107,22 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// FallbackHandler serves the Fallback function: what reaches it matched no
+// route at API Gateway, so a known path answers 405 (with Allow) and any
+// other path 404, in the fault shape with the request id. It needs no caller
+// and reads no table.
+func (s *Service) FallbackHandler() http.Handler {
+	routes := make([]Route, 0, len(Routes))
+	for _, rt := range Routes {
+		rt.Name = Fallback.Name
+		rt.handle = func(*Service, *request) (any, error) {
+			return nil, faultf(http.StatusNotFound, "The resource could not be found.")
+		}
+		routes = append(routes, rt)
+	}
+	return s.Handler(routes...)
 }
 
 // serve runs one handler with what every route shares: the request id, the

@@ -1,10 +1,11 @@
 package cfn_test
 
-// These tests check that the route table (api.Routes) and the background
-// functions (worker.Functions), template.yaml, functions/, events/ and the
-// Makefile describe the same set of functions, and that every function's IAM
-// policy is exactly what it needs. Adding a route means adding it to all of
-// them, and to tableAccess below; a background function has its own test.
+// These tests check that the route table (api.Routes), the fallback of
+// API Gateway's $default route (api.Fallback) and the background functions
+// (worker.Functions), template.yaml, functions/, events/ and the Makefile
+// describe the same set of functions, and that every function's IAM policy
+// is exactly what it needs. Adding a route means adding it to all of them,
+// and to tableAccess below; a background function has its own test.
 
 import (
 	"bytes"
@@ -13,6 +14,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -71,10 +73,10 @@ func routeNames() []string {
 	return names
 }
 
-// functionNames are the names of every function: the routes', then the
-// background functions'.
+// functionNames are the names of every function: the routes', the
+// fallback's, then the background functions'.
 func functionNames() []string {
-	names := routeNames()
+	names := append(routeNames(), api.Fallback.Name)
 	for _, f := range worker.Functions {
 		names = append(names, f.Name)
 	}
@@ -125,12 +127,32 @@ func TestAgreementRouteTable(t *testing.T) {
 			t.Errorf("tableAccess has %s, which is not a route", name)
 		}
 	}
+
+	// The fallback is a function of its own, but not a route: it has no
+	// method and no path (API Gateway's $default route), and reads no table.
+	fb := api.Fallback
+	if names[fb.Name] || ids[fb.LogicalID] {
+		t.Errorf("fallback %s: name or logical id %s is also a route's", fb.Name, fb.LogicalID)
+	}
+	names[fb.Name], ids[fb.LogicalID] = true, true
+	if want := camel(fb.Name) + "Function"; fb.LogicalID != want {
+		t.Errorf("fallback %s: logical id %s, want %s (it must match the folder name)", fb.Name, fb.LogicalID, want)
+	}
+	if !regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`).MatchString(fb.Name) {
+		t.Errorf("fallback %s: name is not lower-case-with-dashes", fb.Name)
+	}
+	if fb.Method != "" || fb.Path != "" || fb.Writes || fb.UsesTables() {
+		t.Errorf("fallback %+v: want no method, no path, no writes and no tables", fb)
+	}
+	if r, ok := api.RouteByName(fb.Name); !ok || r.LogicalID != fb.LogicalID {
+		t.Errorf("RouteByName(%q) = %+v, %t; want the fallback", fb.Name, r, ok)
+	}
 	if len(worker.Functions) == 0 {
 		t.Error("worker.Functions is empty; the worker and the sweeper belong there")
 	}
 	for _, f := range worker.Functions {
 		if names[f.Name] || ids[f.LogicalID] {
-			t.Errorf("background function %s: name or logical id %s is also a route's or another function's", f.Name, f.LogicalID)
+			t.Errorf("background function %s: name or logical id %s is also a route's, the fallback's or another function's", f.Name, f.LogicalID)
 		}
 		names[f.Name], ids[f.LogicalID] = true, true
 		if want := camel(f.Name) + "Function"; f.LogicalID != want {
@@ -179,6 +201,34 @@ func TestAgreementTemplateFunctions(t *testing.T) {
 			}
 		})
 	}
+	fb := api.Fallback
+	t.Run(fb.Name, func(t *testing.T) {
+		f, ok := byID[fb.LogicalID]
+		if !ok {
+			t.Fatalf("template.yaml has no AWS::Serverless::Function %s", fb.LogicalID)
+		}
+		// SAM makes an HttpApi event without Path and Method the API's
+		// $default route, which has no authorizer: requests that match no
+		// route carry no token to check, and the answer reveals nothing.
+		want := []string{"HttpApi"}
+		if got := slices.Collect(maps.Values(f.EventTypes)); !slices.Equal(got, want) || len(f.Events) != 1 {
+			t.Fatalf("%s has events %v, want a single HttpApi event", fb.LogicalID, f.EventTypes)
+		}
+		e := f.Events[0]
+		if e.Method != "" || e.Path != "" {
+			t.Errorf("%s event is %q %q, want no Method and no Path (the $default route)", fb.LogicalID, e.Method, e.Path)
+		}
+		if e.APIID != "!Ref HttpApi" || e.Authorizer != "NONE" {
+			t.Errorf("%s event has ApiId %q and authorizer %q, want !Ref HttpApi and NONE", fb.LogicalID, e.APIID, e.Authorizer)
+		}
+		if f.BuildMethod != "makefile" || f.CodeURI != "." {
+			t.Errorf("%s has BuildMethod %q and CodeUri %q, want makefile and .", fb.LogicalID, f.BuildMethod, f.CodeURI)
+		}
+		if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
+			t.Errorf("%s has runtime %q, handler %q, architectures %q; want provided.al2023, bootstrap, [arm64] (the Makefile builds for arm64)",
+				fb.LogicalID, f.Runtime, f.Handler, f.Architectures)
+		}
+	})
 	backgroundIDs := map[string]bool{}
 	for _, bf := range worker.Functions {
 		backgroundIDs[bf.LogicalID] = true
@@ -200,11 +250,25 @@ func TestAgreementTemplateFunctions(t *testing.T) {
 		})
 	}
 	for _, f := range fns {
-		if !routeIDs[f.LogicalID] && !backgroundIDs[f.LogicalID] {
-			t.Errorf("template.yaml function %s is neither a route of api.Routes nor in worker.Functions", f.LogicalID)
+		isFallback := f.LogicalID == fb.LogicalID
+		if !routeIDs[f.LogicalID] && !isFallback && !backgroundIDs[f.LogicalID] {
+			t.Errorf("template.yaml function %s is neither a route of api.Routes, nor api.Fallback, nor in worker.Functions", f.LogicalID)
 		}
-		if len(f.Events) > 0 && !routeIDs[f.LogicalID] {
+		if len(f.Events) > 0 && !routeIDs[f.LogicalID] && !isFallback {
 			t.Errorf("template.yaml function %s has HttpApi events but is not in api.Routes", f.LogicalID)
+		}
+		// Only the fallback is public, and only it is the $default route
+		// (an API has one); every route keeps the API's JWT authorizer.
+		for _, e := range f.Events {
+			if isFallback {
+				continue
+			}
+			if e.Authorizer != "" {
+				t.Errorf("function %s event %s has authorizer %q; only %s may leave the API's default (JWT) authorizer", f.LogicalID, e.Name, e.Authorizer, fb.LogicalID)
+			}
+			if e.Method == "" || e.Path == "" {
+				t.Errorf("function %s event %s has method %q and path %q; only %s is the $default route", f.LogicalID, e.Name, e.Method, e.Path, fb.LogicalID)
+			}
 		}
 		for name, typ := range f.EventTypes {
 			if typ == "Api" {
@@ -241,6 +305,15 @@ func TestAgreementEnvironment(t *testing.T) {
 				t.Errorf("%s: environment variable %s looks like a secret; secrets do not belong in the template", f.LogicalID, name)
 			}
 		}
+	}
+	// The fallback reads no table: it sees Globals' environment (which
+	// names the tables for every function) and adds nothing of its own.
+	id := api.Fallback.LogicalID
+	if _, ok := tpl.Lookup("Resources", id, "Properties"); !ok {
+		t.Fatalf("template.yaml has no function %s", id)
+	}
+	if env, ok := tpl.Lookup("Resources", id, "Properties", "Environment"); ok {
+		t.Errorf("%s has its own Environment %s; it reads no table and needs nothing beyond Globals", id, env)
 	}
 }
 
@@ -325,6 +398,33 @@ func TestAgreementPolicies(t *testing.T) {
 	}
 }
 
+// TestAgreementFallbackPolicy checks that the fallback, which answers
+// without a caller and reads no table, may call nothing: it has no Policies
+// at all (SAM then gives its role the basic execution policy only, for its
+// logs) and no Role of its own.
+func TestAgreementFallbackPolicy(t *testing.T) {
+	tpl := parseTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := api.Fallback.LogicalID
+	i := slices.IndexFunc(fns, func(f cfn.Function) bool { return f.LogicalID == id })
+	if i < 0 {
+		t.Fatalf("template.yaml has no function %s", id)
+	}
+	f := fns[i]
+	if f.Role != "" || len(f.Policies) > 0 || len(f.Statements) > 0 || len(f.Actions) > 0 || len(f.Resources) > 0 {
+		t.Errorf("%s has role %q, policies %q, statements %+v; want none at all", id, f.Role, f.Policies, f.Statements)
+	}
+	// Not even an empty list: there is nothing to grant.
+	for _, key := range []string{"Policies", "Role"} {
+		if v, ok := tpl.Lookup("Resources", id, "Properties", key); ok {
+			t.Errorf("%s has %s %s; want none", id, key, v)
+		}
+	}
+}
+
 func appendUnique(s []string, vs ...string) []string {
 	for _, v := range vs {
 		if !slices.Contains(s, v) {
@@ -348,7 +448,7 @@ func TestAgreementFunctionFolders(t *testing.T) {
 	names := functionNames()
 	for _, e := range dirNames(t, "functions") {
 		if !e.IsDir() || !slices.Contains(names, e.Name()) {
-			t.Errorf("functions/%s is neither a route of api.Routes nor in worker.Functions", e.Name())
+			t.Errorf("functions/%s is neither a route of api.Routes, nor api.Fallback, nor in worker.Functions", e.Name())
 		}
 	}
 	for _, f := range worker.Functions {
@@ -391,58 +491,71 @@ func TestAgreementFunctionFolders(t *testing.T) {
 	}
 	for _, r := range api.Routes {
 		t.Run(r.Name, func(t *testing.T) {
-			path := filepath.Join(repoRoot, "functions", r.Name, "main.go")
-			fset := token.NewFileSet()
-			file, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if file.Name.Name != "main" {
-				t.Errorf("%s is package %s, want main", path, file.Name.Name)
-			}
-			if want := fmt.Sprintf("Command %s is the Lambda function for %s %s.\n", r.Name, r.Method, r.Path); file.Doc.Text() != want {
-				t.Errorf("%s doc comment is %q, want %q", path, file.Doc.Text(), want)
-			}
-			pkg := ""
-			for _, imp := range file.Imports {
-				if p, _ := strconv.Unquote(imp.Path.Value); p == "karbor/internal/lambdafn" {
-					pkg = "lambdafn"
-					if imp.Name != nil {
-						pkg = imp.Name.Name
-					}
-				}
-			}
-			var starts []string
-			ast.Inspect(file, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "Start" {
-					return true
-				}
-				if x, ok := sel.X.(*ast.Ident); !ok || x.Name != pkg || pkg == "" {
-					return true
-				}
-				arg := "<not a string literal>"
-				if len(call.Args) == 1 {
-					if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						arg, _ = strconv.Unquote(lit.Value)
-					}
-				}
-				starts = append(starts, arg)
-				return true
-			})
-			if !reflect.DeepEqual(starts, []string{r.Name}) {
-				t.Errorf("%s calls lambdafn.Start with %q, want exactly once with %q", path, starts, r.Name)
-			}
+			want := fmt.Sprintf("Command %s is the Lambda function for %s %s.\n", r.Name, r.Method, r.Path)
+			checkLambdafnMain(t, r.Name, func(doc string) bool { return doc == want }, want)
 		})
+	}
+	fb := api.Fallback
+	t.Run(fb.Name, func(t *testing.T) {
+		want := "Command " + fb.Name + " is the Lambda function for API Gateway's $default route"
+		checkLambdafnMain(t, fb.Name, func(doc string) bool { return strings.HasPrefix(doc, want) }, want+"...")
+	})
+}
+
+// checkLambdafnMain checks functions/<name>/main.go: package main, a doc
+// comment that docOK accepts (wantDoc describes it), and exactly one call
+// lambdafn.Start(<name>).
+func checkLambdafnMain(t *testing.T, name string, docOK func(doc string) bool, wantDoc string) {
+	t.Helper()
+	path := filepath.Join(repoRoot, "functions", name, "main.go")
+	file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.Name.Name != "main" {
+		t.Errorf("%s is package %s, want main", path, file.Name.Name)
+	}
+	if !docOK(file.Doc.Text()) {
+		t.Errorf("%s doc comment is %q, want %q", path, file.Doc.Text(), wantDoc)
+	}
+	pkg := ""
+	for _, imp := range file.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == "karbor/internal/lambdafn" {
+			pkg = "lambdafn"
+			if imp.Name != nil {
+				pkg = imp.Name.Name
+			}
+		}
+	}
+	var starts []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "Start" {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != pkg || pkg == "" {
+			return true
+		}
+		arg := "<not a string literal>"
+		if len(call.Args) == 1 {
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				arg, _ = strconv.Unquote(lit.Value)
+			}
+		}
+		starts = append(starts, arg)
+		return true
+	})
+	if !reflect.DeepEqual(starts, []string{name}) {
+		t.Errorf("%s calls lambdafn.Start with %q, want exactly once with %q", path, starts, name)
 	}
 }
 
 func TestAgreementEvents(t *testing.T) {
-	names := routeNames()
+	names := append(routeNames(), api.Fallback.Name)
 	for _, e := range dirNames(t, "events") {
 		if bf, ok := backgroundEvent(e.Name()); ok && !e.IsDir() {
 			t.Run(e.Name(), func(t *testing.T) { checkBackgroundEvent(t, bf, filepath.Join(repoRoot, "events", e.Name())) })
@@ -450,32 +563,19 @@ func TestAgreementEvents(t *testing.T) {
 		}
 		name, ok := strings.CutSuffix(e.Name(), ".json")
 		if e.IsDir() || !ok || !slices.Contains(names, name) {
-			t.Errorf("events/%s is neither the event of a route of api.Routes nor events/<name>-<case>.json of worker.Functions", e.Name())
+			t.Errorf("events/%s is neither the event of a route of api.Routes or of api.Fallback, nor events/<name>-<case>.json of worker.Functions", e.Name())
 		}
 	}
 	requestIDs := map[string]string{}
 	pathValues := map[string]string{} // one value per path parameter across events, so one seed serves all
 	for _, r := range api.Routes {
 		t.Run(r.Name, func(t *testing.T) {
-			path := filepath.Join(repoRoot, "events", r.Name+".json")
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ev events.APIGatewayV2HTTPRequest
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&ev); err != nil {
-				t.Fatalf("%s is not an HTTP API payload 2.0 event: %v", path, err)
-			}
+			path, ev := readHTTPEvent(t, r.Name)
 			routeKey := r.Method + " " + r.Path
 			rc := ev.RequestContext
 			if ev.Version != "2.0" || ev.RouteKey != routeKey || rc.RouteKey != routeKey || rc.HTTP.Method != r.Method {
 				t.Errorf("%s: version %q, routeKey %q, requestContext.routeKey %q, http.method %q; want 2.0, %q, %q, %s",
 					path, ev.Version, ev.RouteKey, rc.RouteKey, rc.HTTP.Method, routeKey, routeKey, r.Method)
-			}
-			if rc.Stage != "$default" {
-				t.Errorf("%s: stage %q, want $default", path, rc.Stage)
 			}
 
 			params := regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(r.Path, -1)
@@ -499,30 +599,8 @@ func TestAgreementEvents(t *testing.T) {
 				t.Errorf("%s: rawPath %q, requestContext.http.path %q; want %q", path, ev.RawPath, rc.HTTP.Path, rawPath)
 			}
 
-			query, err := url.ParseQuery(ev.RawQueryString)
-			if err != nil {
-				t.Errorf("%s: rawQueryString: %v", path, err)
-			}
-			flat := map[string]string{}
-			for k, vs := range query {
-				flat[k] = strings.Join(vs, ",") // as API Gateway joins repeated parameters
-			}
-			if len(flat) != len(ev.QueryStringParameters) || (len(flat) > 0 && !reflect.DeepEqual(flat, ev.QueryStringParameters)) {
-				t.Errorf("%s: queryStringParameters %v do not match rawQueryString %q", path, ev.QueryStringParameters, ev.RawQueryString)
-			}
+			checkHTTPEvent(t, path, r.Name, ev, requestIDs)
 
-			if rc.RequestID == "" {
-				t.Errorf("%s: no requestContext.requestId", path)
-			} else if other, ok := requestIDs[rc.RequestID]; ok {
-				t.Errorf("%s: requestId %q is also the one of %s", path, rc.RequestID, other)
-			}
-			requestIDs[rc.RequestID] = r.Name
-
-			for k := range ev.Headers {
-				if k != strings.ToLower(k) {
-					t.Errorf("%s: header %q is not lower-case as HTTP API sends it", path, k)
-				}
-			}
 			if rc.Authorizer == nil || rc.Authorizer.JWT == nil {
 				t.Fatalf("%s: no requestContext.authorizer.jwt", path)
 			}
@@ -535,28 +613,143 @@ func TestAgreementEvents(t *testing.T) {
 			if tenant := ev.PathParameters["tenant_id"]; tenant != "" && claims["project_id"] != tenant {
 				t.Errorf("%s: project_id claim %q addresses tenant %q; the sample caller should address its own project", path, claims["project_id"], tenant)
 			}
-
-			if ev.IsBase64Encoded {
-				t.Errorf("%s: isBase64Encoded is true; keep sample bodies readable", path)
-			}
-			switch r.Method {
-			case "POST", "PUT":
-				if !json.Valid([]byte(ev.Body)) {
-					t.Errorf("%s: body %q is not JSON", path, ev.Body)
-				}
-				if ev.Headers["content-type"] != "application/json" {
-					t.Errorf("%s: content-type %q, want application/json", path, ev.Headers["content-type"])
-				}
-			default:
-				if ev.Body != "" {
-					t.Errorf("%s: a %s has a body", path, r.Method)
-				}
-			}
-			if n, ok := ev.Headers["content-length"]; ok && n != strconv.Itoa(len(ev.Body)) {
-				t.Errorf("%s: content-length %s, body is %d bytes", path, n, len(ev.Body))
-			}
 		})
 	}
+	// The fallback's event is what API Gateway sends to the $default route:
+	// a request that matches no route, with no path parameters and, the
+	// route having no authorizer, no authorizer context.
+	fb := api.Fallback
+	t.Run(fb.Name, func(t *testing.T) {
+		path, ev := readHTTPEvent(t, fb.Name)
+		rc := ev.RequestContext
+		if ev.Version != "2.0" || ev.RouteKey != "$default" || rc.RouteKey != "$default" {
+			t.Errorf("%s: version %q, routeKey %q, requestContext.routeKey %q; want 2.0, $default, $default", path, ev.Version, ev.RouteKey, rc.RouteKey)
+		}
+		method := rc.HTTP.Method
+		if method == "" || method != strings.ToUpper(method) {
+			t.Errorf("%s: http.method %q, want an upper-case method", path, method)
+		}
+		if len(ev.PathParameters) != 0 {
+			t.Errorf("%s: pathParameters %v; the $default route has none", path, ev.PathParameters)
+		}
+		if !strings.HasPrefix(ev.RawPath, "/") || rc.HTTP.Path != ev.RawPath {
+			t.Errorf("%s: rawPath %q, requestContext.http.path %q; want the same absolute path", path, ev.RawPath, rc.HTTP.Path)
+		}
+		for _, r := range api.Routes {
+			values, ok := matchPath(r.Path, ev.RawPath)
+			if !ok {
+				continue
+			}
+			if r.Method == method {
+				t.Errorf("%s: %s %s is route %s; API Gateway would not send it to $default", path, method, ev.RawPath, r.Name)
+			}
+			for k, v := range values {
+				if seen, ok := pathValues[k]; ok && seen != v {
+					t.Errorf("%s: %s is %q, the routes' events have %q; use one value everywhere", path, k, v, seen)
+				}
+			}
+		}
+		if rc.Authorizer != nil {
+			t.Errorf("%s: requestContext.authorizer %+v; the $default route has no authorizer", path, rc.Authorizer)
+		}
+		checkHTTPEvent(t, path, fb.Name, ev, requestIDs)
+	})
+}
+
+// readHTTPEvent reads events/<name>.json, which must be an HTTP API payload
+// 2.0 event with no field unknown to that type.
+func readHTTPEvent(t *testing.T, name string) (path string, ev events.APIGatewayV2HTTPRequest) {
+	t.Helper()
+	path = filepath.Join(repoRoot, "events", name+".json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("%s is not an HTTP API payload 2.0 event: %v", path, err)
+	}
+	return path, ev
+}
+
+// checkHTTPEvent checks what every sample HTTP API event shares: the
+// $default stage, a query string that agrees with its parsed parameters, a
+// request id no other event has (requestIDs records them), lower-case
+// headers, and a readable body only where the method takes one.
+func checkHTTPEvent(t *testing.T, path, name string, ev events.APIGatewayV2HTTPRequest, requestIDs map[string]string) {
+	t.Helper()
+	rc := ev.RequestContext
+	if rc.Stage != "$default" {
+		t.Errorf("%s: stage %q, want $default", path, rc.Stage)
+	}
+
+	query, err := url.ParseQuery(ev.RawQueryString)
+	if err != nil {
+		t.Errorf("%s: rawQueryString: %v", path, err)
+	}
+	flat := map[string]string{}
+	for k, vs := range query {
+		flat[k] = strings.Join(vs, ",") // as API Gateway joins repeated parameters
+	}
+	if len(flat) != len(ev.QueryStringParameters) || (len(flat) > 0 && !reflect.DeepEqual(flat, ev.QueryStringParameters)) {
+		t.Errorf("%s: queryStringParameters %v do not match rawQueryString %q", path, ev.QueryStringParameters, ev.RawQueryString)
+	}
+
+	if rc.RequestID == "" {
+		t.Errorf("%s: no requestContext.requestId", path)
+	} else if other, ok := requestIDs[rc.RequestID]; ok {
+		t.Errorf("%s: requestId %q is also the one of %s", path, rc.RequestID, other)
+	}
+	requestIDs[rc.RequestID] = name
+
+	for k := range ev.Headers {
+		if k != strings.ToLower(k) {
+			t.Errorf("%s: header %q is not lower-case as HTTP API sends it", path, k)
+		}
+	}
+
+	if ev.IsBase64Encoded {
+		t.Errorf("%s: isBase64Encoded is true; keep sample bodies readable", path)
+	}
+	switch rc.HTTP.Method {
+	case "POST", "PUT":
+		if !json.Valid([]byte(ev.Body)) {
+			t.Errorf("%s: body %q is not JSON", path, ev.Body)
+		}
+		if ev.Headers["content-type"] != "application/json" {
+			t.Errorf("%s: content-type %q, want application/json", path, ev.Headers["content-type"])
+		}
+	default:
+		if ev.Body != "" {
+			t.Errorf("%s: a %s has a body", path, rc.HTTP.Method)
+		}
+	}
+	if n, ok := ev.Headers["content-length"]; ok && n != strconv.Itoa(len(ev.Body)) {
+		t.Errorf("%s: content-length %s, body is %d bytes", path, n, len(ev.Body))
+	}
+}
+
+// matchPath matches a request path against a route path as API Gateway
+// does, segment by segment, a {name} standing for one non-empty segment; it
+// returns the parameters' values.
+func matchPath(pattern, path string) (map[string]string, bool) {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return nil, false
+	}
+	values := map[string]string{}
+	for i, p := range ps {
+		if name, ok := strings.CutPrefix(p, "{"); ok && strings.HasSuffix(name, "}") {
+			if xs[i] == "" {
+				return nil, false
+			}
+			values[strings.TrimSuffix(name, "}")] = xs[i]
+		} else if p != xs[i] {
+			return nil, false
+		}
+	}
+	return values, true
 }
 
 // callLine matches a Makefile line defining one function's build target.
@@ -584,6 +777,7 @@ func TestAgreementMakefile(t *testing.T) {
 	for _, r := range api.Routes {
 		targets = append(targets, target{r.Name, r.LogicalID})
 	}
+	targets = append(targets, target{api.Fallback.Name, api.Fallback.LogicalID})
 	for _, f := range worker.Functions {
 		targets = append(targets, target{f.Name, f.LogicalID})
 	}
@@ -594,7 +788,7 @@ func TestAgreementMakefile(t *testing.T) {
 		delete(defined, tg.logicalID)
 	}
 	for id := range defined {
-		t.Errorf("Makefile has build-%s, which is neither a route of api.Routes nor in worker.Functions", id)
+		t.Errorf("Makefile has build-%s, which is neither a route of api.Routes, nor api.Fallback, nor in worker.Functions", id)
 	}
 
 	// What sam build would run: make build-<LogicalId> with ARTIFACTS_DIR.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"karbor/internal/api"
 	"karbor/internal/cfn"
 )
 
@@ -50,6 +51,17 @@ func TestFunctionsFromTemplate(t *testing.T) {
 			if isBackground {
 				if len(f.Events) != 0 || !reflect.DeepEqual(f.EventTypes, bg.events) {
 					t.Errorf("HttpApi events %+v, event types %v; want none and %v", f.Events, f.EventTypes, bg.events)
+				}
+				return
+			}
+			if f.LogicalID == api.Fallback.LogicalID {
+				// API Gateway's $default route: no Method, no Path, public.
+				want := cfn.HTTPEvent{Name: "DefaultRoute", APIID: "!Ref HttpApi", Authorizer: "NONE"}
+				if len(f.Events) != 1 || f.Events[0] != want || len(f.EventTypes) != 1 {
+					t.Errorf("Events = %+v (types %v), want only %+v", f.Events, f.EventTypes, want)
+				}
+				if len(f.Statements) != 0 || len(f.Policies) != 0 || f.Role != "" {
+					t.Errorf("policies %q, statements %+v, role %q; want none", f.Policies, f.Statements, f.Role)
 				}
 				return
 			}

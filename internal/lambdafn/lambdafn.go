@@ -36,7 +36,15 @@ func Start(routeName string) {
 		log.Error("init failed", "route", routeName, "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(svc.Handler(route)).ProxyWithContext)
+	// Not svc.Handler(api.Fallback): the fallback has no path, and an
+	// empty pattern makes ServeMux panic.
+	var handler http.Handler
+	if route.Name == api.Fallback.Name {
+		handler = svc.FallbackHandler()
+	} else {
+		handler = svc.Handler(route)
+	}
+	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
 }
 
 // NewLogger logs JSON to stdout (CloudWatch) at LOG_LEVEL.

@@ -456,11 +456,23 @@ func TestSweeperFunctionBadConfig(t *testing.T) {
 		t.Fatalf("the invoke succeeded (%s): %s; want an init failure", resp.Status, body)
 	}
 	t.Logf("the emulator answered %s: %q", resp.Status, body)
-	out := emu.Output()
-	for _, want := range []string{`STUCK_AFTER=\"garbage\" is not a positive duration`, "INIT RTDONE(status: error)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the emulator's output has no %q:\n%s", want, out)
+	// The emulator may answer before it has written its last lines: wait
+	// for them, within a bound.
+	wants := []string{`STUCK_AFTER=\"garbage\" is not a positive duration`, "INIT RTDONE(status: error)"}
+	hasAll := func(out string) bool {
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				return false
+			}
 		}
+		return true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasAll(emu.Output()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := emu.Output(); !hasAll(out) {
+		t.Errorf("the emulator's output lacks one of %q:\n%s", wants, out)
 	}
 }
 

@@ -3,7 +3,9 @@ package lambdatest_test
 // These tests run every route's Lambda function as deployed: built by its
 // Makefile target, driven by the Runtime Interface Emulator, with the
 // unmodified sample event of events/, against fresh tables on the test
-// DynamoDB endpoint, seeded with the ids the events use.
+// DynamoDB endpoint, seeded with the ids the events use. The fallback of
+// API Gateway's $default route (api.Fallback, not in api.Routes) runs the
+// same way, but with no table at all: TestFallbackFunction.
 
 import (
 	"bytes"
@@ -488,4 +490,45 @@ func TestFunctionIdentity(t *testing.T) {
 	if d, ok := f.emu.InitDuration(); !ok || d <= 0 || d > time.Minute {
 		t.Errorf("init duration %v (found: %t), want the INIT REPORT's", d, ok)
 	}
+}
+
+// TestFallbackFunction runs the function behind API Gateway's $default
+// route (api.Fallback, not a route of api.Routes) as deployed, with the
+// emulator's minimal environment only: no table names, no DynamoDB
+// endpoint. It answers without a caller and without a table.
+func TestFallbackFunction(t *testing.T) {
+	fb := api.Fallback
+	bootstrap := lambdatest.Build(t, fb.LogicalID)
+	event, err := os.ReadFile(filepath.Join(lambdatest.RepoRoot(t), "events", fb.Name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{emu: lambdatest.Start(t, bootstrap, nil), event: event}
+
+	t.Run("sample event", func(t *testing.T) {
+		// PATCH on a plan: a known path, another method.
+		resp := f.invoke(t, f.event, http.StatusMethodNotAllowed)
+		checkFault(t, resp.Body, "badMethod", http.StatusMethodNotAllowed)
+		if a := header(resp, "Allow"); a != "DELETE, GET, PUT" {
+			t.Errorf("Allow %q, want %q", a, "DELETE, GET, PUT")
+		}
+	})
+	for _, path := range []string{"/v1/" + projectID + "/plans/" + planID + "/unknown", "/v2/" + projectID + "/plans", "/"} {
+		t.Run("unknown path "+path, func(t *testing.T) {
+			ev := withEvent(t, f.event, func(ev map[string]any) {
+				ev["rawPath"] = path
+				requestContext(ev)["http"].(map[string]any)["path"] = path
+			})
+			resp := f.invoke(t, ev, http.StatusNotFound)
+			checkFault(t, resp.Body, "itemNotFound", http.StatusNotFound)
+			if a := header(resp, "Allow"); a != "" {
+				t.Errorf("a 404 with Allow %q", a)
+			}
+		})
+	}
+	t.Run("sample event again", func(t *testing.T) {
+		// The warm environment answers as the cold one did.
+		resp := f.invoke(t, f.event, http.StatusMethodNotAllowed)
+		checkFault(t, resp.Body, "badMethod", http.StatusMethodNotAllowed)
+	})
 }
