@@ -1,0 +1,60 @@
+package model_test
+
+import (
+	"testing"
+
+	"karbor/internal/model"
+)
+
+func TestParseUUID(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"dcb20606-ad71-40a3-80e4-ef0fafdad0c3", "dcb20606-ad71-40a3-80e4-ef0fafdad0c3", true},
+		{"DCB20606-AD71-40A3-80E4-EF0FAFDAD0C3", "dcb20606-ad71-40a3-80e4-ef0fafdad0c3", true},
+		{"dcb20606ad7140a380e4ef0fafdad0c3", "dcb20606-ad71-40a3-80e4-ef0fafdad0c3", true},
+		{"{dcb20606-ad71-40a3-80e4-ef0fafdad0c3}", "", false},
+		{"urn:uuid:dcb20606-ad71-40a3-80e4-ef0fafdad0c3", "", false},
+		{"dcb20606-ad71-40a3-80e4-ef0fafdad0c", "", false},
+		{"zcb20606-ad71-40a3-80e4-ef0fafdad0c3", "", false},
+		{"", "", false},
+	} {
+		got, ok := model.ParseUUID(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseUUID(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	if id := model.NewID(); !func() bool { got, ok := model.ParseUUID(id); return ok && got == id && id[14] == '4' }() {
+		t.Errorf("NewID() = %q, want a lower-case dashed v4 UUID", id)
+	}
+}
+
+func TestValidProjectID(t *testing.T) {
+	long := ""
+	for range 65 {
+		long += "a"
+	}
+	for in, want := range map[string]bool{
+		"e486a2f49695423ca9c47e589b948108": true, "my_project-1": true, long[:64]: true,
+		"": false, long: false, "a b": false, "a:b": false, "a/b": false, "é": false,
+	} {
+		if got := model.ValidProjectID(in); got != want {
+			t.Errorf("ValidProjectID(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestStatusesAndAdmin(t *testing.T) {
+	for _, s := range model.Statuses {
+		if got, ok := model.ParseStatus(string(s)); !ok || got != s {
+			t.Errorf("ParseStatus(%q) = %q, %v", s, got, ok)
+		}
+	}
+	if _, ok := model.ParseStatus("Available"); ok {
+		t.Error("statuses are case-sensitive")
+	}
+	if !(model.Caller{Roles: []string{"member", "Admin"}}).IsAdmin() || (model.Caller{Roles: []string{"member"}}).IsAdmin() {
+		t.Error("IsAdmin reads the admin role")
+	}
+}
