@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -85,7 +86,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		poller := &streams.Poller{
 			DB:      db,
-			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
+				// A local endpoint (moto, DynamoDB Local) serves streams
+				// too; AWS serves them at their own endpoint.
+				if !strings.Contains(endpoint, ".amazonaws.com") {
+					o.BaseEndpoint = aws.String(endpoint)
+				}
+			}),
 			Table:   cfg.CheckpointsTable,
 			Handler: w.Handle,
 			Filter:  func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != worker.JobNone },
