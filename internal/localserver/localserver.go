@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Log:     log.With("component", "worker"),
 		}
 		poller := &streams.Poller{
-			DB:      db,
+			DB: db,
 			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
 				// A local endpoint (moto, DynamoDB Local) serves streams
 				// too; AWS serves them at their own endpoint.
