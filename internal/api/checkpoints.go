@@ -187,16 +187,20 @@ func (s *Service) showCheckpoint(r *request) (any, error) {
 		return nil, err
 	}
 	c, err := s.Store.GetCheckpoint(r.ctx(), r.tenant, id)
-	// DynamoDB's TTL removes an expired item within days, not at once: an
-	// expired checkpoint is gone already for its callers.
-	expired := err == nil && c.ExpiresAt != 0 && s.now().Unix() >= c.ExpiresAt
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.ProviderID != providerID) || expired {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.ProviderID != providerID || expired(s, c))) {
 		return nil, checkpointNotFound(id)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"checkpoint": viewCheckpoint(c)}, nil
+}
+
+// expired reports a deleted checkpoint past its expiry time: DynamoDB's TTL
+// removes it within days, not at once, and until then it is gone already
+// for its callers.
+func expired(s *Service, c *model.Checkpoint) bool {
+	return c != nil && c.ExpiresAt != 0 && s.now().Unix() >= c.ExpiresAt
 }
 
 // settled are the statuses a checkpoint may be deleted or reset from.
@@ -211,6 +215,8 @@ func (s *Service) transition(r *request, providerID, id string, to model.Status,
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return checkpointNotFound(id)
+	case errors.Is(err, store.ErrConflict) && expired(s, current):
+		return checkpointNotFound(id) // as show answers: gone, only not yet removed
 	case errors.Is(err, store.ErrConflict):
 		return faultf(http.StatusConflict, "Checkpoint %s is %s: it can be %s only when it is available or error.", id, current.Status, verb)
 	case err != nil:

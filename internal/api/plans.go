@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,7 +13,10 @@ import (
 	"karbor/internal/store"
 )
 
-const maxNameLength = 255
+const (
+	maxNameLength = 255
+	maxResources  = 200
+)
 
 // planName validates a plan's name: a string, not blank.
 func planName(o object) (string, bool, error) {
@@ -63,6 +67,11 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 	if len(items) == 0 {
 		return nil, badRequest("Invalid input for field 'resources': the list is empty.")
 	}
+	// One checkpoint protects its resources in one worker run, and its
+	// graph is one DynamoDB item: a plan stays well within both.
+	if len(items) > maxResources {
+		return nil, badRequest("Invalid input for field 'resources': at most %d resources per plan.", maxResources)
+	}
 	seen := map[string]bool{}
 	out := make([]model.Resource, 0, len(items))
 	for i, item := range items {
@@ -112,7 +121,9 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 	return out, nil
 }
 
-var paramKeyOK = infoKeyPattern
+// paramKeyOK: a resource type, optionally "#<resource id>"; ids may be
+// ARNs, hence "/".
+var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:.#/ ]{1,255}$`)
 
 // planParameters validates parameters: keys are resource types of the
 // provider, optionally "Type#<resource id>", each value an object the

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"karbor/internal/model"
 	"karbor/internal/provider"
+	"karbor/internal/store"
 )
 
 // Inputs an acceptance review found mishandled, each pinned here.
@@ -92,4 +95,54 @@ func TestSamplePlanAsPublished(t *testing.T) {
 	c := e.do(t, http.MethodPost, checkpointsPath(projA, provider.OSInfraID), tokenA,
 		map[string]any{"checkpoint": map[string]any{"plan_id": plan["id"]}})
 	c.wantStatus(t, http.StatusOK)
+}
+
+func TestPlanResourceLimit(t *testing.T) {
+	e := newEnv(t)
+	plan := samplePlan()
+	var resources []any
+	for i := range 201 {
+		resources = append(resources, map[string]any{"id": fmt.Sprintf("r%d", i), "type": "OS::Nova::Server", "name": "s"})
+	}
+	plan["resources"] = resources
+	e.do(t, http.MethodPost, "/v1/"+projA+"/plans", tokenA, map[string]any{"plan": plan}).
+		wantFault(t, http.StatusBadRequest, "at most 200 resources")
+	plan["resources"] = resources[:200]
+	e.createPlan(t, tokenA, projA, plan)
+}
+
+// A resource id in a parameters key may be an ARN, with its "/".
+func TestParameterKeyWithARN(t *testing.T) {
+	e := newEnv(t)
+	arn := "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+	got := e.createPlan(t, tokenA, projA, map[string]any{
+		"name": "orders", "provider_id": provider.AWSID,
+		"resources":  []any{map[string]any{"id": arn, "type": provider.TypeDynamoDBTable, "name": "orders"}},
+		"parameters": map[string]any{provider.TypeDynamoDBTable + "#" + arn: map[string]any{"backup_name_prefix": "orders"}},
+	})
+	if params, _ := got["parameters"].(map[string]any); params[provider.TypeDynamoDBTable+"#"+arn] == nil {
+		t.Errorf("parameters came back as %v", got["parameters"])
+	}
+}
+
+// A deleted checkpoint past its expiry is gone for every route, not only
+// show, even while DynamoDB's TTL has not removed it yet.
+func TestExpiredCheckpointIsGone(t *testing.T) {
+	e := newEnv(t)
+	plan := e.createPlan(t, tokenA, projA, samplePlan())
+	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), model.StatusAvailable, time.Now().UTC())
+	ctx := context.Background()
+	for _, tr := range []store.Transition{
+		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []model.Status{model.StatusAvailable}, To: model.StatusDeleting},
+		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []model.Status{model.StatusDeleting}, To: model.StatusDeleted,
+			At: time.Now().Add(-48 * time.Hour), Retention: time.Hour},
+	} {
+		if _, err := e.store.SetStatus(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := checkpointsPath(projA, noop) + "/" + c.ID
+	e.do(t, http.MethodGet, path, tokenA, nil).wantFault(t, http.StatusNotFound)
+	e.do(t, http.MethodDelete, path, tokenA, nil).wantFault(t, http.StatusNotFound)
+	e.do(t, http.MethodPut, path, tokenA, map[string]any{"os-resetState": map[string]any{"state": "error"}}).wantFault(t, http.StatusNotFound)
 }

@@ -65,5 +65,5 @@ func RouteByName(name string) (Route, bool) {
 // UsesTables reports whether the route reads or writes DynamoDB; provider
 // routes read the compiled-in registry only.
 func (r Route) UsesTables() bool {
-	return r.Name != Fallback.Name && !strings.Contains(r.Path, "/providers") || strings.Contains(r.Path, "/checkpoints")
+	return r.Name != Fallback.Name && (!strings.Contains(r.Path, "/providers") || strings.Contains(r.Path, "/checkpoints"))
 }

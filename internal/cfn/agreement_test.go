@@ -59,7 +59,7 @@ var tableAccess = map[string]map[string][]string{
 // indexes.
 var (
 	tableARN = regexp.MustCompile(`^!GetAtt (\w+)\.Arn$`)
-	indexARN = regexp.MustCompile(`^!Sub \$\{(\w+)\.Arn\}/index/\*$`)
+	indexARN = regexp.MustCompile(`^!Sub \$\{(\w+)\.Arn\}/index/(\*|\w+)$`)
 )
 
 // readActions are the only actions a route with Writes == false may have.
@@ -361,7 +361,7 @@ func TestAgreementPolicies(t *testing.T) {
 							t.Errorf("%s is allowed %q on the indexes of %s; indexes are for Query only", f.LogicalID, st.Actions, table)
 						}
 					} else {
-						t.Errorf("%s is allowed %q on %q; want !GetAtt <table>.Arn or !Sub ${<table>.Arn}/index/*", f.LogicalID, st.Actions, res)
+						t.Errorf("%s is allowed %q on %q; want !GetAtt <table>.Arn or !Sub ${<table>.Arn}/index/<name or *>", f.LogicalID, st.Actions, res)
 						continue
 					}
 					if !slices.Contains(tables, table) {

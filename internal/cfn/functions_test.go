@@ -104,7 +104,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantStatements := []cfn.Statement{{
 		Effect:    "Allow",
 		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
-		Resources: []string{"!GetAtt CheckpointsTable.Arn", "!Sub ${CheckpointsTable.Arn}/index/*"},
+		Resources: []string{"!GetAtt CheckpointsTable.Arn", "!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
 		Refs:      []string{"CheckpointsTable"},
 	}}
 	if !reflect.DeepEqual(list.Statements, wantStatements) {

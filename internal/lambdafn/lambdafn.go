@@ -5,6 +5,7 @@ package lambdafn
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -119,15 +120,27 @@ func (a ClaimsAuth) Caller(r *http.Request) (model.Caller, error) {
 }
 
 // ParseRoles reads a roles claim as API Gateway passes it: an array claim
-// arrives as "[admin member]"; a string claim may be "admin,member".
+// arrives as "[admin member]" (space-separated, so a role cannot contain a
+// space there), a JSON array text as itself; a string claim is split on
+// commas only, so that a role named "org admin" never reads as "admin".
 func ParseRoles(s string) []string {
 	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	var roles []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if f = strings.Trim(f, `"'`); f != "" {
-			roles = append(roles, f)
+	var list []string
+	if json.Unmarshal([]byte(s), &list) == nil {
+		return nonEmpty(list)
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		return nonEmpty(strings.Fields(s[1 : len(s)-1]))
+	}
+	return nonEmpty(strings.Split(s, ","))
+}
+
+func nonEmpty(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
 		}
 	}
-	return roles
+	return out
 }

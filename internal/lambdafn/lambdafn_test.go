@@ -18,12 +18,14 @@ import (
 
 func TestParseRoles(t *testing.T) {
 	for in, want := range map[string][]string{
-		"[admin member]":       {"admin", "member"}, // an array claim, as API Gateway passes it
-		"admin,member":         {"admin", "member"},
-		`["admin", "member"]`:  {"admin", "member"},
-		"member":               {"member"},
-		"":                     nil,
-		" [ reader , admin ] ": {"reader", "admin"},
+		"[admin member]":      {"admin", "member"}, // an array claim, as API Gateway passes it
+		"admin,member":        {"admin", "member"},
+		`["admin", "member"]`: {"admin", "member"},
+		"org admin":           {"org admin"}, // never "admin"
+		"org admin,member":    {"org admin", "member"},
+		"member":              {"member"},
+		"":                    nil,
+		" [reader admin] ":    {"reader", "admin"},
 	} {
 		if got := lambdafn.ParseRoles(in); !slices.Equal(got, want) {
 			t.Errorf("ParseRoles(%q) = %q, want %q", in, got, want)

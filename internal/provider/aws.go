@@ -159,20 +159,15 @@ func (p tablePlugin) Protect(ctx context.Context, t Target, params json.RawMessa
 	return Saved{"backup_arn": aws.ToString(out.BackupDetails.BackupArn), "backup_name": name}, nil
 }
 
-func (p tablePlugin) Delete(ctx context.Context, t Target, saved Saved) error {
-	arns := map[string]bool{}
-	if arn, _ := saved["backup_arn"].(string); arn != "" {
-		arns[arn] = true
-	}
-	// Also what a protection that lost its record produced.
+// Delete deletes the table's backups named for this checkpoint: also those
+// of a protection that crashed before recording them.
+func (p tablePlugin) Delete(ctx context.Context, t Target) error {
 	existing, err := p.backups(ctx, t)
 	if err != nil && !notFound(err) {
 		return fmt.Errorf("list backups of %s: %w", t.Resource.ID, err)
 	}
 	for _, b := range existing {
-		arns[aws.ToString(b.BackupArn)] = true
-	}
-	for arn := range arns {
+		arn := aws.ToString(b.BackupArn)
 		_, err := p.c.DynamoDB().DeleteBackup(ctx, &dynamodb.DeleteBackupInput{BackupArn: aws.String(arn)})
 		if err != nil && !notFound(err) {
 			return fmt.Errorf("delete backup %s: %w", arn, err)
@@ -246,19 +241,15 @@ func (p volumePlugin) Protect(ctx context.Context, t Target, params json.RawMess
 	return Saved{"snapshot_id": aws.ToString(out.SnapshotId), "volume_id": t.Resource.ID}, nil
 }
 
-func (p volumePlugin) Delete(ctx context.Context, t Target, saved Saved) error {
-	ids := map[string]bool{}
-	if id, _ := saved["snapshot_id"].(string); id != "" {
-		ids[id] = true
-	}
+// Delete deletes the snapshots tagged with this checkpoint and resource:
+// also those of a protection that crashed before recording them.
+func (p volumePlugin) Delete(ctx context.Context, t Target) error {
 	existing, err := p.snapshots(ctx, t)
 	if err != nil {
 		return fmt.Errorf("describe snapshots of %s: %w", t.Resource.ID, err)
 	}
 	for _, s := range existing {
-		ids[aws.ToString(s.SnapshotId)] = true
-	}
-	for id := range ids {
+		id := aws.ToString(s.SnapshotId)
 		_, err := p.c.EC2().DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)})
 		if err != nil && !notFound(err) {
 			return fmt.Errorf("delete snapshot %s: %w", id, err)

@@ -63,9 +63,14 @@ type Saved map[string]any
 // a plugin call and the status write. Called again for the same checkpoint
 // and resource, Protect returns what the first call produced instead of
 // producing another, and Delete succeeds when there is nothing left.
+//
+// Delete finds what to delete itself, by what marks it as this checkpoint's
+// (a name, a tag), never by an id it is handed: a graph can carry ids that
+// did not come from this checkpoint, and deleting by them would let one
+// project delete another's backups.
 type Plugin interface {
 	Protect(ctx context.Context, t Target, params json.RawMessage) (Saved, error)
-	Delete(ctx context.Context, t Target, saved Saved) error
+	Delete(ctx context.Context, t Target) error
 }
 
 // Accepts reports whether the provider can protect resources of this type.

@@ -1,11 +1,13 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/model"
@@ -65,14 +67,10 @@ func decodeGraph(s *string) map[[2]string]map[string]any {
 	return out
 }
 
-// baseInfo starts a node's info from the resource's own extra_info.
-func baseInfo(r model.Resource) map[string]any {
-	info := map[string]any{}
-	if len(r.ExtraInfo) > 0 {
-		_ = json.Unmarshal(r.ExtraInfo, &info)
-	}
-	return info
-}
+// baseInfo starts a node's info. It holds only what the service writes:
+// the resource's own extra_info stays in protection_plan, so that nothing a
+// caller wrote can pass for a backup id or a status.
+func baseInfo(model.Resource) map[string]any { return map[string]any{} }
 
 // Status values recorded per resource in the graph.
 const (
@@ -98,15 +96,55 @@ func failedInfo(r model.Resource, err error) map[string]any {
 }
 
 // reason is an error's text for the API: the plugin's own words and the AWS
-// error code and message, without the SDK's request details.
+// error code and message, without the SDK's request details. A refusal's
+// message names the worker's role and account, which no tenant should read:
+// it is replaced, and the full error stays in the log.
 func reason(err error) string {
+	const max = 512
+	text := err.Error()
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return err.Error()
+	if errors.As(err, &ae) {
+		msg := ae.ErrorMessage()
+		if denied(ae.ErrorCode()) {
+			msg = "the service is not allowed to do this; its operators can see why in its logs"
+		}
+		short := ae.ErrorCode() + ": " + msg
+		text = short
+		if i := strings.Index(err.Error(), ": operation error"); i >= 0 {
+			text = err.Error()[:i] + ": " + short
+		}
 	}
-	short := ae.ErrorCode() + ": " + ae.ErrorMessage()
-	if i := strings.Index(err.Error(), ": operation error"); i >= 0 {
-		return err.Error()[:i] + ": " + short
+	if len(text) > max {
+		text = text[:max] + "..."
 	}
-	return short
+	return text
+}
+
+func denied(code string) bool {
+	switch code {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException", "InvalidClientTokenId":
+		return true
+	}
+	return false
+}
+
+// transient reports an error that may pass if the record is retried later:
+// throttling, limits on concurrent work, AWS's own failures, a deadline.
+// The worker hands such a record back to the stream instead of ending the
+// checkpoint in error; if it never passes, the sweeper ends it.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "ThrottlingException", "Throttling", "RequestLimitExceeded", "ProvisionedThroughputExceededException",
+			"LimitExceededException", "InternalServerError", "InternalFailure", "InternalError",
+			"ServiceUnavailable", "Unavailable", "RequestTimeout", "RequestTimeoutException":
+			return true
+		}
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
 }

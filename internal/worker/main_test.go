@@ -390,13 +390,16 @@ type wrapEC2 struct {
 	// afterCreate, when set, runs after each CreateSnapshot that succeeded.
 	afterCreate func(ctx context.Context)
 	// deleteErr, when set, is what DeleteSnapshot answers instead of
-	// deleting.
-	deleteErr error
+	// deleting; createErr likewise for CreateSnapshot.
+	deleteErr, createErr error
 	created   atomic.Int32
 	deleted   atomic.Int32
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
+	if w.createErr != nil {
+		return nil, w.createErr
+	}
 	out, err := w.inner.CreateSnapshot(ctx, in, o...)
 	if err == nil {
 		w.created.Add(1)

@@ -31,6 +31,7 @@ const DefaultStuckAfter = 2 * time.Hour
 type SweepResult struct {
 	Protecting int `json:"protecting"`
 	Deleting   int `json:"deleting"`
+	Failed     int `json:"failed"` // found stuck, but could not be ended (logged)
 }
 
 // Sweep moves stuck protecting checkpoints to error and stuck deleting ones
@@ -65,7 +66,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 		for _, k := range keys {
 			ended, err := s.end(ctx, k, st.from, st.to, fmt.Sprintf("%s did not finish within %s", st.what, limit), now)
 			if err != nil {
-				return res, err
+				// Oldest first: one item that cannot be ended must not
+				// hold back every later one, run after run.
+				s.Log.Error("stuck checkpoint not ended", "checkpoint_id", k.ID, "project_id", k.ProjectID, "error", err.Error())
+				res.Failed++
+				continue
 			}
 			if ended {
 				*st.count++

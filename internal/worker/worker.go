@@ -146,6 +146,11 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *model.Checkpo
 	failed := 0
 	for _, r := range c.Plan.Resources {
 		info, err := w.protectOne(ctx, c, r, plugins, perr)
+		if err != nil && transient(err) {
+			// Retried from this record on; what is done so far is found
+			// again by the plugins.
+			return fmt.Errorf("protect %s %s: %w", r.Type, r.ID, err)
+		}
 		if err != nil {
 			failed++
 			log.Warn("resource not protected", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
@@ -191,7 +196,10 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *model.Checkpoi
 		}
 		err := perr
 		if plugin, ok := plugins[r.Type]; ok && err == nil {
-			err = plugin.Delete(ctx, target(c, r), provider.Saved(info))
+			err = plugin.Delete(ctx, target(c, r))
+		}
+		if err != nil && transient(err) {
+			return fmt.Errorf("delete %s %s: %w", r.Type, r.ID, err)
 		}
 		if err != nil {
 			failed++
