@@ -392,8 +392,8 @@ type wrapEC2 struct {
 	// deleteErr, when set, is what DeleteSnapshot answers instead of
 	// deleting; createErr likewise for CreateSnapshot.
 	deleteErr, createErr error
-	created   atomic.Int32
-	deleted   atomic.Int32
+	created              atomic.Int32
+	deleted              atomic.Int32
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
