@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +16,15 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	host := env("HOST", "127.0.0.1")
+	// The development token lets anyone claim any project, admin included:
+	// the local server listens on loopback only.
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Error("HOST must be a loopback address (127.0.0.1, ::1, localhost): the development token has no security", "host", host)
+		os.Exit(2)
+	}
 	cfg := localserver.Config{
-		Addr:             env("HOST", "127.0.0.1") + ":" + env("PORT", "3000"),
+		Addr:             net.JoinHostPort(host, env("PORT", "3000")),
 		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
 		EndpointFile:     os.Getenv("ENDPOINT_FILE"),
