@@ -82,7 +82,9 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 	out := map[string]any{"checkpoints": views}
 	if page.More {
 		path := "/v1/" + r.tenant + "/providers/" + prov.ID + "/checkpoints"
-		out["checkpoints_links"] = nextLink(r, path, views[len(views)-1].ID)
+		// Not always the last id shown: a filtered page cut short by the
+		// store's read budget goes on after the last checkpoint it read.
+		out["checkpoints_links"] = nextLink(r, path, page.NextMarker)
 	}
 	return out, nil
 }

@@ -66,7 +66,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st := testenv.Store(t)
+	return newEnvWith(t, testenv.Store(t))
+}
+
+// newEnvWith is newEnv over st, which the caller may have tuned (before the
+// server shares it).
+func newEnvWith(t *testing.T, st *store.Store) *env {
+	t.Helper()
 	svc := &api.Service{Store: st, Auth: api.DevTokenAuth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)

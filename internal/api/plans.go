@@ -121,9 +121,9 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 	return out, nil
 }
 
-// paramKeyOK: a resource type, optionally "#<resource id>"; ids may be
-// ARNs, hence "/".
-var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:.#/ ]{1,255}$`)
+// paramKeyOK: a resource type, optionally "#<resource id>", 1 to 255
+// characters; only the id may hold "/" (ids may be ARNs).
+var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:. ]+(#[A-Za-z0-9\-_:.#/ ]*)?$`)
 
 // planParameters validates parameters: keys are resource types of the
 // provider, optionally "Type#<resource id>", each value an object the
@@ -134,7 +134,7 @@ func planParameters(raw json.RawMessage, prov *provider.Provider) (map[string]js
 		return nil, err
 	}
 	for k, v := range params {
-		if !paramKeyOK.MatchString(k) {
+		if len(k) > maxNameLength || !paramKeyOK.MatchString(k) {
 			return nil, badRequest("Invalid parameters key %q.", clip(k))
 		}
 		typ, id, hasID := strings.Cut(k, "#")
@@ -347,7 +347,9 @@ func (s *Service) listPlans(r *request) (any, error) {
 	}
 	out := map[string]any{"plans": views}
 	if page.More {
-		out["plans_links"] = nextLink(r, r.URL.EscapedPath(), views[len(views)-1].ID)
+		// As for checkpoints: page.NextMarker, which a filtered page cut
+		// short sets past its last plan.
+		out["plans_links"] = nextLink(r, r.URL.EscapedPath(), page.NextMarker)
 	}
 	return out, nil
 }

@@ -108,7 +108,8 @@ type link struct {
 
 // nextLink is the absolute URL of the same listing (at path, with ids
 // spelled as returned), with every query parameter of the request kept in
-// its order and marker set to the last id of this page.
+// its order and marker set: the last id of this page, or the store's
+// NextMarker of a filtered page cut short.
 func nextLink(r *request, path, marker string) []link {
 	scheme := r.URL.Scheme
 	if scheme == "" {

@@ -266,11 +266,18 @@ type CheckpointQuery struct {
 type CheckpointPage struct {
 	Checkpoints []*model.Checkpoint
 	More        bool // another page follows
+	// NextMarker, set when More is, is the marker of the next page: the
+	// id of the last checkpoint of this one, or, when a filtered listing
+	// stopped at its read budget (a short, maybe empty, page), of the last
+	// checkpoint it read, which the filter may have left out.
+	NextMarker string
 }
 
 // ListCheckpoints returns one page, ordered by created_at then id. It reads
 // one index Query (plus one GetItem to resolve a marker); without a filter
-// that Query reads at most Limit+1 items.
+// that Query reads at most Limit+1 items. With a filter it Queries on until
+// the page is full, the index ends, or it has read the store's budget of
+// items (see defaultMaxExamined).
 func (s *Store) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*CheckpointPage, error) {
 	limit := ClampLimit(q.Limit)
 
@@ -332,12 +339,12 @@ func (s *Store) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Checkp
 		in.ExclusiveStartKey = start
 	}
 
-	items, err := s.query(ctx, in, limit+1, len(filters) > 0)
+	items, lastRead, err := s.query(ctx, in, limit+1, len(filters) > 0)
 	if err != nil {
 		return nil, err
 	}
-	page := &CheckpointPage{More: len(items) > limit}
-	if page.More {
+	page := &CheckpointPage{More: len(items) > limit || lastRead != ""}
+	if len(items) > limit {
 		items = items[:limit]
 	}
 	for _, item := range items {
@@ -346,6 +353,12 @@ func (s *Store) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Checkp
 			return nil, err
 		}
 		page.Checkpoints = append(page.Checkpoints, c)
+	}
+	switch {
+	case lastRead != "":
+		page.NextMarker = lastRead
+	case page.More:
+		page.NextMarker = page.Checkpoints[len(page.Checkpoints)-1].ID
 	}
 	return page, nil
 }

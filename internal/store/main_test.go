@@ -146,7 +146,8 @@ func checkpointIDs(cs []*model.Checkpoint) []string {
 // listAllPages follows markers from the first page to the last and returns
 // every checkpoint listed. It fails the test when a page breaks the paging
 // rules: larger than the limit, not full although another page follows, or
-// empty after a page that promised more.
+// empty after a page that promised more, or its NextMarker is not its last
+// id. (Listings that reach the read budget are walked by walkCheckpoints.)
 func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*model.Checkpoint {
 	t.Helper()
 	limit := store.ClampLimit(q.Limit)
@@ -173,7 +174,10 @@ func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*mode
 		if !page.More {
 			return out
 		}
-		q.Marker = page.Checkpoints[n-1].ID
+		if page.NextMarker != page.Checkpoints[n-1].ID {
+			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Checkpoints[n-1].ID)
+		}
+		q.Marker = page.NextMarker
 	}
 }
 

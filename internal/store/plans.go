@@ -206,10 +206,13 @@ type PlanQuery struct {
 type PlanPage struct {
 	Plans []*model.Plan
 	More  bool
+	// NextMarker, set when More is: as CheckpointPage.NextMarker.
+	NextMarker string
 }
 
 // ListPlans returns one page of plans: one index Query, plus one read to
-// resolve a marker.
+// resolve a marker. A filtered listing Queries on as ListCheckpoints does,
+// within the same read budget.
 func (s *Store) ListPlans(ctx context.Context, q PlanQuery) (*PlanPage, error) {
 	limit := ClampLimit(q.Limit)
 	index, hashAttr, hashValue := IndexByProject, attrProjectID, q.ProjectID
@@ -268,12 +271,12 @@ func (s *Store) ListPlans(ctx context.Context, q PlanQuery) (*PlanPage, error) {
 			in.ExclusiveStartKey[attrListAll] = &types.AttributeValueMemberS{Value: listAllPlans}
 		}
 	}
-	items, err := s.query(ctx, in, limit+1, filtered)
+	items, lastRead, err := s.query(ctx, in, limit+1, filtered)
 	if err != nil {
 		return nil, err
 	}
-	page := &PlanPage{More: len(items) > limit}
-	if page.More {
+	page := &PlanPage{More: len(items) > limit || lastRead != ""}
+	if len(items) > limit {
 		items = items[:limit]
 	}
 	for _, item := range items {
@@ -282,6 +285,12 @@ func (s *Store) ListPlans(ctx context.Context, q PlanQuery) (*PlanPage, error) {
 			return nil, err
 		}
 		page.Plans = append(page.Plans, p)
+	}
+	switch {
+	case lastRead != "":
+		page.NextMarker = lastRead
+	case page.More:
+		page.NextMarker = page.Plans[len(page.Plans)-1].ID
 	}
 	return page, nil
 }

@@ -269,7 +269,10 @@ func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*model.Plan
 		if !page.More {
 			return out
 		}
-		q.Marker = page.Plans[n-1].ID
+		if page.NextMarker != page.Plans[n-1].ID {
+			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Plans[n-1].ID)
+		}
+		q.Marker = page.NextMarker
 	}
 }
 

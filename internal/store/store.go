@@ -4,7 +4,8 @@
 // project, so no request can reach another project's item (tenant isolation
 // lives in the keys). Listings read sparse global secondary indexes ordered by
 // list_order = "<created_at>#<id>", so a page is one Query whose cost grows
-// with the page, never with the table; nothing here scans.
+// with the page, never with the table (a filtered page reads at most
+// defaultMaxExamined items); nothing here scans.
 package store
 
 import (
@@ -57,6 +58,18 @@ const (
 	listAllPlans = "plan"
 	filteredStep = 200
 	maxPageLimit = 1000
+
+	// defaultMaxExamined caps the index items one filtered listing request
+	// reads. DynamoDB bills, and takes time for, every item a Query reads,
+	// also those its filter then drops: without a cap, a filter matching
+	// nothing in a project of 10^5 checkpoints reads them all, hundreds of
+	// Queries in one request, past the Lambda's timeout. 5,000 items is 5
+	// Queries at the largest step (maxPageLimit+1), 25 at the smallest
+	// (filteredStep), well under a second; the cap is on items rather than
+	// Queries because items are what cost, whatever the step. It is 5 pages
+	// of the largest size, so a filter matching one item in 4 fills even
+	// those; a sparser one gets short pages with a marker to go on.
+	defaultMaxExamined = 5000
 )
 
 // API is the subset of the DynamoDB client the store uses.
@@ -75,12 +88,19 @@ type Store struct {
 	db               API
 	plansTable       string
 	checkpointsTable string
+	maxExamined      int // 0: defaultMaxExamined
 }
 
 // New returns a store over the two tables.
 func New(db API, plansTable, checkpointsTable string) *Store {
 	return &Store{db: db, plansTable: plansTable, checkpointsTable: checkpointsTable}
 }
+
+// SetMaxExamined sets how many index items a filtered listing reads in one
+// request before it returns a short page (n <= 0: the default, 5,000). Call
+// it before the store is used. The service keeps the default; tests lower it
+// to reach the cap on tables small enough to fill quickly.
+func (s *Store) SetMaxExamined(n int) { s.maxExamined = n }
 
 func key(id, projectID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
@@ -174,32 +194,51 @@ func (s *Store) putNew(ctx context.Context, table string, item map[string]types.
 // query runs one listing: Queries until it has want matching items or the
 // index is exhausted. Without a filter that is a single Query reading at
 // most want items, unless a page passes DynamoDB's 1 MB response limit.
-func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, filtered bool) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
+// With a filter it also stops once it has read the store's maxExamined
+// items: then lastRead is the id of the last item read (matching or not),
+// after which the listing goes on, and items are fewer than want.
+func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, filtered bool) (items []map[string]types.AttributeValue, lastRead string, err error) {
+	budget := s.maxExamined
+	if budget <= 0 {
+		budget = defaultMaxExamined
+	}
+	examined := 0
 	for {
 		if filtered {
 			// A filter may drop most of what a Query reads: read in
 			// larger steps so that a selective filter takes few round
 			// trips. What is read past the page is dropped; the next page
-			// starts again from the marker.
-			in.Limit = aws.Int32(int32(min(max(want, filteredStep), maxPageLimit+1)))
+			// starts again from the marker. Limit counts items read,
+			// before the filter, so no Query passes the budget.
+			in.Limit = aws.Int32(int32(min(max(want, filteredStep), maxPageLimit+1, budget-examined)))
 		} else {
 			in.Limit = aws.Int32(int32(want - len(items)))
 		}
 		res, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query %s: %w", aws.ToString(in.IndexName), err)
+			return nil, "", fmt.Errorf("query %s: %w", aws.ToString(in.IndexName), err)
 		}
 		items = append(items, res.Items...)
+		// ScannedCount is what the Query read before its filter.
+		examined += max(int(res.ScannedCount), len(res.Items))
 		if len(items) >= want || res.LastEvaluatedKey == nil {
 			break
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
+		if filtered && examined >= budget {
+			// LastEvaluatedKey is the last item read, an item of this
+			// index: the marker resolution places it like any other.
+			id, _ := res.LastEvaluatedKey[attrID].(*types.AttributeValueMemberS)
+			if id == nil {
+				return nil, "", fmt.Errorf("query %s: last evaluated key without %s", aws.ToString(in.IndexName), attrID)
+			}
+			return items, id.Value, nil
+		}
 	}
 	if len(items) > want {
 		items = items[:want]
 	}
-	return items, nil
+	return items, "", nil
 }
 
 // ClampLimit applies the contract's default and maximum page size.

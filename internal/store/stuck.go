@@ -39,7 +39,7 @@ func (s *Store) Stuck(ctx context.Context, status model.Status, cutoff time.Time
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(true),
 	}
-	items, err := s.query(ctx, in, max, false)
+	items, _, err := s.query(ctx, in, max, false) // unfiltered: no read budget
 	if err != nil {
 		return nil, fmt.Errorf("stuck %s: %w", status, err)
 	}

@@ -7,7 +7,7 @@ package streams
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,10 +22,21 @@ import (
 // Handler is a stream function: the worker's Handle.
 type Handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
+// StreamsAPI is the part of the DynamoDB Streams client the poller uses
+// (*dynamodbstreams.Client has it); tests wrap the client to inject the
+// failures moto cannot produce on demand.
+type StreamsAPI interface {
+	DescribeStream(context.Context, *dynamodbstreams.DescribeStreamInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
+	GetShardIterator(context.Context, *dynamodbstreams.GetShardIteratorInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)
+	GetRecords(context.Context, *dynamodbstreams.GetRecordsInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error)
+}
+
+var _ StreamsAPI = (*dynamodbstreams.Client)(nil)
+
 // Poller polls one table's stream.
 type Poller struct {
 	DB      *dynamodb.Client
-	Streams *dynamodbstreams.Client
+	Streams StreamsAPI
 	Table   string
 	Handler Handler
 	// Filter selects the records the handler gets (the filter criteria);
@@ -38,14 +49,38 @@ type Poller struct {
 	Interval    time.Duration
 }
 
+const (
+	// discoverEvery is how often the shards are listed again. DescribeStream
+	// is rate-limited per account at AWS, far below one call per poll; new
+	// shards only appear when one closes (which triggers a listing at once)
+	// or every few hours.
+	discoverEvery = 10 * time.Second
+	// maxBackoff bounds the wait between attempts on a failing shard.
+	maxBackoff = 10 * time.Second
+)
+
 type shardState struct {
+	// iterator is nil when one must be acquired before the next read: at
+	// first, and after any read error (the iterator may have expired, 15
+	// minutes after it was issued, e.g. across a laptop's sleep).
 	iterator *string
+	// lastSeq is the sequence number of the last record handled (given to
+	// the handler, filtered out, or given up); a new iterator starts after
+	// it, so that nothing is lost or handled twice. Empty: none yet.
+	lastSeq  string
 	done     bool
+	failures int       // consecutive failed reads: logged once per streak
+	retryAt  time.Time // no read before, while failing
 }
 
 // Run polls until ctx ends. It starts at the stream's trim horizon: records
 // written before it started are handled too (the worker ignores those whose
 // checkpoint has moved on).
+//
+// Shards are polled side by side, so a child shard's records may be handed
+// over before its parent's last ones (Lambda waits for the parent). That is
+// harmless here: the worker acts on the checkpoint as it is when it reads
+// it, not on the record's image.
 func (p *Poller) Run(ctx context.Context) error {
 	if p.BatchSize <= 0 {
 		p.BatchSize = 10
@@ -65,16 +100,49 @@ func (p *Poller) Run(ctx context.Context) error {
 		return fmt.Errorf("table %s has no stream", p.Table)
 	}
 	shards := map[string]*shardState{}
+	var nextDiscovery time.Time // zero: list the shards now
+	discoveryFailing := false   // logged once per streak
 	for {
-		if err := p.discover(ctx, arn, shards); err != nil && ctx.Err() == nil {
-			p.Log.Warn("describe stream failed", "error", err.Error())
+		if !time.Now().Before(nextDiscovery) {
+			nextDiscovery = time.Now().Add(discoverEvery)
+			err := p.discover(ctx, arn, shards)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				if !discoveryFailing {
+					p.Log.Warn("describe stream failed", "error", err.Error())
+				}
+				discoveryFailing = true
+				// Without shards there is nothing to poll: retry soon.
+				if len(shards) == 0 {
+					nextDiscovery = time.Now().Add(min(p.Interval*10, discoverEvery))
+				}
+			default:
+				discoveryFailing = false
+			}
 		}
 		for id, s := range shards {
-			if s.done {
+			if s.done || time.Now().Before(s.retryAt) {
 				continue
 			}
-			if err := p.poll(ctx, arn, id, s); err != nil && ctx.Err() == nil {
-				p.Log.Warn("stream read failed", "shard", id, "error", err.Error())
+			err := p.poll(ctx, arn, id, s)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				s.failures++
+				if s.failures == 1 {
+					p.Log.Warn("stream read failed; retrying with a new iterator", "shard", id, "error", err.Error())
+				}
+				s.retryAt = time.Now().Add(min(p.Interval<<min(s.failures-1, 16), maxBackoff))
+			default:
+				if s.failures > 0 {
+					p.Log.Info("stream read recovered", "shard", id, "failed_attempts", s.failures)
+					s.failures, s.retryAt = 0, time.Time{}
+				}
+				if s.done {
+					// A closed shard has children: find them now.
+					nextDiscovery = time.Time{}
+				}
 			}
 		}
 		select {
@@ -85,6 +153,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
+// discover adds the shards not seen yet; poll acquires their iterators.
 func (p *Poller) discover(ctx context.Context, arn string, shards map[string]*shardState) error {
 	in := &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)}
 	for {
@@ -93,17 +162,9 @@ func (p *Poller) discover(ctx context.Context, arn string, shards map[string]*sh
 			return err
 		}
 		for _, sh := range out.StreamDescription.Shards {
-			id := aws.ToString(sh.ShardId)
-			if _, known := shards[id]; known {
-				continue
+			if id := aws.ToString(sh.ShardId); shards[id] == nil {
+				shards[id] = &shardState{}
 			}
-			it, err := p.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: st.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				return err
-			}
-			shards[id] = &shardState{iterator: it.ShardIterator}
 		}
 		if out.StreamDescription.LastEvaluatedShardId == nil {
 			return nil
@@ -112,9 +173,42 @@ func (p *Poller) discover(ctx context.Context, arn string, shards map[string]*sh
 	}
 }
 
+// iterator returns a shard iterator after the last record handled, or at the
+// trim horizon before the first. When that record has been trimmed (the
+// stream keeps 24 hours), what followed it is gone too: the oldest record
+// left is the place to go on from.
+func (p *Poller) iterator(ctx context.Context, arn, shardID string, s *shardState) (*string, error) {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shardID), ShardIteratorType: st.ShardIteratorTypeTrimHorizon}
+	if s.lastSeq != "" {
+		in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAfterSequenceNumber, aws.String(s.lastSeq)
+	}
+	out, err := p.Streams.GetShardIterator(ctx, in)
+	var trimmed *st.TrimmedDataAccessException
+	if s.lastSeq != "" && errors.As(err, &trimmed) {
+		p.Log.Error("stream records trimmed before they were read; going on from the oldest left", "shard", shardID, "after_sequence_number", s.lastSeq)
+		in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeTrimHorizon, nil
+		out, err = p.Streams.GetShardIterator(ctx, in)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get shard iterator: %w", err)
+	}
+	return out.ShardIterator, nil
+}
+
 func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) error {
+	if s.iterator == nil {
+		it, err := p.iterator(ctx, arn, shardID, s)
+		if err != nil {
+			return err
+		}
+		s.iterator = it
+	}
 	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator, Limit: aws.Int32(p.BatchSize)})
 	if err != nil {
+		// Whatever failed (an expired iterator, a trimmed position, the
+		// network), the old iterator may be unusable: the next attempt
+		// starts from a new one after lastSeq.
+		s.iterator = nil
 		return err
 	}
 	if out.NextShardIterator == nil {
@@ -131,6 +225,9 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 	}
 	if len(batch) > 0 {
 		p.deliver(ctx, batch)
+	}
+	if n := len(out.Records); n > 0 && out.Records[n-1].Dynamodb != nil {
+		s.lastSeq = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
 	}
 	return nil
 }

@@ -6,9 +6,11 @@ package streams_test
 // attempts).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"reflect"
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"karbor/internal/awscfg"
 	"karbor/internal/model"
@@ -58,18 +61,29 @@ func newFixture(t *testing.T) *fixture {
 // start runs a poller over the fixture's table until the test ends.
 func (f *fixture) start(handler streams.Handler, maxAttempts int) {
 	f.t.Helper()
+	f.startWith(handler, maxAttempts, nil, f.t.Output())
+}
+
+// startWith is start with the Streams client wrapped by wrap (when not nil)
+// and the poller's log written to logTo.
+func (f *fixture) startWith(handler streams.Handler, maxAttempts int, wrap func(streams.StreamsAPI) streams.StreamsAPI, logTo io.Writer) {
+	f.t.Helper()
 	cfg, err := awscfg.Load(f.t.Context(), true)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	endpoint := testenv.Endpoint(f.t)
+	var client streams.StreamsAPI = dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	if wrap != nil {
+		client = wrap(client)
+	}
 	p := &streams.Poller{
 		DB:          testenv.DynamoDB(f.t),
-		Streams:     dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		Streams:     client,
 		Table:       f.checkpoints,
 		Handler:     handler,
 		Filter:      func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != worker.JobNone },
-		Log:         slog.New(slog.NewTextHandler(f.t.Output(), nil)),
+		Log:         slog.New(slog.NewTextHandler(logTo, nil)),
 		MaxAttempts: maxAttempts,
 		Interval:    10 * time.Millisecond,
 	}
@@ -407,5 +421,223 @@ func waitStatus(t *testing.T, st *store.Store, c *model.Checkpoint, want model.S
 			t.Fatalf("checkpoint %s is %s, want %s", c.ID, got.Status, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// flakyStreams is the real Streams client with failures injected. moto never
+// expires an iterator, trims a stream or closes a shard, and cannot be made
+// to fail a read on demand: this fake stands in for those branches and
+// delegates everything else unchanged.
+type flakyStreams struct {
+	streams.StreamsAPI
+
+	mu sync.Mutex
+	// failReads is how many GetRecords calls that return records fail
+	// (after the real call, dropping its records, as a response lost on
+	// the way would), answering ExpiredIteratorException.
+	failReads int
+	// trimNext makes the next GetShardIterator after a sequence number fail
+	// with TrimmedDataAccessException.
+	trimNext bool
+	// closeNext makes the next GetRecords answer as a closed shard does:
+	// no NextShardIterator.
+	closeNext  bool
+	failedWith map[string]bool // iterators a failed read was given
+	reused     int             // reads with such an iterator: must stay 0
+	iterators  []dynamodbstreams.GetShardIteratorInput
+	describes  int
+	reads      int
+}
+
+func (f *flakyStreams) DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, opts ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error) {
+	f.mu.Lock()
+	f.describes++
+	f.mu.Unlock()
+	return f.StreamsAPI.DescribeStream(ctx, in, opts...)
+}
+
+func (f *flakyStreams) GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, opts ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error) {
+	f.mu.Lock()
+	f.iterators = append(f.iterators, *in)
+	trim := f.trimNext && in.ShardIteratorType == st.ShardIteratorTypeAfterSequenceNumber
+	if trim {
+		f.trimNext = false
+	}
+	f.mu.Unlock()
+	if trim {
+		return nil, &st.TrimmedDataAccessException{Message: aws.String("injected")}
+	}
+	return f.StreamsAPI.GetShardIterator(ctx, in, opts...)
+}
+
+func (f *flakyStreams) GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, opts ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error) {
+	out, err := f.StreamsAPI.GetRecords(ctx, in, opts...)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	it := aws.ToString(in.ShardIterator)
+	if f.failedWith[it] {
+		f.reused++
+	}
+	if err == nil && len(out.Records) > 0 && f.failReads > 0 {
+		f.failReads--
+		if f.failedWith == nil {
+			f.failedWith = map[string]bool{}
+		}
+		f.failedWith[it] = true
+		return nil, &st.ExpiredIteratorException{Message: aws.String("injected")}
+	}
+	if err == nil && f.closeNext {
+		f.closeNext = false
+		out.NextShardIterator = nil
+	}
+	return out, err
+}
+
+func (f *flakyStreams) with(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// syncBuffer is a log destination the test reads while the poller writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A read that fails (an expired iterator, after a laptop's sleep) is retried
+// from a new iterator after the last record handled: what the failed reads
+// carried arrives once, nothing before it again, and the failure streak is
+// logged once.
+func TestPollerRecoversAFailedIterator(t *testing.T) {
+	f := newFixture(t)
+	fake := &flakyStreams{}
+	logs := &syncBuffer{}
+	rec := &recorder{}
+	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
+
+	a := f.checkpoint(model.StatusProtecting)
+	batches := rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	aSeq := batches[len(batches)-1][len(batches[len(batches)-1])-1].Change.SequenceNumber
+	// The next three reads that carry records fail: b and c are read and
+	// dropped three times over.
+	fake.with(func() { fake.failReads = 3 })
+	b := f.checkpoint(model.StatusProtecting)
+	c := f.checkpoint(model.StatusProtecting)
+	batches = rec.waitFor(t, c, "INSERT", model.StatusProtecting)
+
+	want := []seen{
+		{"INSERT", a.ID, "", "protecting"},
+		{"INSERT", b.ID, "", "protecting"},
+		{"INSERT", c.ID, "", "protecting"},
+	}
+	if got := flatten(batches); !reflect.DeepEqual(got, want) {
+		t.Errorf("the handler got %s, want a, b, c once each", describe(batches))
+	}
+	fake.with(func() {
+		if fake.failReads != 0 {
+			t.Errorf("%d injected failures left unused", fake.failReads)
+		}
+		if fake.reused != 0 {
+			t.Errorf("%d reads reused an iterator a failed read had", fake.reused)
+		}
+		// The first iterator at the trim horizon; one after a's record
+		// for each failed read.
+		if len(fake.iterators) != 4 || fake.iterators[0].ShardIteratorType != st.ShardIteratorTypeTrimHorizon {
+			t.Fatalf("GetShardIterator calls %+v, want TRIM_HORIZON then 3 AFTER_SEQUENCE_NUMBER", fake.iterators)
+		}
+		for _, in := range fake.iterators[1:] {
+			if in.ShardIteratorType != st.ShardIteratorTypeAfterSequenceNumber || aws.ToString(in.SequenceNumber) != aSeq {
+				t.Errorf("GetShardIterator %s %s, want AFTER_SEQUENCE_NUMBER %s", in.ShardIteratorType, aws.ToString(in.SequenceNumber), aSeq)
+			}
+		}
+		// The shards are listed once at the start, not at every poll.
+		if fake.describes != 1 {
+			t.Errorf("DescribeStream called %d times over %d reads, want 1", fake.describes, fake.reads)
+		}
+	})
+	out := logs.String()
+	if n := strings.Count(out, "stream read failed"); n != 1 {
+		t.Errorf("the failure streak was logged %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "stream read recovered") || !strings.Contains(out, "failed_attempts=3") {
+		t.Errorf("no recovery logged after 3 failed attempts:\n%s", out)
+	}
+}
+
+// When the last record handled has been trimmed from the stream, an
+// iterator after it cannot be had: the poller goes on from the oldest record
+// left instead of failing for ever.
+func TestPollerGoesOnFromTheTrimHorizonWhenTrimmed(t *testing.T) {
+	f := newFixture(t)
+	fake := &flakyStreams{}
+	logs := &syncBuffer{}
+	rec := &recorder{}
+	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
+
+	a := f.checkpoint(model.StatusProtecting)
+	rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	fake.with(func() { fake.failReads, fake.trimNext = 1, true })
+	b := f.checkpoint(model.StatusProtecting)
+	batches := rec.waitFor(t, b, "INSERT", model.StatusProtecting)
+	// moto trimmed nothing, so the trim horizon hands a over again; at AWS
+	// it would be gone.
+	want := []seen{
+		{"INSERT", a.ID, "", "protecting"},
+		{"INSERT", a.ID, "", "protecting"},
+		{"INSERT", b.ID, "", "protecting"},
+	}
+	if got := flatten(batches); !reflect.DeepEqual(got, want) {
+		t.Errorf("the handler got %s, want a, then a and b from the trim horizon", describe(batches))
+	}
+	fake.with(func() {
+		var types []st.ShardIteratorType
+		for _, in := range fake.iterators {
+			types = append(types, in.ShardIteratorType)
+		}
+		wantTypes := []st.ShardIteratorType{st.ShardIteratorTypeTrimHorizon, st.ShardIteratorTypeAfterSequenceNumber, st.ShardIteratorTypeTrimHorizon}
+		if !reflect.DeepEqual(types, wantTypes) {
+			t.Errorf("GetShardIterator types %v, want %v", types, wantTypes)
+		}
+	})
+	if !strings.Contains(logs.String(), "trimmed") {
+		t.Errorf("the lost records were not logged:\n%s", logs.String())
+	}
+}
+
+// A shard that closes has children to find: the shards are listed again at
+// once rather than at the next periodic listing.
+func TestPollerListsShardsWhenOneCloses(t *testing.T) {
+	f := newFixture(t)
+	fake := &flakyStreams{}
+	rec := &recorder{}
+	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, t.Output())
+	a := f.checkpoint(model.StatusProtecting)
+	rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	fake.with(func() { fake.closeNext = true })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var describes int
+		fake.with(func() { describes = fake.describes })
+		if describes == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DescribeStream called %d times after the shard closed, want 2", describes)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
