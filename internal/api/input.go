@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"karbor/internal/model"
+	"karbor/internal/store"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 above).
@@ -185,7 +186,7 @@ type listParams struct {
 	ascending bool
 }
 
-const maxLimit = 1000
+const maxLimit = store.MaxPageLimit
 
 // parseLimit reads limit: a positive integer, capped at 1000.
 func parseLimit(q map[string][]string) (int, error) {

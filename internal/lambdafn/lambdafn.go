@@ -19,6 +19,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
+	"karbor/internal/logging"
 	"karbor/internal/model"
 	"karbor/internal/store"
 )
@@ -26,7 +27,7 @@ import (
 // Start serves the named route and never returns. Clients are built here,
 // once per execution environment, not per request.
 func Start(routeName string) {
-	log := NewLogger()
+	log := logging.FromEnv()
 	route, ok := api.RouteByName(routeName)
 	if !ok {
 		log.Error("unknown route", "route", routeName)
@@ -46,15 +47,6 @@ func Start(routeName string) {
 		handler = svc.Handler(route)
 	}
 	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
-}
-
-// NewLogger logs JSON to stdout (CloudWatch) at LOG_LEVEL.
-func NewLogger() *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 }
 
 // NewService builds the route's service from the environment. Routes that

@@ -42,6 +42,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"karbor/internal/proc"
 )
 
 // RepoRoot returns the module root: the nearest directory at or above the
@@ -231,11 +233,11 @@ func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
 }
 
 func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
-	invokePort, err := freePort()
+	invokePort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
+	apiPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +251,7 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: stopping the group stops the function too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	proc.OwnGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", rie, err)
@@ -284,14 +286,7 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 
 // stop ends the emulator's process group by its PID, and waits for it.
 func (e *Emulator) stop() {
-	pid := e.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-e.done
-	}
+	proc.StopGroup(e.cmd, e.done)
 	e.client.CloseIdleConnections()
 }
 
@@ -374,16 +369,6 @@ func (e *Emulator) InvokeHTTP(t testing.TB, event []byte) (resp events.APIGatewa
 		t.Fatalf("lambdatest: the answer is not an HTTP API response (%v): %s", err, body)
 	}
 	return resp, requestID
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for the emulator's writes and the

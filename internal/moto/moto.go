@@ -7,13 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
+
+	"karbor/internal/proc"
 )
 
 // Server is a running moto_server.
@@ -29,7 +29,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, errors.New("moto_server is not on PATH: install moto with its server extras (pip install 'moto[server]'), or set DYNAMODB_ENDPOINT to a DynamoDB endpoint")
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +38,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if os.Getenv("MOTO_LOG") != "" {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
-	// Its own process group, so that stopping it stops anything it forked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	proc.OwnGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
@@ -73,21 +72,5 @@ func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
-	pid := s.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-s.done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	proc.StopGroup(s.cmd, s.done)
 }

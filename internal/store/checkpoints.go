@@ -186,17 +186,17 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint,
 		inFrom = status.In(from[0], from[1:]...)
 	}
 	cond := expression.AttributeExists(expression.Name(attrID)).
-		And(expression.Name("provider_id").Equal(expression.Value(t.ProviderID))).
+		And(expression.Name(attrProviderID).Equal(expression.Value(t.ProviderID))).
 		And(inFrom)
 
 	// change marks this write, so that a retry of it by the SDK (after a
 	// lost response) recognises its own change instead of a conflict.
 	change := model.NewID()
 	update := expression.Set(status, expression.Value(string(t.To))).
-		Set(expression.Name("updated_at"), expression.Value(model.Timestamp(at))).
+		Set(expression.Name(attrUpdatedAt), expression.Value(model.Timestamp(at))).
 		Set(expression.Name(attrChangeID), expression.Value(change))
 	if t.ResourceGraph != nil {
-		update = update.Set(expression.Name("resource_graph"), expression.Value(*t.ResourceGraph))
+		update = update.Set(expression.Name(attrResourceGraph), expression.Value(*t.ResourceGraph))
 	}
 	if inFlight(t.To) {
 		update = update.Set(expression.Name(attrPending), expression.Value(string(t.To)))
@@ -302,7 +302,7 @@ func (s *Store) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Checkp
 
 	var filters []expression.ConditionBuilder
 	if q.PlanID != "" {
-		filters = append(filters, expression.Name("plan_id").Equal(expression.Value(q.PlanID)))
+		filters = append(filters, expression.Name(attrPlanID).Equal(expression.Value(q.PlanID)))
 	}
 	if q.Status != "" {
 		filters = append(filters, expression.Name(attrStatus).Equal(expression.Value(string(q.Status))))

@@ -31,17 +31,20 @@ var (
 
 // Attribute and index names; they must match template.yaml (a test checks).
 const (
-	attrID           = "id"
-	attrProjectID    = "project_id"
-	attrListOrder    = "list_order"
-	attrListProject  = "list_project"
-	attrListProvider = "list_provider"
-	attrListAll      = "list_all"
-	attrStatus       = "status"
-	attrExpiresAt    = "expires_at"
-	attrPending      = "pending"
-	attrUpdatedAt    = "updated_at"
-	attrChangeID     = "change_id"
+	attrID            = "id"
+	attrProjectID     = "project_id"
+	attrListOrder     = "list_order"
+	attrListProject   = "list_project"
+	attrListProvider  = "list_provider"
+	attrListAll       = "list_all"
+	attrStatus        = "status"
+	attrExpiresAt     = "expires_at"
+	attrPending       = "pending"
+	attrUpdatedAt     = "updated_at"
+	attrProviderID    = "provider_id"
+	attrPlanID        = "plan_id"
+	attrResourceGraph = "resource_graph"
+	attrChangeID      = "change_id"
 
 	// IndexByProject lists one project's items (checkpoints: at one provider).
 	IndexByProject = "by_project"
@@ -57,14 +60,13 @@ const (
 
 	listAllPlans = "plan"
 	filteredStep = 200
-	maxPageLimit = 1000
 
 	// defaultMaxExamined caps the index items one filtered listing request
 	// reads. DynamoDB bills, and takes time for, every item a Query reads,
 	// also those its filter then drops: without a cap, a filter matching
 	// nothing in a project of 10^5 checkpoints reads them all, hundreds of
 	// Queries in one request, past the Lambda's timeout. 5,000 items is 5
-	// Queries at the largest step (maxPageLimit+1), 25 at the smallest
+	// Queries at the largest step (MaxPageLimit+1), 25 at the smallest
 	// (filteredStep), well under a second; the cap is on items rather than
 	// Queries because items are what cost, whatever the step. It is 5 pages
 	// of the largest size, so a filter matching one item in 4 fills even
@@ -210,7 +212,7 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, fi
 			// trips. What is read past the page is dropped; the next page
 			// starts again from the marker. Limit counts items read,
 			// before the filter, so no Query passes the budget.
-			in.Limit = aws.Int32(int32(min(max(want, filteredStep), maxPageLimit+1, budget-examined)))
+			in.Limit = aws.Int32(int32(min(max(want, filteredStep), MaxPageLimit+1, budget-examined)))
 		} else {
 			in.Limit = aws.Int32(int32(want - len(items)))
 		}
@@ -241,10 +243,13 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, fi
 	return items, "", nil
 }
 
+// MaxPageLimit is the largest page of a listing (and its default size).
+const MaxPageLimit = 1000
+
 // ClampLimit applies the contract's default and maximum page size.
 func ClampLimit(limit int) int {
-	if limit <= 0 || limit > maxPageLimit {
-		return maxPageLimit
+	if limit <= 0 || limit > MaxPageLimit {
+		return MaxPageLimit
 	}
 	return limit
 }

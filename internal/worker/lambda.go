@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"karbor/internal/awscfg"
+	"karbor/internal/logging"
 	"karbor/internal/store"
 )
 
@@ -50,16 +51,8 @@ func ConfigFromEnv() (Config, error) {
 	return c, nil
 }
 
-func logger() *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
-}
-
 func setup() (Config, *store.Store, *AWSClients, *slog.Logger) {
-	log := logger()
+	log := logging.FromEnv()
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
