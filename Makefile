@@ -101,7 +101,7 @@ require-cfn-lint:
 
 .PHONY: run
 run:
-	go build -o $(BIN)/karbor-local ./internal/cmd/karbor-local
+	go build -o $(BIN)/karbor-local ./internal/local/cmd/karbor-local
 	PORT=$(PORT) ENDPOINT_FILE=$(ENDPOINT_FILE) exec $(BIN)/karbor-local
 
 # The endpoint `make run` serves DynamoDB and EC2 on, while it runs.
@@ -109,7 +109,7 @@ ENDPOINT_FILE := $(BIN)/local-endpoint
 
 .PHONY: demo-resources
 demo-resources:
-	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/cmd/karbor-demo-resources
+	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/local/cmd/karbor-demo-resources
 
 .PHONY: lint
 lint: tools require-cfn-lint

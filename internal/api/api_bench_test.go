@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"karbor/internal/local/devtoken"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -29,9 +30,9 @@ import (
 	"time"
 
 	"karbor/internal/api"
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 // benchListSize is how many checkpoints BenchmarkListCheckpoints seeds.
@@ -40,7 +41,7 @@ const benchListSize = 2000
 // benchHandler returns the service's handler over st (nil: no DynamoDB at
 // all, for routes and faults that never reach the store).
 func benchHandler(st *store.Store) http.Handler {
-	svc := &api.Service{Store: st, Auth: api.DevTokenAuth{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	svc := &api.Service{Store: st, Auth: devtoken.Auth{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return svc.Handler()
 }
 
@@ -90,10 +91,10 @@ func (br benchRequest) run(b *testing.B, name string, h http.Handler) {
 
 // seedCheckpoints writes cs through the store with a bounded pool of
 // goroutines.
-func seedCheckpoints(b *testing.B, st *store.Store, cs []*model.Checkpoint) {
+func seedCheckpoints(b *testing.B, st *store.Store, cs []*domain.Checkpoint) {
 	b.Helper()
 	const workers = 8
-	work := make(chan *model.Checkpoint)
+	work := make(chan *domain.Checkpoint)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -123,8 +124,8 @@ var benchCreated = time.Date(2026, 11, 26, 18, 30, 5, 0, time.UTC)
 // BenchmarkShowCheckpoint is GET .../checkpoints/{id}: one GetItem.
 func BenchmarkShowCheckpoint(b *testing.B) {
 	st := testenv.Store(b)
-	c := newCheckpoint(projA, noop, model.NewID(), model.StatusAvailable, benchCreated)
-	seedCheckpoints(b, st, []*model.Checkpoint{c})
+	c := newCheckpoint(projA, noop, domain.NewID(), domain.StatusAvailable, benchCreated)
+	seedCheckpoints(b, st, []*domain.Checkpoint{c})
 	benchRequest{http.MethodGet, checkpointPath(projA, noop, c.ID), tokenA, nil, http.StatusOK}.
 		measure(b, benchHandler(st))
 }
@@ -133,10 +134,10 @@ func BenchmarkShowCheckpoint(b *testing.B) {
 // benchListSize checkpoints: the first page, newest first.
 func BenchmarkListCheckpoints(b *testing.B) {
 	st := testenv.Store(b)
-	plan := model.NewID()
-	cs := make([]*model.Checkpoint, benchListSize)
+	plan := domain.NewID()
+	cs := make([]*domain.Checkpoint, benchListSize)
 	for i := range cs {
-		cs[i] = newCheckpoint(projA, noop, plan, model.StatusAvailable, benchCreated.Add(time.Duration(i)*time.Second))
+		cs[i] = newCheckpoint(projA, noop, plan, domain.StatusAvailable, benchCreated.Add(time.Duration(i)*time.Second))
 	}
 	seedCheckpoints(b, st, cs)
 	h := benchHandler(st)

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 func TestUnknownPathAndMethod(t *testing.T) {
 	e := newEnv(t)
-	cpPath := checkpointPath(projA, noop, model.NewID())
+	cpPath := checkpointPath(projA, noop, domain.NewID())
 	tests := []struct {
 		name   string
 		method string
@@ -37,7 +37,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 		{"post providers", http.MethodPost, "/v1/" + projA + "/providers", http.StatusMethodNotAllowed},
 		{"delete provider", http.MethodDelete, "/v1/" + projA + "/providers/" + noop, http.StatusMethodNotAllowed},
 		{"put plans", http.MethodPut, "/v1/" + projA + "/plans", http.StatusMethodNotAllowed},
-		{"post plan", http.MethodPost, "/v1/" + projA + "/plans/" + model.NewID(), http.StatusMethodNotAllowed},
+		{"post plan", http.MethodPost, "/v1/" + projA + "/plans/" + domain.NewID(), http.StatusMethodNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,14 +85,14 @@ func TestAuthentication(t *testing.T) {
 		{http.MethodGet, "/v1/" + projA + "/providers/" + noop},
 		{http.MethodGet, checkpointsPath(projA, noop)},
 		{http.MethodPost, checkpointsPath(projA, noop)},
-		{http.MethodGet, checkpointPath(projA, noop, model.NewID())},
-		{http.MethodDelete, checkpointPath(projA, noop, model.NewID())},
-		{http.MethodPut, checkpointPath(projA, noop, model.NewID())},
+		{http.MethodGet, checkpointPath(projA, noop, domain.NewID())},
+		{http.MethodDelete, checkpointPath(projA, noop, domain.NewID())},
+		{http.MethodPut, checkpointPath(projA, noop, domain.NewID())},
 		{http.MethodGet, "/v1/" + projA + "/plans"},
 		{http.MethodPost, "/v1/" + projA + "/plans"},
-		{http.MethodGet, "/v1/" + projA + "/plans/" + model.NewID()},
-		{http.MethodPut, "/v1/" + projA + "/plans/" + model.NewID()},
-		{http.MethodDelete, "/v1/" + projA + "/plans/" + model.NewID()},
+		{http.MethodGet, "/v1/" + projA + "/plans/" + domain.NewID()},
+		{http.MethodPut, "/v1/" + projA + "/plans/" + domain.NewID()},
+		{http.MethodDelete, "/v1/" + projA + "/plans/" + domain.NewID()},
 	}
 	for _, tok := range tokens {
 		t.Run(tok.name, func(t *testing.T) {

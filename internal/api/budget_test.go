@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
-	"karbor/internal/testenv"
+	"karbor/internal/domain"
+	"karbor/internal/testsupport/testenv"
 )
 
 // A filtered listing that reaches the store's read budget before its page is
@@ -27,12 +27,12 @@ func TestFilteredListingReadBudgetLinks(t *testing.T) {
 	// and 110: one in each stretch of 50 items read.
 	const n = 120
 	start := day("2001-04-01T00:00:00Z")
-	var cs []*model.Checkpoint
+	var cs []*domain.Checkpoint
 	var all []listed
 	for i := range n {
-		status := model.StatusAvailable
+		status := domain.StatusAvailable
 		if k := n - 1 - i; k == 10 || k == 70 || k == 110 {
-			status = model.StatusError
+			status = domain.StatusError
 		}
 		c := newCheckpoint(projA, noop, planID, status, start.Add(time.Duration(i)*time.Second))
 		cs = append(cs, c)
@@ -83,7 +83,7 @@ func TestFilteredListingReadBudgetLinks(t *testing.T) {
 	})
 
 	t.Run("filter matching nothing", func(t *testing.T) {
-		pages, markers := walkPages(t, path+"?plan_id="+model.NewID(), "checkpoints")
+		pages, markers := walkPages(t, path+"?plan_id="+domain.NewID(), "checkpoints")
 		if len(pages) != 3 || len(pages[0])+len(pages[1])+len(pages[2]) != 0 {
 			t.Errorf("pages %v, want three empty ones", pages)
 		}
@@ -107,9 +107,9 @@ func TestFilteredListingReadBudgetLinks(t *testing.T) {
 		// 60 more, one a second, before it.
 		var plans []string
 		for i := range 60 {
-			p := &model.Plan{
-				ID: model.NewID(), ProjectID: projA, Name: "nightly", ProviderID: noop,
-				Status: model.PlanSuspended, Resources: []model.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: "web"}},
+			p := &domain.Plan{
+				ID: domain.NewID(), ProjectID: projA, Name: "nightly", ProviderID: noop,
+				Status: domain.PlanSuspended, Resources: []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: "web"}},
 				CreatedAt: start.Add(time.Duration(i) * time.Second),
 			}
 			if err := st.CreatePlan(t.Context(), p); err != nil {

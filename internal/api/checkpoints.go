@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 )
@@ -44,7 +44,7 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 		return nil, err
 	}
 	if v, ok := q["plan_id"]; ok {
-		id, ok := model.ParseUUID(v[0])
+		id, ok := domain.ParseUUID(v[0])
 		if !ok {
 			return nil, badRequest("Invalid plan_id %q: it must be a UUID.", clip(v[0]))
 		}
@@ -61,7 +61,7 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 		}
 	}
 	if v, ok := q["status"]; ok {
-		st, ok := model.ParseStatus(v[0])
+		st, ok := domain.ParseStatus(v[0])
 		if !ok {
 			return nil, badRequest("Invalid status %q: use one of protecting, available, error, deleting, deleted, error-deleting.", clip(v[0]))
 		}
@@ -139,12 +139,12 @@ func (s *Service) createCheckpoint(r *request) (any, error) {
 	}
 
 	now := s.now().UTC().Truncate(time.Second)
-	c := &model.Checkpoint{
-		ID:         model.NewID(),
+	c := &domain.Checkpoint{
+		ID:         domain.NewID(),
 		ProjectID:  r.tenant,
 		ProviderID: prov.ID,
-		Status:     model.StatusProtecting,
-		Plan: model.ProtectionPlan{
+		Status:     domain.StatusProtecting,
+		Plan: domain.ProtectionPlan{
 			ID:         plan.ID,
 			Name:       plan.Name,
 			ProviderID: plan.ProviderID,
@@ -201,15 +201,15 @@ func (s *Service) showCheckpoint(r *request) (any, error) {
 // expired reports a deleted checkpoint past its expiry time: DynamoDB's TTL
 // removes it within days, not at once, and until then it is gone already
 // for its callers.
-func expired(s *Service, c *model.Checkpoint) bool {
+func expired(s *Service, c *domain.Checkpoint) bool {
 	return c != nil && c.ExpiresAt != 0 && s.now().Unix() >= c.ExpiresAt
 }
 
 // settled are the statuses a checkpoint may be deleted or reset from.
-var settled = []model.Status{model.StatusAvailable, model.StatusError}
+var settled = []domain.Status{domain.StatusAvailable, domain.StatusError}
 
 // transition applies a status change and maps the store's outcome.
-func (s *Service) transition(r *request, providerID, id string, to model.Status, verb string) error {
+func (s *Service) transition(r *request, providerID, id string, to domain.Status, verb string) error {
 	current, err := s.Store.SetStatus(r.ctx(), store.Transition{
 		ProjectID: r.tenant, ProviderID: providerID, ID: id,
 		From: settled, To: to, At: s.now(),
@@ -233,7 +233,7 @@ func (s *Service) deleteCheckpoint(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.transition(r, providerID, id, model.StatusDeleting, "deleted"); err != nil {
+	if err := s.transition(r, providerID, id, domain.StatusDeleting, "deleted"); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -265,8 +265,8 @@ func (s *Service) resetCheckpointState(r *request) (any, error) {
 	if !present {
 		return nil, badRequest("'state' is a required property.")
 	}
-	to := model.Status(state)
-	if to != model.StatusAvailable && to != model.StatusError {
+	to := domain.Status(state)
+	if to != domain.StatusAvailable && to != domain.StatusError {
 		return nil, badRequest("Invalid state %q: a checkpoint can be reset to available or error.", state)
 	}
 	if err := s.transition(r, providerID, id, to, "reset"); err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
@@ -151,9 +151,9 @@ func TestCreateCheckpointErrors(t *testing.T) {
 	if _, ok := provider.Get(otherProvider); ok {
 		t.Fatalf("%s is a registered provider; pick another id", otherProvider)
 	}
-	otherPlan := &model.Plan{
-		ID: model.NewID(), ProjectID: projA, Name: "elsewhere", ProviderID: otherProvider, Status: model.PlanSuspended,
-		Parameters: map[string]json.RawMessage{}, Resources: []model.Resource{{ID: "v1", Type: "OS::Cinder::Volume", Name: "v"}},
+	otherPlan := &domain.Plan{
+		ID: domain.NewID(), ProjectID: projA, Name: "elsewhere", ProviderID: otherProvider, Status: domain.PlanSuspended,
+		Parameters: map[string]json.RawMessage{}, Resources: []domain.Resource{{ID: "v1", Type: "OS::Cinder::Volume", Name: "v"}},
 		CreatedAt: time.Now(),
 	}
 	if err := e.store.CreatePlan(context.Background(), otherPlan); err != nil {
@@ -163,8 +163,8 @@ func TestCreateCheckpointErrors(t *testing.T) {
 	cp := func(fields string) rawBody {
 		return rawBody(`{"checkpoint": {"plan_id": "` + planID + `"` + fields + `}}`)
 	}
-	unknownPlan := model.NewID()
-	unknownProvider := model.NewID()
+	unknownPlan := domain.NewID()
+	unknownProvider := domain.NewID()
 	tests := []struct {
 		name     string
 		provider string
@@ -226,7 +226,7 @@ func TestShowCheckpoint(t *testing.T) {
 	plan := e.createPlan(t, tokenA, projA, samplePlan())
 	cp := e.createCheckpoint(t, tokenA, projA, plan["id"].(string))
 	id := cp["id"].(string)
-	elsewhere := e.storeCheckpoint(t, projA, otherProvider, plan["id"].(string), model.StatusAvailable, time.Now())
+	elsewhere := e.storeCheckpoint(t, projA, otherProvider, plan["id"].(string), domain.StatusAvailable, time.Now())
 
 	got := e.do(t, http.MethodGet, checkpointPath(projA, noop, id), tokenA, nil).wantStatus(t, http.StatusOK).obj(t, "checkpoint")
 	checkCheckpointShape(t, got)
@@ -238,18 +238,18 @@ func TestShowCheckpoint(t *testing.T) {
 
 	// A deleted checkpoint is shown until it expires, even while DynamoDB's
 	// TTL has not removed it yet.
-	deleted := newCheckpoint(projA, noop, plan["id"].(string), model.StatusDeleted, time.Now().Add(-time.Hour))
+	deleted := newCheckpoint(projA, noop, plan["id"].(string), domain.StatusDeleted, time.Now().Add(-time.Hour))
 	deleted.ExpiresAt = time.Now().Add(time.Hour).Unix()
-	expired := newCheckpoint(projA, noop, plan["id"].(string), model.StatusDeleted, time.Now().Add(-time.Hour))
+	expired := newCheckpoint(projA, noop, plan["id"].(string), domain.StatusDeleted, time.Now().Add(-time.Hour))
 	expired.ExpiresAt = time.Now().Add(-time.Minute).Unix()
-	e.storeCheckpoints(t, []*model.Checkpoint{deleted, expired})
+	e.storeCheckpoints(t, []*domain.Checkpoint{deleted, expired})
 	shown := e.do(t, http.MethodGet, checkpointPath(projA, noop, deleted.ID), tokenA, nil).wantStatus(t, http.StatusOK).obj(t, "checkpoint")
 	if shown["status"] != "deleted" {
 		t.Errorf("status = %v, want deleted", shown["status"])
 	}
 	e.do(t, http.MethodGet, checkpointPath(projA, noop, expired.ID), tokenA, nil).wantFault(t, http.StatusNotFound, expired.ID)
 
-	unknown := model.NewID()
+	unknown := domain.NewID()
 	tests := []struct {
 		name     string
 		provider string
@@ -258,7 +258,7 @@ func TestShowCheckpoint(t *testing.T) {
 		mention  string
 	}{
 		{"unknown checkpoint", noop, unknown, 404, unknown},
-		{"unknown provider", model.NewID(), id, 404, "Provider"},
+		{"unknown provider", domain.NewID(), id, 404, "Provider"},
 		{"checkpoint of another provider", noop, elsewhere.ID, 404, elsewhere.ID},
 		{"through its unknown provider", otherProvider, elsewhere.ID, 404, otherProvider},
 		{"bad checkpoint id", noop, "not-a-uuid", 400, "checkpoint_id"},
@@ -283,7 +283,7 @@ func TestDeleteCheckpoint(t *testing.T) {
 
 	t.Run("from available", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 		r := e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenA, nil).wantStatus(t, http.StatusOK)
 		if len(r.body) != 0 || r.body == nil {
 			t.Errorf("delete body = %q, want {}", r.raw)
@@ -299,7 +299,7 @@ func TestDeleteCheckpoint(t *testing.T) {
 
 	t.Run("from error", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusError)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusError)
 		upper := strings.ToUpper(strings.ReplaceAll(id, "-", ""))
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, upper), tokenA, nil).wantStatus(t, http.StatusOK)
 		if st := show(t, id)["status"]; st != "deleting" {
@@ -309,7 +309,7 @@ func TestDeleteCheckpoint(t *testing.T) {
 
 	t.Run("by an admin of another project", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenAdmin, nil).wantStatus(t, http.StatusOK)
 	})
 
@@ -319,12 +319,12 @@ func TestDeleteCheckpoint(t *testing.T) {
 		if st := show(t, id)["status"]; st != "protecting" {
 			t.Errorf("status = %v, want protecting", st)
 		}
-		for _, path := range [][]model.Status{
-			{model.StatusAvailable, model.StatusDeleting, model.StatusDeleted},
-			{model.StatusAvailable, model.StatusDeleting, model.StatusErrorDeleting},
+		for _, path := range [][]domain.Status{
+			{domain.StatusAvailable, domain.StatusDeleting, domain.StatusDeleted},
+			{domain.StatusAvailable, domain.StatusDeleting, domain.StatusErrorDeleting},
 		} {
-			c := e.storeCheckpoint(t, projA, noop, planID, model.StatusProtecting, time.Now())
-			from := model.StatusProtecting
+			c := e.storeCheckpoint(t, projA, noop, planID, domain.StatusProtecting, time.Now())
+			from := domain.StatusProtecting
 			for _, to := range path {
 				e.setStatus(t, projA, c.ID, from, to)
 				from = to
@@ -337,10 +337,10 @@ func TestDeleteCheckpoint(t *testing.T) {
 	})
 
 	t.Run("not found", func(t *testing.T) {
-		unknown := model.NewID()
+		unknown := domain.NewID()
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, unknown), tokenA, nil).wantFault(t, http.StatusNotFound, unknown)
-		e.do(t, http.MethodDelete, checkpointPath(projA, model.NewID(), unknown), tokenA, nil).wantFault(t, http.StatusNotFound, "Provider")
-		elsewhere := e.storeCheckpoint(t, projA, otherProvider, planID, model.StatusAvailable, time.Now())
+		e.do(t, http.MethodDelete, checkpointPath(projA, domain.NewID(), unknown), tokenA, nil).wantFault(t, http.StatusNotFound, "Provider")
+		elsewhere := e.storeCheckpoint(t, projA, otherProvider, planID, domain.StatusAvailable, time.Now())
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, elsewhere.ID), tokenA, nil).wantFault(t, http.StatusNotFound, elsewhere.ID)
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, "not-a-uuid"), tokenA, nil).wantFault(t, http.StatusBadRequest, "checkpoint_id")
 		e.do(t, http.MethodDelete, checkpointPath(projA, "not-a-uuid", unknown), tokenA, nil).wantFault(t, http.StatusBadRequest, "provider_id")
@@ -358,7 +358,7 @@ func TestResetCheckpointState(t *testing.T) {
 
 	t.Run("between available and error", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 		path := checkpointPath(projA, noop, id)
 		for _, step := range []struct {
 			token, state string
@@ -389,10 +389,10 @@ func TestResetCheckpointState(t *testing.T) {
 		if st := status(t, id); st != "protecting" {
 			t.Errorf("status = %v, want protecting", st)
 		}
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 		e.do(t, http.MethodDelete, path, tokenA, nil).wantStatus(t, http.StatusOK)
 		e.do(t, http.MethodPut, path, tokenA, reset("available")).wantFault(t, http.StatusConflict, "deleting")
-		e.setStatus(t, projA, id, model.StatusDeleting, model.StatusDeleted)
+		e.setStatus(t, projA, id, domain.StatusDeleting, domain.StatusDeleted)
 		e.do(t, http.MethodPut, path, tokenA, reset("available")).wantFault(t, http.StatusConflict, "deleted")
 		if st := status(t, id); st != "deleted" {
 			t.Errorf("status = %v, want deleted", st)
@@ -401,7 +401,7 @@ func TestResetCheckpointState(t *testing.T) {
 
 	t.Run("invalid body", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 		path := checkpointPath(projA, noop, id)
 		tests := []struct {
 			name    string
@@ -442,11 +442,11 @@ func TestResetCheckpointState(t *testing.T) {
 	})
 
 	t.Run("not found", func(t *testing.T) {
-		unknown := model.NewID()
+		unknown := domain.NewID()
 		e.do(t, http.MethodPut, checkpointPath(projA, noop, unknown), tokenA, reset("error")).wantFault(t, http.StatusNotFound, unknown)
-		elsewhere := e.storeCheckpoint(t, projA, otherProvider, planID, model.StatusAvailable, time.Now())
+		elsewhere := e.storeCheckpoint(t, projA, otherProvider, planID, domain.StatusAvailable, time.Now())
 		e.do(t, http.MethodPut, checkpointPath(projA, noop, elsewhere.ID), tokenA, reset("error")).wantFault(t, http.StatusNotFound, elsewhere.ID)
-		e.do(t, http.MethodPut, checkpointPath(projA, model.NewID(), elsewhere.ID), tokenA, reset("error")).wantFault(t, http.StatusNotFound, "Provider")
+		e.do(t, http.MethodPut, checkpointPath(projA, domain.NewID(), elsewhere.ID), tokenA, reset("error")).wantFault(t, http.StatusNotFound, "Provider")
 		e.do(t, http.MethodPut, checkpointPath(projA, noop, "not-a-uuid"), tokenA, reset("error")).wantFault(t, http.StatusBadRequest, "checkpoint_id")
 		e.do(t, http.MethodPut, checkpointPath(projA, "not-a-uuid", unknown), tokenA, reset("error")).wantFault(t, http.StatusBadRequest, "provider_id")
 	})

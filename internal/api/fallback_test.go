@@ -12,15 +12,15 @@ import (
 	"testing"
 
 	"karbor/internal/api"
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // countingAuth counts the calls to Caller and refuses every one.
 type countingAuth struct{ calls atomic.Int32 }
 
-func (a *countingAuth) Caller(*http.Request) (model.Caller, error) {
+func (a *countingAuth) Caller(*http.Request) (domain.Caller, error) {
 	a.calls.Add(1)
-	return model.Caller{}, api.Unauthorized("no caller here")
+	return domain.Caller{}, api.Unauthorized("no caller here")
 }
 
 // newFallbackEnv serves FallbackHandler over no store at all: a handler
@@ -63,7 +63,7 @@ func TestFallbackHandler(t *testing.T) {
 	}
 	param := regexp.MustCompile(`\{\w+\}`)
 	for _, pattern := range paths {
-		path := param.ReplaceAllStringFunc(pattern, func(string) string { return model.NewID() })
+		path := param.ReplaceAllStringFunc(pattern, func(string) string { return domain.NewID() })
 		allow := strings.Join(slices.Sorted(slices.Values(methods[pattern])), ", ")
 		for _, method := range []string{http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodGet, http.MethodOptions} {
 			t.Run(method+" "+pattern, func(t *testing.T) {
@@ -129,8 +129,8 @@ func TestFallbackHandler(t *testing.T) {
 	}
 
 	t.Run("a token changes nothing", func(t *testing.T) {
-		e.do(t, http.MethodPatch, "/v1/"+projA+"/plans/"+model.NewID(), tokenA, nil).wantFault(t, http.StatusMethodNotAllowed)
-		e.do(t, http.MethodGet, "/v1/"+projA+"/plans/"+model.NewID(), tokenB, nil).wantFault(t, http.StatusNotFound)
+		e.do(t, http.MethodPatch, "/v1/"+projA+"/plans/"+domain.NewID(), tokenA, nil).wantFault(t, http.StatusMethodNotAllowed)
+		e.do(t, http.MethodGet, "/v1/"+projA+"/plans/"+domain.NewID(), tokenB, nil).wantFault(t, http.StatusNotFound)
 		e.do(t, http.MethodGet, "/v2/x", "not a token", nil).wantFault(t, http.StatusNotFound)
 	})
 }

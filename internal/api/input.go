@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
 )
 
@@ -111,7 +111,7 @@ func (o object) requiredUUID(key string) (string, error) {
 	if !present {
 		return "", badRequest("'%s' is a required property.", key)
 	}
-	id, ok := model.ParseUUID(s)
+	id, ok := domain.ParseUUID(s)
 	if !ok {
 		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, clip(s))
 	}
@@ -140,7 +140,7 @@ func clip(s string) string {
 // pathUUID reads a UUID path parameter.
 func pathUUID(r *request, name string) (string, error) {
 	raw := r.PathValue(name)
-	id, ok := model.ParseUUID(raw)
+	id, ok := domain.ParseUUID(raw)
 	if !ok {
 		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, clip(raw))
 	}
@@ -288,7 +288,7 @@ func parseMarker(q map[string][]string) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	id, ok := model.ParseUUID(vals[0])
+	id, ok := domain.ParseUUID(vals[0])
 	if !ok {
 		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", clip(vals[0]))
 	}
@@ -322,7 +322,7 @@ func listedProject(r *request, q map[string][]string) (string, error) {
 		return r.tenant, err
 	}
 	if p, ok := q["project_id"]; ok {
-		if !model.ValidProjectID(p[0]) {
+		if !domain.ValidProjectID(p[0]) {
 			return "", badRequest("Invalid project_id %q.", clip(p[0]))
 		}
 		return p[0], nil

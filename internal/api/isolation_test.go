@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // TestProjectIsolation: a project never sees another's data. Through its own
@@ -16,7 +16,7 @@ func TestProjectIsolation(t *testing.T) {
 	planID := plan["id"].(string)
 	cp := e.createCheckpoint(t, tokenA, projA, planID)
 	id := cp["id"].(string)
-	e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
+	e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
 	before := e.do(t, http.MethodGet, checkpointPath(projA, noop, id), tokenA, nil).wantStatus(t, http.StatusOK).obj(t, "checkpoint")
 
 	t.Run("checkpoints", func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // listed is a checkpoint as the tests expect it in a listing.
@@ -39,7 +39,7 @@ func order(cs []listed, ascending bool) []string {
 	return out
 }
 
-func listedOf(c *model.Checkpoint) listed { return listed{c.ID, model.Timestamp(c.CreatedAt)} }
+func listedOf(c *domain.Checkpoint) listed { return listed{c.ID, domain.Timestamp(c.CreatedAt)} }
 
 func listedView(c map[string]any) listed { return listed{c["id"].(string), c["created_at"].(string)} }
 
@@ -92,12 +92,12 @@ func TestListCheckpoints(t *testing.T) {
 	p1 := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 	p2 := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 
-	stored := []*model.Checkpoint{
-		newCheckpoint(projA, noop, p1, model.StatusAvailable, day("2001-01-01T10:00:00Z")),
-		newCheckpoint(projA, noop, p1, model.StatusError, day("2001-01-02T00:00:00Z")),
-		newCheckpoint(projA, noop, p2, model.StatusAvailable, day("2001-01-02T23:59:59Z")),
-		newCheckpoint(projA, noop, p2, model.StatusProtecting, day("2001-01-03T12:00:00Z")),
-		newCheckpoint(projA, noop, p2, model.StatusErrorDeleting, day("2001-01-03T12:00:00Z")),
+	stored := []*domain.Checkpoint{
+		newCheckpoint(projA, noop, p1, domain.StatusAvailable, day("2001-01-01T10:00:00Z")),
+		newCheckpoint(projA, noop, p1, domain.StatusError, day("2001-01-02T00:00:00Z")),
+		newCheckpoint(projA, noop, p2, domain.StatusAvailable, day("2001-01-02T23:59:59Z")),
+		newCheckpoint(projA, noop, p2, domain.StatusProtecting, day("2001-01-03T12:00:00Z")),
+		newCheckpoint(projA, noop, p2, domain.StatusErrorDeleting, day("2001-01-03T12:00:00Z")),
 	}
 	e.storeCheckpoints(t, stored)
 	day1, day2a, day2b, day3, day3b := listedOf(stored[0]), listedOf(stored[1]), listedOf(stored[2]), listedOf(stored[3]), listedOf(stored[4])
@@ -107,11 +107,11 @@ func TestListCheckpoints(t *testing.T) {
 	}
 	// Never listed: a deleted checkpoint, another project's, another
 	// provider's.
-	gone := e.storeCheckpoint(t, projA, noop, p1, model.StatusAvailable, day("2001-01-02T12:00:00Z"))
-	e.setStatus(t, projA, gone.ID, model.StatusAvailable, model.StatusDeleting)
-	e.setStatus(t, projA, gone.ID, model.StatusDeleting, model.StatusDeleted)
-	otherProject := e.storeCheckpoint(t, projB, noop, p1, model.StatusAvailable, day("2001-01-02T12:00:00Z"))
-	otherProv := e.storeCheckpoint(t, projA, otherProvider, p1, model.StatusAvailable, day("2001-01-02T12:00:00Z"))
+	gone := e.storeCheckpoint(t, projA, noop, p1, domain.StatusAvailable, day("2001-01-02T12:00:00Z"))
+	e.setStatus(t, projA, gone.ID, domain.StatusAvailable, domain.StatusDeleting)
+	e.setStatus(t, projA, gone.ID, domain.StatusDeleting, domain.StatusDeleted)
+	otherProject := e.storeCheckpoint(t, projB, noop, p1, domain.StatusAvailable, day("2001-01-02T12:00:00Z"))
+	otherProv := e.storeCheckpoint(t, projA, otherProvider, p1, domain.StatusAvailable, day("2001-01-02T12:00:00Z"))
 
 	every := append([]listed{day1, day2a, day2b, day3, day3b}, viaAPI...)
 	path := checkpointsPath(projA, noop)
@@ -218,7 +218,7 @@ func TestListCheckpoints(t *testing.T) {
 
 		for _, tc := range []struct{ name, marker string }{
 			{"not a UUID", "not-a-uuid"},
-			{"unknown", model.NewID()},
+			{"unknown", domain.NewID()},
 			{"another provider's", otherProv.ID},
 			{"another project's", otherProject.ID},
 			{"a plan", p1},
@@ -234,7 +234,7 @@ func TestListCheckpoints(t *testing.T) {
 		}{
 			{"plan_id=" + p1, append([]listed{day1, day2a}, viaAPI...)},
 			{"plan_id=" + strings.ToUpper(p2), []listed{day2b, day3, day3b}},
-			{"plan_id=" + model.NewID(), nil},
+			{"plan_id=" + domain.NewID(), nil},
 			{"start_date=2001-01-02", append([]listed{day2a, day2b, day3, day3b}, viaAPI...)},
 			{"end_date=2001-01-02", []listed{day1, day2a, day2b}},
 			{"start_date=2001-01-02&end_date=2001-01-02", []listed{day2a, day2b}},
@@ -274,7 +274,7 @@ func TestListCheckpoints(t *testing.T) {
 	})
 
 	t.Run("unknown provider", func(t *testing.T) {
-		unknown := model.NewID()
+		unknown := domain.NewID()
 		e.do(t, http.MethodGet, checkpointsPath(projA, unknown), tokenA, nil).wantFault(t, http.StatusNotFound, unknown)
 		e.do(t, http.MethodGet, checkpointsPath(projA, otherProvider), tokenA, nil).wantFault(t, http.StatusNotFound, otherProvider)
 		e.do(t, http.MethodGet, checkpointsPath(projA, "no-op"), tokenA, nil).wantFault(t, http.StatusBadRequest, "provider_id")
@@ -283,23 +283,23 @@ func TestListCheckpoints(t *testing.T) {
 
 func TestListCheckpointsAcrossProjects(t *testing.T) {
 	e := newEnv(t)
-	planID := model.NewID() // listings do not need the plan to exist
+	planID := domain.NewID() // listings do not need the plan to exist
 	var inA, inB, inAdmin []listed
-	var cs []*model.Checkpoint
+	var cs []*domain.Checkpoint
 	for i := range 3 {
 		at := day("2001-02-01T00:00:00Z").Add(time.Duration(i) * time.Hour)
-		a := newCheckpoint(projA, noop, planID, model.StatusAvailable, at)
-		b := newCheckpoint(projB, noop, planID, model.StatusAvailable, at.Add(time.Minute))
+		a := newCheckpoint(projA, noop, planID, domain.StatusAvailable, at)
+		b := newCheckpoint(projB, noop, planID, domain.StatusAvailable, at.Add(time.Minute))
 		cs = append(cs, a, b)
 		inA, inB = append(inA, listedOf(a)), append(inB, listedOf(b))
 	}
-	own := newCheckpoint(projAdmin, noop, planID, model.StatusError, day("2001-02-02T00:00:00Z"))
+	own := newCheckpoint(projAdmin, noop, planID, domain.StatusError, day("2001-02-02T00:00:00Z"))
 	cs = append(cs, own)
 	inAdmin = append(inAdmin, listedOf(own))
 	e.storeCheckpoints(t, cs)
-	gone := e.storeCheckpoint(t, projB, noop, planID, model.StatusAvailable, day("2001-02-01T12:00:00Z"))
-	e.setStatus(t, projB, gone.ID, model.StatusAvailable, model.StatusDeleting)
-	e.setStatus(t, projB, gone.ID, model.StatusDeleting, model.StatusDeleted)
+	gone := e.storeCheckpoint(t, projB, noop, planID, domain.StatusAvailable, day("2001-02-01T12:00:00Z"))
+	e.setStatus(t, projB, gone.ID, domain.StatusAvailable, domain.StatusDeleting)
+	e.setStatus(t, projB, gone.ID, domain.StatusDeleting, domain.StatusDeleted)
 	all := slices.Concat(inA, inB, inAdmin)
 
 	list := func(t *testing.T, token, tenant, query string) []string {
@@ -351,10 +351,10 @@ func TestListCheckpointsAcrossProjects(t *testing.T) {
 func TestCheckpointLinks(t *testing.T) {
 	e := newEnv(t)
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
-	var cs []*model.Checkpoint
+	var cs []*domain.Checkpoint
 	var all []listed
 	for i := range 6 {
-		c := newCheckpoint(projA, noop, planID, model.StatusAvailable, day("2001-03-01T00:00:00Z").Add(time.Duration(i/2)*time.Second))
+		c := newCheckpoint(projA, noop, planID, domain.StatusAvailable, day("2001-03-01T00:00:00Z").Add(time.Duration(i/2)*time.Second))
 		cs = append(cs, c)
 		all = append(all, listedOf(c))
 	}
@@ -471,17 +471,17 @@ func TestCheckpointLinks(t *testing.T) {
 			}
 			// Leave the new ones out of the next walk.
 			for _, id := range created {
-				e.setStatus(t, projA, id, model.StatusProtecting, model.StatusAvailable)
-				e.setStatus(t, projA, id, model.StatusAvailable, model.StatusDeleting)
-				e.setStatus(t, projA, id, model.StatusDeleting, model.StatusDeleted)
+				e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
+				e.setStatus(t, projA, id, domain.StatusAvailable, domain.StatusDeleting)
+				e.setStatus(t, projA, id, domain.StatusDeleting, domain.StatusDeleted)
 			}
 		}
 
 		// The marker's checkpoint deleted between two pages.
 		r := e.do(t, http.MethodGet, path+"?limit=2", tokenA, nil).wantStatus(t, http.StatusOK)
 		page := ids(r.list(t, "checkpoints"))
-		e.setStatus(t, projA, page[1], model.StatusAvailable, model.StatusDeleting)
-		e.setStatus(t, projA, page[1], model.StatusDeleting, model.StatusDeleted)
+		e.setStatus(t, projA, page[1], domain.StatusAvailable, domain.StatusDeleting)
+		e.setStatus(t, projA, page[1], domain.StatusDeleting, domain.StatusDeleted)
 		rest, _ := e.walk(t, tokenA, r.next(t, "checkpoints_links"), 10, nil)
 		wantIDs(t, "after the deleted marker", rest, desc[2:])
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"karbor/internal/local/devtoken"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,10 +18,10 @@ import (
 	"time"
 
 	"karbor/internal/api"
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -73,7 +74,7 @@ func newEnv(t *testing.T) *env {
 // server shares it).
 func newEnvWith(t *testing.T, st *store.Store) *env {
 	t.Helper()
-	svc := &api.Service{Store: st, Auth: api.DevTokenAuth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := &api.Service{Store: st, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
 	// Every answer is seen as sent, redirects included.
@@ -346,7 +347,7 @@ func (e *env) createCheckpoint(t *testing.T, token, tenant, planID string) map[s
 
 // storeCheckpoint writes a checkpoint directly, as the background
 // protection would leave it.
-func (e *env) storeCheckpoint(t *testing.T, project, providerID, planID string, status model.Status, created time.Time) *model.Checkpoint {
+func (e *env) storeCheckpoint(t *testing.T, project, providerID, planID string, status domain.Status, created time.Time) *domain.Checkpoint {
 	t.Helper()
 	c := newCheckpoint(project, providerID, planID, status, created)
 	if err := e.store.CreateCheckpoint(context.Background(), c); err != nil {
@@ -355,18 +356,18 @@ func (e *env) storeCheckpoint(t *testing.T, project, providerID, planID string, 
 	return c
 }
 
-func newCheckpoint(project, providerID, planID string, status model.Status, created time.Time) *model.Checkpoint {
+func newCheckpoint(project, providerID, planID string, status domain.Status, created time.Time) *domain.Checkpoint {
 	created = created.UTC().Truncate(time.Second)
-	return &model.Checkpoint{
-		ID:         model.NewID(),
+	return &domain.Checkpoint{
+		ID:         domain.NewID(),
 		ProjectID:  project,
 		ProviderID: providerID,
 		Status:     status,
-		Plan: model.ProtectionPlan{
+		Plan: domain.ProtectionPlan{
 			ID:         planID,
 			Name:       "stored plan",
 			ProviderID: providerID,
-			Resources:  []model.Resource{{ID: "33b6bb0b-1157-4e66-8553-1c9e14b1c7ba", Type: "OS::Cinder::Volume", Name: "Data volume"}},
+			Resources:  []domain.Resource{{ID: "33b6bb0b-1157-4e66-8553-1c9e14b1c7ba", Type: "OS::Cinder::Volume", Name: "Data volume"}},
 		},
 		ExtraInfo: json.RawMessage(`{"created_by":"manual"}`),
 		CreatedAt: created,
@@ -375,10 +376,10 @@ func newCheckpoint(project, providerID, planID string, status model.Status, crea
 }
 
 // storeCheckpoints writes many checkpoints with a bounded pool of workers.
-func (e *env) storeCheckpoints(t *testing.T, cs []*model.Checkpoint) {
+func (e *env) storeCheckpoints(t *testing.T, cs []*domain.Checkpoint) {
 	t.Helper()
 	const workers = 16
-	work := make(chan *model.Checkpoint)
+	work := make(chan *domain.Checkpoint)
 	errs := make(chan error, len(cs))
 	var wg sync.WaitGroup
 	for range workers {
@@ -404,10 +405,10 @@ func (e *env) storeCheckpoints(t *testing.T, cs []*model.Checkpoint) {
 }
 
 // setStatus moves a checkpoint with the store, as the background work does.
-func (e *env) setStatus(t *testing.T, project, id string, from, to model.Status) {
+func (e *env) setStatus(t *testing.T, project, id string, from, to domain.Status) {
 	t.Helper()
 	_, err := e.store.SetStatus(context.Background(), store.Transition{
-		ProjectID: project, ProviderID: noop, ID: id, From: []model.Status{from}, To: to,
+		ProjectID: project, ProviderID: noop, ID: id, From: []domain.Status{from}, To: to,
 	})
 	if err != nil {
 		t.Fatalf("set status of %s from %s to %s: %v", id, from, to, err)

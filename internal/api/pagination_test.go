@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // TestPaginationAtScale walks 2,500 checkpoints (written with the store: the
@@ -18,12 +18,12 @@ func TestPaginationAtScale(t *testing.T) {
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 	const n = 2500
 	base := day("2001-06-01T00:00:00Z")
-	cs := make([]*model.Checkpoint, 0, n)
+	cs := make([]*domain.Checkpoint, 0, n)
 	all := make([]listed, 0, n+3)
 	for i := range n {
 		// Three to a second, so that ties are broken by id.
 		second := i / 3
-		c := newCheckpoint(projA, noop, planID, model.StatusAvailable, base.Add(time.Duration(second)*time.Second))
+		c := newCheckpoint(projA, noop, planID, domain.StatusAvailable, base.Add(time.Duration(second)*time.Second))
 		// moto sorts a whole table by id on every Query; ids that grow with
 		// the second (still random within it) keep that sort cheap. The
 		// service treats them as any other UUID.
@@ -36,9 +36,9 @@ func TestPaginationAtScale(t *testing.T) {
 		all = append(all, listedView(e.createCheckpoint(t, tokenA, projA, planID)))
 	}
 	// Another project's checkpoints at the same times stay out.
-	e.storeCheckpoints(t, []*model.Checkpoint{
-		newCheckpoint(projB, noop, planID, model.StatusAvailable, base),
-		newCheckpoint(projB, noop, planID, model.StatusAvailable, base.Add(100*time.Second)),
+	e.storeCheckpoints(t, []*domain.Checkpoint{
+		newCheckpoint(projB, noop, planID, domain.StatusAvailable, base),
+		newCheckpoint(projB, noop, planID, domain.StatusAvailable, base.Add(100*time.Second)),
 	})
 	path := checkpointsPath(projA, noop)
 	desc, asc := order(all, false), order(all, true)

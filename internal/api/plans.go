@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 )
@@ -59,7 +59,7 @@ func planDescription(o object) (desc *string, present bool, err error) {
 }
 
 // planResources validates a non-empty list of resources the provider accepts.
-func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resource, error) {
+func planResources(raw json.RawMessage, prov *provider.Provider) ([]domain.Resource, error) {
 	var items []json.RawMessage
 	if isNull(raw) || json.Unmarshal(raw, &items) != nil {
 		return nil, badRequest("Invalid input for field 'resources': it must be a list of resources.")
@@ -73,7 +73,7 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 		return nil, badRequest("Invalid input for field 'resources': at most %d resources per plan.", maxResources)
 	}
 	seen := map[string]bool{}
-	out := make([]model.Resource, 0, len(items))
+	out := make([]domain.Resource, 0, len(items))
 	for i, item := range items {
 		o, err := asObject(item, "a resource")
 		if err != nil {
@@ -82,7 +82,7 @@ func planResources(raw json.RawMessage, prov *provider.Provider) ([]model.Resour
 		if err := o.only("a resource", "id", "type", "name", "extra_info"); err != nil {
 			return nil, err
 		}
-		var res model.Resource
+		var res domain.Resource
 		for _, f := range []struct {
 			key string
 			dst *string
@@ -201,13 +201,13 @@ func (s *Service) createPlan(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &model.Plan{
-		ID:          model.NewID(),
+	p := &domain.Plan{
+		ID:          domain.NewID(),
 		ProjectID:   r.tenant,
 		Name:        name,
 		Description: desc,
 		ProviderID:  prov.ID,
-		Status:      model.PlanSuspended,
+		Status:      domain.PlanSuspended,
 		Parameters:  params,
 		Resources:   resources,
 		CreatedAt:   s.now().UTC().Truncate(time.Second),
@@ -271,7 +271,7 @@ func (s *Service) updatePlan(r *request) (any, error) {
 	if status, present, err := in.str("status"); err != nil {
 		return nil, err
 	} else if present {
-		if status != model.PlanSuspended && status != model.PlanStarted {
+		if status != domain.PlanSuspended && status != domain.PlanStarted {
 			return nil, badRequest("Invalid plan status %q: use suspended or started.", clip(status))
 		}
 		u.Status = &status
@@ -329,7 +329,7 @@ func (s *Service) listPlans(r *request) (any, error) {
 	}
 	query.Name, query.Description = q.Get("name"), q.Get("description")
 	if st := q.Get("status"); st != "" {
-		if st != model.PlanSuspended && st != model.PlanStarted {
+		if st != domain.PlanSuspended && st != domain.PlanStarted {
 			return nil, badRequest("Invalid status %q: use suspended or started.", clip(st))
 		}
 		query.Status = st

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 func plansPath(tenant string) string { return "/v1/" + tenant + "/plans" }
@@ -104,7 +104,7 @@ func TestCreatePlanValidation(t *testing.T) {
 		return p
 	}
 	resource := func(drop string, extra map[string]any) map[string]any {
-		r := map[string]any{"id": model.NewID(), "type": "OS::Cinder::Volume", "name": "v"}
+		r := map[string]any{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "v"}
 		delete(r, drop)
 		for k, v := range extra {
 			r[k] = v
@@ -149,7 +149,7 @@ func TestCreatePlanValidation(t *testing.T) {
 		{"provider_id unknown", map[string]any{"plan": with("provider_id", "11111111-2222-4333-8444-555555555555")}, 400, "11111111-2222-4333-8444-555555555555"},
 		{"provider_id not a UUID", map[string]any{"plan": with("provider_id", "no-op")}, 400, "provider_id"},
 		{"provider_id not a string", map[string]any{"plan": with("provider_id", 5)}, 400, "provider_id"},
-		{"unknown key in plan", map[string]any{"plan": with("id", model.NewID())}, 400, "id"},
+		{"unknown key in plan", map[string]any{"plan": with("id", domain.NewID())}, 400, "id"},
 		{"status in create", map[string]any{"plan": with("status", "started")}, 400, "status"},
 		{"unknown top-level key", map[string]any{"plan": samplePlan(), "extra": 1}, 400, "extra"},
 		{"plan missing", map[string]any{}, 400, "plan"},
@@ -190,7 +190,7 @@ func TestShowPlan(t *testing.T) {
 			t.Errorf("GET %s = %v, want %v", spelling, got, p)
 		}
 	}
-	unknown := model.NewID()
+	unknown := domain.NewID()
 	e.do(t, http.MethodGet, planPath(projA, unknown), tokenA, nil).wantFault(t, http.StatusNotFound, "Plan "+unknown+" could not be found.")
 	for _, bad := range []string{"not-a-uuid", id + "0", id[:35]} {
 		e.do(t, http.MethodGet, planPath(projA, bad), tokenA, nil).wantFault(t, http.StatusBadRequest, "plan_id")
@@ -262,7 +262,7 @@ func TestListPlans(t *testing.T) {
 			t.Errorf("plans_links on a full last page: %s", r.raw)
 		}
 		e.do(t, http.MethodGet, plansPath(projA)+"?marker=not-a-uuid", tokenA, nil).wantFault(t, http.StatusBadRequest, "marker")
-		e.do(t, http.MethodGet, plansPath(projA)+"?marker="+model.NewID(), tokenA, nil).wantFault(t, http.StatusBadRequest, "marker")
+		e.do(t, http.MethodGet, plansPath(projA)+"?marker="+domain.NewID(), tokenA, nil).wantFault(t, http.StatusBadRequest, "marker")
 		e.do(t, http.MethodGet, plansPath(projA)+"?limit=0", tokenA, nil).wantFault(t, http.StatusBadRequest, "limit")
 	})
 
@@ -311,7 +311,7 @@ func TestUpdatePlan(t *testing.T) {
 		}
 		current = want
 	}
-	newResources := []any{map[string]any{"id": model.NewID(), "type": "OS::Cinder::Volume", "name": "only volume", "extra_info": map[string]any{"availability_zone": "az2"}}}
+	newResources := []any{map[string]any{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "only volume", "extra_info": map[string]any{"availability_zone": "az2"}}}
 
 	t.Run("name", func(t *testing.T) {
 		update(t, map[string]any{"name": "renamed"}, map[string]any{"name": "renamed"})
@@ -370,7 +370,7 @@ func TestUpdatePlan(t *testing.T) {
 	})
 
 	t.Run("unknown plan", func(t *testing.T) {
-		unknown := model.NewID()
+		unknown := domain.NewID()
 		e.do(t, http.MethodPut, planPath(projA, unknown), tokenA, map[string]any{"plan": map[string]any{"name": "x"}}).
 			wantFault(t, http.StatusNotFound, "Plan "+unknown+" could not be found.")
 		e.do(t, http.MethodPut, planPath(projA, unknown), tokenA, map[string]any{"plan": map[string]any{"resources": newResources}}).
@@ -391,7 +391,7 @@ func TestDeletePlan(t *testing.T) {
 	e.do(t, http.MethodGet, planPath(projA, id), tokenA, nil).wantFault(t, http.StatusNotFound, "Plan "+id+" could not be found.")
 	e.do(t, http.MethodDelete, planPath(projA, id), tokenA, nil).wantFault(t, http.StatusNotFound, id)
 	e.do(t, http.MethodPut, planPath(projA, id), tokenA, map[string]any{"plan": map[string]any{"name": "x"}}).wantFault(t, http.StatusNotFound, id)
-	e.do(t, http.MethodDelete, planPath(projA, model.NewID()), tokenA, nil).wantFault(t, http.StatusNotFound)
+	e.do(t, http.MethodDelete, planPath(projA, domain.NewID()), tokenA, nil).wantFault(t, http.StatusNotFound)
 
 	left := ids(e.do(t, http.MethodGet, plansPath(projA), tokenA, nil).wantStatus(t, http.StatusOK).list(t, "plans"))
 	if !slices.Equal(left, []string{keep["id"].(string)}) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
@@ -133,7 +133,7 @@ func TestListProviders(t *testing.T) {
 			{"limit=1.5", "limit"},
 			{"limit=", "limit"},
 			{"marker=not-a-uuid", "marker"},
-			{"marker=" + model.NewID(), "marker"},
+			{"marker=" + domain.NewID(), "marker"},
 		} {
 			e.do(t, http.MethodGet, path+"?"+q.query, tokenA, nil).wantFault(t, http.StatusBadRequest, q.mention)
 		}
@@ -160,7 +160,7 @@ func TestShowProvider(t *testing.T) {
 		}
 	}
 
-	unknown := model.NewID()
+	unknown := domain.NewID()
 	e.do(t, http.MethodGet, "/v1/"+projA+"/providers/"+unknown, tokenA, nil).wantFault(t, http.StatusNotFound, unknown)
 	for _, bad := range []string{"not-a-uuid", "1234", strings.ReplaceAll(noop, "-", "") + "0", noop[:35] + "g", "{" + noop + "}"} {
 		e.do(t, http.MethodGet, "/v1/"+projA+"/providers/"+url.PathEscape(bad), tokenA, nil).wantFault(t, http.StatusBadRequest, "provider_id")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 )
@@ -45,7 +45,7 @@ func TestNameLengthCountsCharacters(t *testing.T) {
 func TestEndDateBeyondYear9999(t *testing.T) {
 	e := newEnv(t)
 	plan := e.createPlan(t, tokenA, projA, samplePlan())
-	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), model.StatusAvailable, time.Now().UTC())
+	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), domain.StatusAvailable, time.Now().UTC())
 	// In UTC this instant is in year 10000; it still bounds every checkpoint.
 	r := e.do(t, http.MethodGet, checkpointsPath(projA, noop)+"?end_date=9999-12-31T23:59:59-01:00", tokenA, nil)
 	r.wantStatus(t, http.StatusOK)
@@ -130,11 +130,11 @@ func TestParameterKeyWithARN(t *testing.T) {
 func TestExpiredCheckpointIsGone(t *testing.T) {
 	e := newEnv(t)
 	plan := e.createPlan(t, tokenA, projA, samplePlan())
-	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), model.StatusAvailable, time.Now().UTC())
+	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), domain.StatusAvailable, time.Now().UTC())
 	ctx := context.Background()
 	for _, tr := range []store.Transition{
-		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []model.Status{model.StatusAvailable}, To: model.StatusDeleting},
-		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []model.Status{model.StatusDeleting}, To: model.StatusDeleted,
+		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting},
+		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []domain.Status{domain.StatusDeleting}, To: domain.StatusDeleted,
 			At: time.Now().Add(-48 * time.Hour), Retention: time.Hour},
 	} {
 		if _, err := e.store.SetStatus(ctx, tr); err != nil {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
 )
 
@@ -22,7 +22,7 @@ type Authenticator interface {
 	// Caller returns the caller, or an error when there is none or its
 	// credentials are malformed: always a 401, whose message is the error's
 	// text (build it with Unauthorized).
-	Caller(r *http.Request) (model.Caller, error)
+	Caller(r *http.Request) (domain.Caller, error)
 }
 
 // Service holds what the handlers share. Build it once per process.
@@ -46,7 +46,7 @@ func (s *Service) now() time.Time {
 // request is one call being served.
 type request struct {
 	*http.Request
-	caller model.Caller
+	caller domain.Caller
 	tenant string // the project addressed by the path
 	id     string // X-Openstack-Request-Id
 	log    *slog.Logger
@@ -176,7 +176,7 @@ func (s *Service) authorize(req *request) error {
 	}
 	req.caller = caller
 	tenant := req.PathValue("tenant_id")
-	if !model.ValidProjectID(tenant) {
+	if !domain.ValidProjectID(tenant) {
 		return faultf(http.StatusBadRequest, "Invalid tenant_id: it must be 1 to 64 of A-Z, a-z, 0-9, '_' and '-'.")
 	}
 	if tenant != caller.ProjectID && !caller.IsAdmin() {
@@ -192,7 +192,7 @@ func (s *Service) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return "req-" + model.NewID()
+	return "req-" + domain.NewID()
 }
 
 // writeJSON writes a 200 answer; a nil body is sent empty.

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
@@ -16,7 +16,7 @@ type resourceView struct {
 	ExtraInfo json.RawMessage `json:"extra_info,omitempty"`
 }
 
-func resourceViews(rs []model.Resource) []resourceView {
+func resourceViews(rs []domain.Resource) []resourceView {
 	out := make([]resourceView, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, resourceView(r))
@@ -34,14 +34,14 @@ type protectionPlanView struct {
 type checkpointView struct {
 	ID             string             `json:"id"`
 	ProjectID      string             `json:"project_id"`
-	Status         model.Status       `json:"status"`
+	Status         domain.Status      `json:"status"`
 	ProtectionPlan protectionPlanView `json:"protection_plan"`
 	ResourceGraph  *string            `json:"resource_graph"`
 	CreatedAt      string             `json:"created_at"`
 	ExtraInfo      json.RawMessage    `json:"extra_info"`
 }
 
-func viewCheckpoint(c *model.Checkpoint) checkpointView {
+func viewCheckpoint(c *domain.Checkpoint) checkpointView {
 	extra := c.ExtraInfo
 	if len(extra) == 0 {
 		extra = json.RawMessage(`{}`)
@@ -57,7 +57,7 @@ func viewCheckpoint(c *model.Checkpoint) checkpointView {
 			Resources:  resourceViews(c.Plan.Resources),
 		},
 		ResourceGraph: c.ResourceGraph,
-		CreatedAt:     model.Timestamp(c.CreatedAt),
+		CreatedAt:     domain.Timestamp(c.CreatedAt),
 		ExtraInfo:     extra,
 	}
 }
@@ -73,7 +73,7 @@ type planView struct {
 	ProjectID   string                     `json:"project_id"`
 }
 
-func viewPlan(p *model.Plan) planView {
+func viewPlan(p *domain.Plan) planView {
 	params := p.Parameters
 	if params == nil {
 		params = map[string]json.RawMessage{}

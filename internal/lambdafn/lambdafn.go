@@ -19,8 +19,8 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
+	"karbor/internal/domain"
 	"karbor/internal/logging"
-	"karbor/internal/model"
 	"karbor/internal/store"
 )
 
@@ -95,18 +95,18 @@ type ClaimsAuth struct {
 }
 
 // Caller implements api.Authenticator.
-func (a ClaimsAuth) Caller(r *http.Request) (model.Caller, error) {
+func (a ClaimsAuth) Caller(r *http.Request) (domain.Caller, error) {
 	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
 	if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
-		return model.Caller{}, api.Unauthorized("Authentication required.")
+		return domain.Caller{}, api.Unauthorized("Authentication required.")
 	}
 	claims := rc.Authorizer.JWT.Claims
-	c := model.Caller{UserID: claims[a.User], ProjectID: claims[a.Project], Roles: ParseRoles(claims[a.Roles])}
+	c := domain.Caller{UserID: claims[a.User], ProjectID: claims[a.Project], Roles: ParseRoles(claims[a.Roles])}
 	if c.UserID == "" {
-		return model.Caller{}, api.Unauthorized(fmt.Sprintf("The token has no %q claim.", a.User))
+		return domain.Caller{}, api.Unauthorized(fmt.Sprintf("The token has no %q claim.", a.User))
 	}
-	if !model.ValidProjectID(c.ProjectID) {
-		return model.Caller{}, api.Unauthorized(fmt.Sprintf("The token's %q claim is missing or not a valid project id.", a.Project))
+	if !domain.ValidProjectID(c.ProjectID) {
+		return domain.Caller{}, api.Unauthorized(fmt.Sprintf("The token's %q claim is missing or not a valid project id.", a.Project))
 	}
 	return c, nil
 }

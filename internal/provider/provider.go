@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // registry lists every provider, one line each.
@@ -51,7 +51,7 @@ type Provider struct {
 type Target struct {
 	CheckpointID string
 	ProjectID    string
-	Resource     model.Resource
+	Resource     domain.Resource
 }
 
 // Saved is what protection produced for one resource (a backup's ARN, a

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
@@ -13,7 +13,7 @@ func TestRegistry(t *testing.T) {
 	all := provider.All()
 	ids := map[string]bool{}
 	for i, p := range all {
-		if id, ok := model.ParseUUID(p.ID); !ok || id != p.ID {
+		if id, ok := domain.ParseUUID(p.ID); !ok || id != p.ID {
 			t.Errorf("provider %q: id is not a lower-case dashed UUID", p.Name)
 		}
 		if ids[p.ID] {

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 const testBudget = 300
@@ -95,14 +95,14 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 	plans, table := testenv.Tables(t)
 	db := &countingAPI{db: testenv.DynamoDB(t)}
 	s := store.New(db.db, plans, table)
-	project, provider := newProjectID(), model.NewID()
-	planA, planB := model.NewID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
+	planA, planB := domain.NewID(), domain.NewID()
 	const n = 1200
-	var cs []*model.Checkpoint
+	var cs []*domain.Checkpoint
 	for i := range n {
-		status := model.StatusAvailable
+		status := domain.StatusAvailable
 		if i%97 == 5 {
-			status = model.StatusError // 13 of them, scattered
+			status = domain.StatusError // 13 of them, scattered
 		}
 		c := newCheckpoint(project, provider, base.Add(time.Duration(i)*333*time.Millisecond), status)
 		c.Plan.ID = planA
@@ -117,7 +117,7 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		counter := &countingAPI{db: db.db}
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
-		page, err := st.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, ProjectID: project, PlanID: model.NewID(), Limit: 10})
+		page, err := st.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, ProjectID: project, PlanID: domain.NewID(), Limit: 10})
 		if err != nil {
 			t.Fatalf("ListCheckpoints: %v", err)
 		}
@@ -152,22 +152,22 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		q     store.CheckpointQuery
-		match func(*model.Checkpoint) bool
+		match func(*domain.Checkpoint) bool
 	}{
-		{"nothing", store.CheckpointQuery{PlanID: model.NewID(), Limit: 10}, func(*model.Checkpoint) bool { return false }},
-		{"sparse", store.CheckpointQuery{Status: model.StatusError, Limit: 5}, func(c *model.Checkpoint) bool { return c.Status == model.StatusError }},
-		{"sparse across projects", store.CheckpointQuery{Status: model.StatusError, Limit: 5, ProjectID: "-"}, func(c *model.Checkpoint) bool { return c.Status == model.StatusError }},
+		{"nothing", store.CheckpointQuery{PlanID: domain.NewID(), Limit: 10}, func(*domain.Checkpoint) bool { return false }},
+		{"sparse", store.CheckpointQuery{Status: domain.StatusError, Limit: 5}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
+		{"sparse across projects", store.CheckpointQuery{Status: domain.StatusError, Limit: 5, ProjectID: "-"}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
 		// A third match: pages of 50 fill within the budget, pages of 150
 		// do not (they need 450 reads), so they end short, not empty.
-		{"dense", store.CheckpointQuery{PlanID: planB, Limit: 50}, func(c *model.Checkpoint) bool { return c.Plan.ID == planB }},
-		{"dense, pages past the budget", store.CheckpointQuery{PlanID: planB, Limit: 150}, func(c *model.Checkpoint) bool { return c.Plan.ID == planB }},
-		{"plan and status", store.CheckpointQuery{PlanID: planB, Status: model.StatusError, Limit: 2}, func(c *model.Checkpoint) bool {
-			return c.Plan.ID == planB && c.Status == model.StatusError
+		{"dense", store.CheckpointQuery{PlanID: planB, Limit: 50}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
+		{"dense, pages past the budget", store.CheckpointQuery{PlanID: planB, Limit: 150}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
+		{"plan and status", store.CheckpointQuery{PlanID: planB, Status: domain.StatusError, Limit: 2}, func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == planB && c.Status == domain.StatusError
 		}},
 	} {
 		for _, asc := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s ascending %v", tc.name, asc), func(t *testing.T) {
-				var want []*model.Checkpoint
+				var want []*domain.Checkpoint
 				for _, c := range cs {
 					if tc.match(c) {
 						want = append(want, c)
@@ -207,7 +207,7 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 	s := store.New(db.db, plans, table)
 	project := newProjectID()
 	const n = 2 * testBudget
-	var mine []*model.Plan
+	var mine []*domain.Plan
 	for i := range n {
 		p := newPlan(project, base.Add(time.Duration(i)*400*time.Millisecond))
 		if i%50 == 7 {
@@ -215,7 +215,7 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 		}
 		mine = append(mine, p)
 	}
-	work := make(chan *model.Plan)
+	work := make(chan *domain.Plan)
 	errs := make(chan error, n)
 	go func() {
 		for _, p := range mine {
@@ -246,15 +246,15 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 		name           string
 		filter         string
 		acrossProjects bool
-		match          func(*model.Plan) bool
+		match          func(*domain.Plan) bool
 	}{
-		{"nothing", "hourly", false, func(*model.Plan) bool { return false }},
-		{"sparse", "weekly", false, func(p *model.Plan) bool { return p.Name == "weekly" }},
-		{"sparse across projects", "weekly", true, func(p *model.Plan) bool { return p.Name == "weekly" }},
+		{"nothing", "hourly", false, func(*domain.Plan) bool { return false }},
+		{"sparse", "weekly", false, func(p *domain.Plan) bool { return p.Name == "weekly" }},
+		{"sparse across projects", "weekly", true, func(p *domain.Plan) bool { return p.Name == "weekly" }},
 	} {
 		for _, asc := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s ascending %v", tc.name, asc), func(t *testing.T) {
-				var want []*model.Plan
+				var want []*domain.Plan
 				for _, p := range mine {
 					if tc.match(p) {
 						want = append(want, p)

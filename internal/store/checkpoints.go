@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // checkpointItem is a checkpoint as stored. list_project and list_provider
@@ -40,18 +40,18 @@ type checkpointItem struct {
 }
 
 // inFlight reports the statuses background work is under way in.
-func inFlight(s model.Status) bool {
-	return s == model.StatusProtecting || s == model.StatusDeleting
+func inFlight(s domain.Status) bool {
+	return s == domain.StatusProtecting || s == domain.StatusDeleting
 }
 
 // listOrder sorts by creation time (to the second, as shown), then by id.
 func listOrder(created time.Time, id string) string {
-	return model.Timestamp(created) + "#" + id
+	return domain.Timestamp(created) + "#" + id
 }
 
 func listProject(providerID, projectID string) string { return providerID + "#" + projectID }
 
-func toCheckpointItem(c *model.Checkpoint) (*checkpointItem, error) {
+func toCheckpointItem(c *domain.Checkpoint) (*checkpointItem, error) {
 	plan, err := json.Marshal(c.Plan)
 	if err != nil {
 		return nil, err
@@ -65,12 +65,12 @@ func toCheckpointItem(c *model.Checkpoint) (*checkpointItem, error) {
 		ProtectionPlan: string(plan),
 		ResourceGraph:  c.ResourceGraph,
 		ExtraInfo:      string(c.ExtraInfo),
-		CreatedAt:      model.Timestamp(c.CreatedAt),
-		UpdatedAt:      model.Timestamp(c.UpdatedAt),
+		CreatedAt:      domain.Timestamp(c.CreatedAt),
+		UpdatedAt:      domain.Timestamp(c.UpdatedAt),
 		ExpiresAt:      c.ExpiresAt,
 		ListOrder:      listOrder(c.CreatedAt, c.ID),
 	}
-	if c.Status != model.StatusDeleted {
+	if c.Status != domain.StatusDeleted {
 		it.ListProject = listProject(c.ProviderID, c.ProjectID)
 		it.ListProvider = c.ProviderID
 	}
@@ -80,12 +80,12 @@ func toCheckpointItem(c *model.Checkpoint) (*checkpointItem, error) {
 	return it, nil
 }
 
-func (it *checkpointItem) checkpoint() (*model.Checkpoint, error) {
-	c := &model.Checkpoint{
+func (it *checkpointItem) checkpoint() (*domain.Checkpoint, error) {
+	c := &domain.Checkpoint{
 		ID:            it.ID,
 		ProjectID:     it.ProjectID,
 		ProviderID:    it.ProviderID,
-		Status:        model.Status(it.Status),
+		Status:        domain.Status(it.Status),
 		ResourceGraph: it.ResourceGraph,
 		ExtraInfo:     json.RawMessage(it.ExtraInfo),
 		ExpiresAt:     it.ExpiresAt,
@@ -107,7 +107,7 @@ func (it *checkpointItem) checkpoint() (*model.Checkpoint, error) {
 
 // CheckpointFromItem decodes a checkpoint from a DynamoDB item, such as a
 // stream record's image.
-func CheckpointFromItem(item map[string]types.AttributeValue) (*model.Checkpoint, error) {
+func CheckpointFromItem(item map[string]types.AttributeValue) (*domain.Checkpoint, error) {
 	var it checkpointItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func CheckpointFromItem(item map[string]types.AttributeValue) (*model.Checkpoint
 }
 
 // CreateCheckpoint writes a new checkpoint. Its id must be new.
-func (s *Store) CreateCheckpoint(ctx context.Context, c *model.Checkpoint) error {
+func (s *Store) CreateCheckpoint(ctx context.Context, c *domain.Checkpoint) error {
 	it, err := toCheckpointItem(c)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (s *Store) CreateCheckpoint(ctx context.Context, c *model.Checkpoint) error
 
 // GetCheckpoint reads one checkpoint of a project: one strongly consistent
 // GetItem.
-func (s *Store) GetCheckpoint(ctx context.Context, projectID, id string) (*model.Checkpoint, error) {
+func (s *Store) GetCheckpoint(ctx context.Context, projectID, id string) (*domain.Checkpoint, error) {
 	var it checkpointItem
 	if err := s.getItem(ctx, s.checkpointsTable, id, projectID, &it); err != nil {
 		return nil, err
@@ -147,8 +147,8 @@ type Transition struct {
 	ProjectID  string
 	ProviderID string
 	ID         string
-	From       []model.Status // the change happens only from one of these
-	To         model.Status
+	From       []domain.Status // the change happens only from one of these
+	To         domain.Status
 	// ResourceGraph, when set, is written with the status.
 	ResourceGraph *string
 	// At is the time of the change; zero means now.
@@ -166,7 +166,7 @@ const DefaultRetention = 30 * 24 * time.Hour
 // returns the checkpoint as written, ErrNotFound when the checkpoint does not
 // exist at this project and provider, or ErrConflict (with the checkpoint as
 // it is) when its status is not one of t.From.
-func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint, error) {
+func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint, error) {
 	at := t.At
 	if at.IsZero() {
 		at = time.Now()
@@ -191,9 +191,9 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint,
 
 	// change marks this write, so that a retry of it by the SDK (after a
 	// lost response) recognises its own change instead of a conflict.
-	change := model.NewID()
+	change := domain.NewID()
 	update := expression.Set(status, expression.Value(string(t.To))).
-		Set(expression.Name(attrUpdatedAt), expression.Value(model.Timestamp(at))).
+		Set(expression.Name(attrUpdatedAt), expression.Value(domain.Timestamp(at))).
 		Set(expression.Name(attrChangeID), expression.Value(change))
 	if t.ResourceGraph != nil {
 		update = update.Set(expression.Name(attrResourceGraph), expression.Value(*t.ResourceGraph))
@@ -203,7 +203,7 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*model.Checkpoint,
 	} else {
 		update = update.Remove(expression.Name(attrPending))
 	}
-	if t.To == model.StatusDeleted {
+	if t.To == domain.StatusDeleted {
 		retention := t.Retention
 		if retention <= 0 {
 			retention = DefaultRetention
@@ -253,8 +253,8 @@ type CheckpointQuery struct {
 	ProviderID string
 	// ProjectID is the project listed; empty lists every project (admin).
 	ProjectID string
-	PlanID    string       // optional filter
-	Status    model.Status // optional filter
+	PlanID    string        // optional filter
+	Status    domain.Status // optional filter
 	// Since and Until bound created_at, both inclusive; zero means open.
 	Since, Until time.Time
 	Ascending    bool
@@ -264,7 +264,7 @@ type CheckpointQuery struct {
 
 // CheckpointPage is one page of a listing.
 type CheckpointPage struct {
-	Checkpoints []*model.Checkpoint
+	Checkpoints []*domain.Checkpoint
 	More        bool // another page follows
 	// NextMarker, set when More is, is the marker of the next page: the
 	// id of the last checkpoint of this one, or, when a filtered listing
@@ -408,11 +408,11 @@ func orderBounds(since, until time.Time) (lo, hi string) {
 		if t := s.Truncate(time.Second); !t.Equal(s) {
 			s = t.Add(time.Second)
 		}
-		lo = model.Timestamp(s) + "#"
+		lo = domain.Timestamp(s) + "#"
 	}
 	if !until.IsZero() {
 		// "~" sorts after every id character.
-		hi = model.Timestamp(until.UTC().Truncate(time.Second)) + "#~"
+		hi = domain.Timestamp(until.UTC().Truncate(time.Second)) + "#~"
 	}
 	return lo, hi
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 const graph = `[{"0x0": ["OS::Cinder::Volume", "c6cd2f4a-4a1b-4c4f-9e3b-6f0b1c8e9d2a", "Data volume", {"backup_id": "b1"}]}, []]`
@@ -24,34 +24,34 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	t.Parallel()
 	plans, table := testenv.Tables(t)
 	s := store.New(testenv.DynamoDB(t), plans, table)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	tests := []struct {
 		name string
-		edit func(c *model.Checkpoint)
+		edit func(c *domain.Checkpoint)
 	}{
-		{"new, protecting", func(*model.Checkpoint) {}},
-		{"available with a resource graph", func(c *model.Checkpoint) {
-			c.Status = model.StatusAvailable
+		{"new, protecting", func(*domain.Checkpoint) {}},
+		{"available with a resource graph", func(c *domain.Checkpoint) {
+			c.Status = domain.StatusAvailable
 			c.ResourceGraph = strptr(graph)
 			c.UpdatedAt = c.CreatedAt.Add(90 * time.Second)
 		}},
-		{"resources without extra_info, no parameters", func(c *model.Checkpoint) {
+		{"resources without extra_info, no parameters", func(c *domain.Checkpoint) {
 			for i := range c.Plan.Resources {
 				c.Plan.Resources[i].ExtraInfo = nil
 			}
 			c.Plan.Parameters = nil
 		}},
-		{"typed extra_info", func(c *model.Checkpoint) {
+		{"typed extra_info", func(c *domain.Checkpoint) {
 			c.ExtraInfo = json.RawMessage(`{"created_by":"operation-engine","retries":3,"full":true,"note:#. x":"y"}`)
 		}},
-		{"non-UTC creation time", func(c *model.Checkpoint) {
+		{"non-UTC creation time", func(c *domain.Checkpoint) {
 			c.CreatedAt = c.CreatedAt.In(time.FixedZone("PST", -8*3600))
 		}},
-		{"empty resource graph text", func(c *model.Checkpoint) { c.ResourceGraph = strptr("") }},
+		{"empty resource graph text", func(c *domain.Checkpoint) { c.ResourceGraph = strptr("") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCheckpoint(project, provider, base, model.StatusProtecting)
+			c := newCheckpoint(project, provider, base, domain.StatusProtecting)
 			tc.edit(c)
 			createCheckpoints(t, s, c)
 			got, err := s.GetCheckpoint(t.Context(), project, c.ID)
@@ -63,7 +63,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 
 	t.Run("stored keys", func(t *testing.T) {
-		c := newCheckpoint(project, provider, base, model.StatusProtecting)
+		c := newCheckpoint(project, provider, base, domain.StatusProtecting)
 		createCheckpoints(t, s, c)
 		item := rawItem(t, table, c.ID, project)
 		for attr, want := range map[string]string{
@@ -92,10 +92,10 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 func TestCreateCheckpointTwice(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
-	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusProtecting)
+	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusProtecting)
 	createCheckpoints(t, s, c)
 	again := *c
-	again.Status = model.StatusAvailable
+	again.Status = domain.StatusAvailable
 	wantErr(t, "second CreateCheckpoint with the same id", s.CreateCheckpoint(t.Context(), &again), store.ErrExists)
 	got, err := s.GetCheckpoint(t.Context(), c.ProjectID, c.ID)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestCreateCheckpointTwice(t *testing.T) {
 func TestCheckpointOfAnotherProject(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
-	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusAvailable)
+	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusAvailable)
 	createCheckpoints(t, s, c)
 	other := newProjectID()
 
@@ -115,7 +115,7 @@ func TestCheckpointOfAnotherProject(t *testing.T) {
 	wantErr(t, "GetCheckpoint from another project", err, store.ErrNotFound)
 	_, err = s.SetStatus(t.Context(), store.Transition{
 		ProjectID: other, ProviderID: c.ProviderID, ID: c.ID,
-		From: []model.Status{model.StatusAvailable}, To: model.StatusDeleting,
+		From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting,
 	})
 	wantErr(t, "SetStatus from another project", err, store.ErrNotFound)
 	page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: c.ProviderID, ProjectID: other})
@@ -135,71 +135,71 @@ func TestCheckpointOfAnotherProject(t *testing.T) {
 	wantErr(t, "GetCheckpoint from another project after its SetStatus", err, store.ErrNotFound)
 }
 
-var settled = []model.Status{model.StatusAvailable, model.StatusError}
+var settled = []domain.Status{domain.StatusAvailable, domain.StatusError}
 
 func TestSetStatus(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	at := base.Add(10 * time.Minute).Add(700 * time.Millisecond)
 	tests := []struct {
 		name  string
-		from  model.Status // the checkpoint's status before
-		graph *string      // the checkpoint's resource graph before
+		from  domain.Status // the checkpoint's status before
+		graph *string       // the checkpoint's resource graph before
 		t     store.Transition
-		err   error        // nil, store.ErrConflict or store.ErrNotFound
-		want  model.Status // status afterwards
+		err   error         // nil, store.ErrConflict or store.ErrNotFound
+		want  domain.Status // status afterwards
 		// wantGraph is the resource graph afterwards.
 		wantGraph *string
 	}{
-		{name: "protection finished", from: model.StatusProtecting,
-			t:    store.Transition{From: []model.Status{model.StatusProtecting}, To: model.StatusAvailable, ResourceGraph: strptr(graph)},
-			want: model.StatusAvailable, wantGraph: strptr(graph)},
-		{name: "protection failed", from: model.StatusProtecting,
-			t:    store.Transition{From: []model.Status{model.StatusProtecting}, To: model.StatusError},
-			want: model.StatusError},
-		{name: "delete available", from: model.StatusAvailable, graph: strptr(graph),
-			t:    store.Transition{From: settled, To: model.StatusDeleting},
-			want: model.StatusDeleting, wantGraph: strptr(graph)},
-		{name: "delete error", from: model.StatusError,
-			t:    store.Transition{From: settled, To: model.StatusDeleting},
-			want: model.StatusDeleting},
-		{name: "reset available to error", from: model.StatusAvailable,
-			t:    store.Transition{From: settled, To: model.StatusError},
-			want: model.StatusError},
-		{name: "reset error to available", from: model.StatusError,
-			t:    store.Transition{From: settled, To: model.StatusAvailable},
-			want: model.StatusAvailable},
-		{name: "reset to the same status", from: model.StatusAvailable,
-			t:    store.Transition{From: settled, To: model.StatusAvailable},
-			want: model.StatusAvailable},
-		{name: "deletion failed", from: model.StatusDeleting,
-			t:    store.Transition{From: []model.Status{model.StatusDeleting}, To: model.StatusErrorDeleting},
-			want: model.StatusErrorDeleting},
-		{name: "delete while protecting", from: model.StatusProtecting,
-			t:   store.Transition{From: settled, To: model.StatusDeleting},
-			err: store.ErrConflict, want: model.StatusProtecting},
-		{name: "delete while deleting", from: model.StatusDeleting,
-			t:   store.Transition{From: settled, To: model.StatusDeleting},
-			err: store.ErrConflict, want: model.StatusDeleting},
-		{name: "reset while error-deleting", from: model.StatusErrorDeleting,
-			t:   store.Transition{From: settled, To: model.StatusAvailable},
-			err: store.ErrConflict, want: model.StatusErrorDeleting},
-		{name: "protection finishing after a delete", from: model.StatusDeleting,
-			t:   store.Transition{From: []model.Status{model.StatusProtecting}, To: model.StatusAvailable, ResourceGraph: strptr(graph)},
-			err: store.ErrConflict, want: model.StatusDeleting},
-		{name: "wrong provider", from: model.StatusAvailable,
-			t:   store.Transition{ProviderID: model.NewID(), From: settled, To: model.StatusDeleting},
-			err: store.ErrNotFound, want: model.StatusAvailable},
-		{name: "wrong provider and wrong status", from: model.StatusProtecting,
-			t:   store.Transition{ProviderID: model.NewID(), From: settled, To: model.StatusDeleting},
-			err: store.ErrNotFound, want: model.StatusProtecting},
-		{name: "wrong project", from: model.StatusAvailable,
-			t:   store.Transition{ProjectID: newProjectID(), From: settled, To: model.StatusDeleting},
-			err: store.ErrNotFound, want: model.StatusAvailable},
-		{name: "missing checkpoint", from: model.StatusAvailable,
-			t:   store.Transition{ID: model.NewID(), From: settled, To: model.StatusDeleting},
-			err: store.ErrNotFound, want: model.StatusAvailable},
+		{name: "protection finished", from: domain.StatusProtecting,
+			t:    store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
+			want: domain.StatusAvailable, wantGraph: strptr(graph)},
+		{name: "protection failed", from: domain.StatusProtecting,
+			t:    store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusError},
+			want: domain.StatusError},
+		{name: "delete available", from: domain.StatusAvailable, graph: strptr(graph),
+			t:    store.Transition{From: settled, To: domain.StatusDeleting},
+			want: domain.StatusDeleting, wantGraph: strptr(graph)},
+		{name: "delete error", from: domain.StatusError,
+			t:    store.Transition{From: settled, To: domain.StatusDeleting},
+			want: domain.StatusDeleting},
+		{name: "reset available to error", from: domain.StatusAvailable,
+			t:    store.Transition{From: settled, To: domain.StatusError},
+			want: domain.StatusError},
+		{name: "reset error to available", from: domain.StatusError,
+			t:    store.Transition{From: settled, To: domain.StatusAvailable},
+			want: domain.StatusAvailable},
+		{name: "reset to the same status", from: domain.StatusAvailable,
+			t:    store.Transition{From: settled, To: domain.StatusAvailable},
+			want: domain.StatusAvailable},
+		{name: "deletion failed", from: domain.StatusDeleting,
+			t:    store.Transition{From: []domain.Status{domain.StatusDeleting}, To: domain.StatusErrorDeleting},
+			want: domain.StatusErrorDeleting},
+		{name: "delete while protecting", from: domain.StatusProtecting,
+			t:   store.Transition{From: settled, To: domain.StatusDeleting},
+			err: store.ErrConflict, want: domain.StatusProtecting},
+		{name: "delete while deleting", from: domain.StatusDeleting,
+			t:   store.Transition{From: settled, To: domain.StatusDeleting},
+			err: store.ErrConflict, want: domain.StatusDeleting},
+		{name: "reset while error-deleting", from: domain.StatusErrorDeleting,
+			t:   store.Transition{From: settled, To: domain.StatusAvailable},
+			err: store.ErrConflict, want: domain.StatusErrorDeleting},
+		{name: "protection finishing after a delete", from: domain.StatusDeleting,
+			t:   store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
+			err: store.ErrConflict, want: domain.StatusDeleting},
+		{name: "wrong provider", from: domain.StatusAvailable,
+			t:   store.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: store.ErrNotFound, want: domain.StatusAvailable},
+		{name: "wrong provider and wrong status", from: domain.StatusProtecting,
+			t:   store.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: store.ErrNotFound, want: domain.StatusProtecting},
+		{name: "wrong project", from: domain.StatusAvailable,
+			t:   store.Transition{ProjectID: newProjectID(), From: settled, To: domain.StatusDeleting},
+			err: store.ErrNotFound, want: domain.StatusAvailable},
+		{name: "missing checkpoint", from: domain.StatusAvailable,
+			t:   store.Transition{ID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: store.ErrNotFound, want: domain.StatusAvailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,9 +253,9 @@ func TestSetStatus(t *testing.T) {
 	}
 
 	t.Run("without a from status", func(t *testing.T) {
-		c := newCheckpoint(project, provider, base, model.StatusAvailable)
+		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
-		_, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, To: model.StatusDeleting})
+		_, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, To: domain.StatusDeleting})
 		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("SetStatus without From: error %v, want a non-sentinel error", err)
 		}
@@ -263,16 +263,16 @@ func TestSetStatus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetCheckpoint: %v", err)
 		}
-		if read.Status != model.StatusAvailable {
+		if read.Status != domain.StatusAvailable {
 			t.Errorf("status %s after a refused transition", read.Status)
 		}
 	})
 
 	t.Run("zero time means now", func(t *testing.T) {
-		c := newCheckpoint(project, provider, base, model.StatusAvailable)
+		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
 		before := time.Now().Truncate(time.Second)
-		got, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: model.StatusError})
+		got, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusError})
 		after := time.Now()
 		if err != nil {
 			t.Fatalf("SetStatus: %v", err)
@@ -287,7 +287,7 @@ func TestDeletedCheckpoint(t *testing.T) {
 	t.Parallel()
 	plans, table := testenv.Tables(t)
 	s := store.New(testenv.DynamoDB(t), plans, table)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	at := base.Add(24 * time.Hour).Add(300 * time.Millisecond)
 
 	tests := []struct {
@@ -300,19 +300,19 @@ func TestDeletedCheckpoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCheckpoint(project, provider, base, model.StatusDeleting)
-			kept := newCheckpoint(project, provider, base, model.StatusAvailable)
+			c := newCheckpoint(project, provider, base, domain.StatusDeleting)
+			kept := newCheckpoint(project, provider, base, domain.StatusAvailable)
 			createCheckpoints(t, s, c, kept)
 
 			got, err := s.SetStatus(t.Context(), store.Transition{
 				ProjectID: project, ProviderID: provider, ID: c.ID,
-				From: []model.Status{model.StatusDeleting}, To: model.StatusDeleted,
+				From: []domain.Status{domain.StatusDeleting}, To: domain.StatusDeleted,
 				At: at, Retention: tc.retention,
 			})
 			if err != nil {
 				t.Fatalf("SetStatus → deleted: %v", err)
 			}
-			if got.Status != model.StatusDeleted || got.ExpiresAt != tc.want {
+			if got.Status != domain.StatusDeleted || got.ExpiresAt != tc.want {
 				t.Errorf("SetStatus result: status %s, expires_at %d; want deleted, %d", got.Status, got.ExpiresAt, tc.want)
 			}
 
@@ -333,7 +333,7 @@ func TestDeletedCheckpoint(t *testing.T) {
 			for _, q := range []store.CheckpointQuery{
 				{ProviderID: provider, ProjectID: project},
 				{ProviderID: provider},
-				{ProviderID: provider, ProjectID: project, Status: model.StatusDeleted},
+				{ProviderID: provider, ProjectID: project, Status: domain.StatusDeleted},
 			} {
 				page, err := s.ListCheckpoints(t.Context(), q)
 				if err != nil {
@@ -362,12 +362,12 @@ func TestDeletedCheckpoint(t *testing.T) {
 				t.Fatalf("GetCheckpoint of a deleted checkpoint: %v", err)
 			}
 			want := stored(c)
-			want.Status, want.ExpiresAt, want.UpdatedAt = model.StatusDeleted, tc.want, at.Truncate(time.Second)
+			want.Status, want.ExpiresAt, want.UpdatedAt = domain.StatusDeleted, tc.want, at.Truncate(time.Second)
 			checkpointEqual(t, "GetCheckpoint of a deleted checkpoint", shown, want)
 
 			// deleted is final: no transition leaves it.
 			_, err = s.SetStatus(t.Context(), store.Transition{
-				ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: model.StatusDeleting,
+				ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting,
 			})
 			wantErr(t, "deleting a deleted checkpoint", err, store.ErrConflict)
 		})
@@ -398,7 +398,7 @@ func raceStore(t *testing.T) *store.Store {
 func TestConcurrentDeletes(t *testing.T) {
 	t.Parallel()
 	s := raceStore(t)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	for round := range 5 {
 		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
 			from := settled[round%2]
@@ -407,7 +407,7 @@ func TestConcurrentDeletes(t *testing.T) {
 
 			const racers = 10
 			type result struct {
-				c   *model.Checkpoint
+				c   *domain.Checkpoint
 				err error
 			}
 			results := make([]result, racers)
@@ -418,7 +418,7 @@ func TestConcurrentDeletes(t *testing.T) {
 					<-start
 					got, err := s.SetStatus(t.Context(), store.Transition{
 						ProjectID: project, ProviderID: provider, ID: c.ID,
-						From: settled, To: model.StatusDeleting, At: base.Add(time.Duration(i+1) * time.Second),
+						From: settled, To: domain.StatusDeleting, At: base.Add(time.Duration(i+1) * time.Second),
 					})
 					results[i] = result{got, err}
 				})
@@ -434,12 +434,12 @@ func TestConcurrentDeletes(t *testing.T) {
 						t.Errorf("deletes %d and %d both succeeded", won, i)
 					}
 					won = i
-					if r.c.Status != model.StatusDeleting {
+					if r.c.Status != domain.StatusDeleting {
 						t.Errorf("winner's checkpoint is %s", r.c.Status)
 					}
 				case errors.Is(r.err, store.ErrConflict):
 					conflicts++
-					if r.c == nil || r.c.Status != model.StatusDeleting {
+					if r.c == nil || r.c.Status != domain.StatusDeleting {
 						t.Errorf("a losing delete saw %v, want the checkpoint as deleting", r.c)
 					}
 				default:
@@ -453,7 +453,7 @@ func TestConcurrentDeletes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GetCheckpoint: %v", err)
 			}
-			if final.Status != model.StatusDeleting {
+			if final.Status != domain.StatusDeleting {
 				t.Errorf("final status %s, want deleting", final.Status)
 			}
 			// The stored write is the winner's, not a loser's.
@@ -469,19 +469,19 @@ func TestConcurrentDeletes(t *testing.T) {
 func TestResetRacesDelete(t *testing.T) {
 	t.Parallel()
 	s := raceStore(t)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	// Whole seconds, as updated_at is stored.
 	resetAt, deleteAt := base.Truncate(time.Second).Add(time.Second), base.Truncate(time.Second).Add(2*time.Second)
 
 	// outcome is what each side got back, and the checkpoint afterwards.
 	type outcome struct {
 		resetErr, deleteErr error
-		reset, delete       *model.Checkpoint
-		final               *model.Checkpoint
+		reset, delete       *domain.Checkpoint
+		final               *domain.Checkpoint
 	}
 	race := func(t *testing.T, reset, del store.Transition) outcome {
 		t.Helper()
-		c := newCheckpoint(project, provider, base, model.StatusAvailable)
+		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
 		for _, tr := range []*store.Transition{&reset, &del} {
 			tr.ProjectID, tr.ProviderID, tr.ID = project, provider, c.ID
@@ -510,23 +510,23 @@ func TestResetRacesDelete(t *testing.T) {
 	t.Run("both from available", func(t *testing.T) {
 		for round := range 10 {
 			o := race(t,
-				store.Transition{From: []model.Status{model.StatusAvailable}, To: model.StatusError, At: resetAt},
-				store.Transition{From: []model.Status{model.StatusAvailable}, To: model.StatusDeleting, At: deleteAt})
+				store.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusError, At: resetAt},
+				store.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting, At: deleteAt})
 			switch {
 			case o.resetErr == nil && o.deleteErr == nil:
 				t.Fatalf("round %d: reset and delete both succeeded from available", round)
 			case o.resetErr == nil:
-				if o.final.Status != model.StatusError || !o.final.UpdatedAt.Equal(resetAt) {
+				if o.final.Status != domain.StatusError || !o.final.UpdatedAt.Equal(resetAt) {
 					t.Errorf("round %d: reset won, final %s at %v", round, o.final.Status, o.final.UpdatedAt)
 				}
-				if o.delete == nil || o.delete.Status != model.StatusError {
+				if o.delete == nil || o.delete.Status != domain.StatusError {
 					t.Errorf("round %d: the losing delete saw %v, want error", round, o.delete)
 				}
 			case o.deleteErr == nil:
-				if o.final.Status != model.StatusDeleting || !o.final.UpdatedAt.Equal(deleteAt) {
+				if o.final.Status != domain.StatusDeleting || !o.final.UpdatedAt.Equal(deleteAt) {
 					t.Errorf("round %d: delete won, final %s at %v", round, o.final.Status, o.final.UpdatedAt)
 				}
-				if o.reset == nil || o.reset.Status != model.StatusDeleting {
+				if o.reset == nil || o.reset.Status != domain.StatusDeleting {
 					t.Errorf("round %d: the losing reset saw %v, want deleting", round, o.reset)
 				}
 			default:
@@ -542,15 +542,15 @@ func TestResetRacesDelete(t *testing.T) {
 	t.Run("as the API issues them", func(t *testing.T) {
 		for round := range 10 {
 			o := race(t,
-				store.Transition{From: settled, To: model.StatusError, At: resetAt},
-				store.Transition{From: settled, To: model.StatusDeleting, At: deleteAt})
+				store.Transition{From: settled, To: domain.StatusError, At: resetAt},
+				store.Transition{From: settled, To: domain.StatusDeleting, At: deleteAt})
 			if o.deleteErr != nil {
 				t.Fatalf("round %d: delete refused (%v) although the reset leaves error, which it may delete", round, o.deleteErr)
 			}
-			if o.resetErr != nil && (o.reset == nil || o.reset.Status != model.StatusDeleting) {
+			if o.resetErr != nil && (o.reset == nil || o.reset.Status != domain.StatusDeleting) {
 				t.Errorf("round %d: the losing reset saw %v, want deleting", round, o.reset)
 			}
-			if o.final.Status != model.StatusDeleting || !o.final.UpdatedAt.Equal(deleteAt) {
+			if o.final.Status != domain.StatusDeleting || !o.final.UpdatedAt.Equal(deleteAt) {
 				t.Errorf("round %d: final %s at %v, want the delete's", round, o.final.Status, o.final.UpdatedAt)
 			}
 		}

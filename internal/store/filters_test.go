@@ -6,22 +6,22 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 func TestCheckpointFilters(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	// sec(n) is the n-th second of the fixtures, a whole second.
 	sec := func(n int) time.Time { return base.Truncate(time.Second).Add(time.Duration(n) * time.Second) }
-	planA, planB := model.NewID(), model.NewID()
-	listable := []model.Status{model.StatusAvailable, model.StatusError, model.StatusProtecting, model.StatusDeleting, model.StatusErrorDeleting}
+	planA, planB := domain.NewID(), domain.NewID()
+	listable := []domain.Status{domain.StatusAvailable, domain.StatusError, domain.StatusProtecting, domain.StatusDeleting, domain.StatusErrorDeleting}
 
 	// 40 checkpoints over ten seconds, four in each, at fractions of it.
-	var cs []*model.Checkpoint
+	var cs []*domain.Checkpoint
 	for i := range 40 {
 		c := newCheckpoint(project, provider, sec(i/4).Add(time.Duration(i%4)*220*time.Millisecond), listable[i%len(listable)])
 		c.Plan.ID = planA
@@ -30,15 +30,15 @@ func TestCheckpointFilters(t *testing.T) {
 		}
 		cs = append(cs, c)
 	}
-	otherProvider := newCheckpoint(project, model.NewID(), sec(5), model.StatusAvailable)
-	otherProject := newCheckpoint(newProjectID(), provider, sec(5), model.StatusAvailable)
+	otherProvider := newCheckpoint(project, domain.NewID(), sec(5), domain.StatusAvailable)
+	otherProject := newCheckpoint(newProjectID(), provider, sec(5), domain.StatusAvailable)
 	otherProvider.Plan.ID, otherProject.Plan.ID = planA, planA
 	createCheckpoints(t, s, cs...)
 	createCheckpoints(t, s, otherProvider, otherProject)
 
 	// shown reports whether c's created_at, as shown (to the second), lies
 	// in [since, until]; a zero bound is open.
-	shown := func(c *model.Checkpoint, since, until time.Time) bool {
+	shown := func(c *domain.Checkpoint, since, until time.Time) bool {
 		at := c.CreatedAt.Truncate(time.Second)
 		return (since.IsZero() || !at.Before(since)) && (until.IsZero() || !at.After(until))
 	}
@@ -46,38 +46,38 @@ func TestCheckpointFilters(t *testing.T) {
 	tests := []struct {
 		name  string
 		q     store.CheckpointQuery
-		match func(c *model.Checkpoint) bool
+		match func(c *domain.Checkpoint) bool
 		count int // how many match, to keep the cases honest
 	}{
-		{"plan", store.CheckpointQuery{PlanID: planB}, func(c *model.Checkpoint) bool { return c.Plan.ID == planB }, 14},
-		{"unknown plan", store.CheckpointQuery{PlanID: model.NewID()}, func(*model.Checkpoint) bool { return false }, 0},
-		{"status", store.CheckpointQuery{Status: model.StatusError}, func(c *model.Checkpoint) bool { return c.Status == model.StatusError }, 8},
-		{"status deleted", store.CheckpointQuery{Status: model.StatusDeleted}, func(*model.Checkpoint) bool { return false }, 0},
-		{"plan and status", store.CheckpointQuery{PlanID: planA, Status: model.StatusAvailable}, func(c *model.Checkpoint) bool {
-			return c.Plan.ID == planA && c.Status == model.StatusAvailable
+		{"plan", store.CheckpointQuery{PlanID: planB}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }, 14},
+		{"unknown plan", store.CheckpointQuery{PlanID: domain.NewID()}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"status", store.CheckpointQuery{Status: domain.StatusError}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }, 8},
+		{"status deleted", store.CheckpointQuery{Status: domain.StatusDeleted}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"plan and status", store.CheckpointQuery{PlanID: planA, Status: domain.StatusAvailable}, func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == planA && c.Status == domain.StatusAvailable
 		}, 5},
-		{"since", store.CheckpointQuery{Since: sec(3)}, func(c *model.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
-		{"until", store.CheckpointQuery{Until: sec(6)}, func(c *model.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
-		{"since and until", store.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *model.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
-		{"one second", store.CheckpointQuery{Since: sec(4), Until: sec(4)}, func(c *model.Checkpoint) bool { return shown(c, sec(4), sec(4)) }, 4},
-		{"since with a fraction", store.CheckpointQuery{Since: sec(3).Add(half)}, func(c *model.Checkpoint) bool { return shown(c, sec(3).Add(half), time.Time{}) }, 24},
-		{"until with a fraction", store.CheckpointQuery{Until: sec(6).Add(half)}, func(c *model.Checkpoint) bool { return shown(c, time.Time{}, sec(6).Add(half)) }, 28},
-		{"both with fractions", store.CheckpointQuery{Since: sec(3).Add(half), Until: sec(6).Add(half)}, func(c *model.Checkpoint) bool {
+		{"since", store.CheckpointQuery{Since: sec(3)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
+		{"until", store.CheckpointQuery{Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
+		{"since and until", store.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
+		{"one second", store.CheckpointQuery{Since: sec(4), Until: sec(4)}, func(c *domain.Checkpoint) bool { return shown(c, sec(4), sec(4)) }, 4},
+		{"since with a fraction", store.CheckpointQuery{Since: sec(3).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3).Add(half), time.Time{}) }, 24},
+		{"until with a fraction", store.CheckpointQuery{Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6).Add(half)) }, 28},
+		{"both with fractions", store.CheckpointQuery{Since: sec(3).Add(half), Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool {
 			return shown(c, sec(3).Add(half), sec(6).Add(half))
 		}, 12},
-		{"inside one second", store.CheckpointQuery{Since: sec(4).Add(100 * time.Millisecond), Until: sec(4).Add(900 * time.Millisecond)}, func(*model.Checkpoint) bool { return false }, 0},
-		{"non-UTC bounds", store.CheckpointQuery{Since: sec(3).In(time.FixedZone("JST", 9*3600)), Until: sec(6).In(time.FixedZone("EST", -5*3600))}, func(c *model.Checkpoint) bool {
+		{"inside one second", store.CheckpointQuery{Since: sec(4).Add(100 * time.Millisecond), Until: sec(4).Add(900 * time.Millisecond)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"non-UTC bounds", store.CheckpointQuery{Since: sec(3).In(time.FixedZone("JST", 9*3600)), Until: sec(6).In(time.FixedZone("EST", -5*3600))}, func(c *domain.Checkpoint) bool {
 			return shown(c, sec(3), sec(6))
 		}, 16},
-		{"since after until", store.CheckpointQuery{Since: sec(6), Until: sec(3)}, func(*model.Checkpoint) bool { return false }, 0},
-		{"before everything", store.CheckpointQuery{Until: sec(-1)}, func(*model.Checkpoint) bool { return false }, 0},
-		{"range, plan and status", store.CheckpointQuery{Since: sec(2), Until: sec(8), PlanID: planA, Status: model.StatusProtecting}, func(c *model.Checkpoint) bool {
-			return shown(c, sec(2), sec(8)) && c.Plan.ID == planA && c.Status == model.StatusProtecting
+		{"since after until", store.CheckpointQuery{Since: sec(6), Until: sec(3)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"before everything", store.CheckpointQuery{Until: sec(-1)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"range, plan and status", store.CheckpointQuery{Since: sec(2), Until: sec(8), PlanID: planA, Status: domain.StatusProtecting}, func(c *domain.Checkpoint) bool {
+			return shown(c, sec(2), sec(8)) && c.Plan.ID == planA && c.Status == domain.StatusProtecting
 		}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var want []*model.Checkpoint
+			var want []*domain.Checkpoint
 			for _, c := range cs {
 				if tc.match(c) {
 					want = append(want, c)
@@ -100,12 +100,12 @@ func TestCheckpointFilters(t *testing.T) {
 
 	// With a date range, a listing walks from its near end to its far end.
 	t.Run("marker outside the date range", func(t *testing.T) {
-		inRange := func(c *model.Checkpoint) bool { return shown(c, sec(3), sec(6)) }
+		inRange := func(c *domain.Checkpoint) bool { return shown(c, sec(3), sec(6)) }
 		early, late := cs[2], cs[33] // seconds 0 and 8
 		for _, tc := range []struct {
 			name      string
 			ascending bool
-			marker    *model.Checkpoint
+			marker    *domain.Checkpoint
 			err       error // else an empty last page
 		}{
 			{"ascending, before the range", true, early, store.ErrBadMarker},
@@ -140,7 +140,7 @@ func TestCheckpointFilters(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ascending to a bound, marker before it: %v", err)
 		}
-		var want []*model.Checkpoint
+		var want []*domain.Checkpoint
 		for _, c := range cs {
 			if shown(c, time.Time{}, sec(6)) {
 				want = append(want, c)
@@ -154,7 +154,7 @@ func TestCheckpointFilters(t *testing.T) {
 		for name, marker := range map[string]string{
 			"another provider": otherProvider.ID,
 			"another project":  otherProject.ID,
-			"unknown":          model.NewID(),
+			"unknown":          domain.NewID(),
 		} {
 			for _, q := range []store.CheckpointQuery{
 				{ProviderID: provider, ProjectID: project, Marker: marker},
@@ -168,8 +168,8 @@ func TestCheckpointFilters(t *testing.T) {
 
 	t.Run("marker deleted since", func(t *testing.T) {
 		// A fresh provider, so that deleting does not disturb the other cases.
-		provider := model.NewID()
-		var mine []*model.Checkpoint
+		provider := domain.NewID()
+		var mine []*domain.Checkpoint
 		for i := range 12 {
 			mine = append(mine, newCheckpoint(project, provider, sec(i/3), settled[i%2]))
 		}
@@ -181,14 +181,14 @@ func TestCheckpointFilters(t *testing.T) {
 			{"descending", store.CheckpointQuery{ProjectID: project}},
 			{"ascending", store.CheckpointQuery{ProjectID: project, Ascending: true}},
 			{"every project", store.CheckpointQuery{}},
-			{"filtered on its old status", store.CheckpointQuery{ProjectID: project, Status: model.StatusAvailable}},
+			{"filtered on its old status", store.CheckpointQuery{ProjectID: project, Status: domain.StatusAvailable}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := tc.q
 				q.ProviderID, q.Limit = provider, 2
-				var live []*model.Checkpoint
+				var live []*domain.Checkpoint
 				for _, c := range mine {
-					if c.Status != model.StatusDeleted && (q.Status == "" || c.Status == q.Status) {
+					if c.Status != domain.StatusDeleted && (q.Status == "" || c.Status == q.Status) {
 						live = append(live, c)
 					}
 				}
@@ -202,7 +202,7 @@ func TestCheckpointFilters(t *testing.T) {
 				for _, c := range mine {
 					if c.ID == marker.ID {
 						deleteCheckpoint(t, s, c)
-						c.Status = model.StatusDeleted
+						c.Status = domain.StatusDeleted
 					}
 				}
 				q.Marker = marker.ID

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -27,26 +27,26 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // second on purpose: the store keeps created_at to the second.
 var base = time.Date(2026, 11, 26, 18, 30, 5, 250_000_000, time.UTC)
 
-func newProjectID() string { return strings.ReplaceAll(model.NewID(), "-", "") }
+func newProjectID() string { return strings.ReplaceAll(domain.NewID(), "-", "") }
 
 func strptr(s string) *string { return &s }
 
-func resources() []model.Resource {
-	return []model.Resource{
-		{ID: model.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
-		{ID: model.NewID(), Type: "OS::Nova::Server", Name: "Web server"},
+func resources() []domain.Resource {
+	return []domain.Resource{
+		{ID: domain.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
+		{ID: domain.NewID(), Type: "OS::Nova::Server", Name: "Web server"},
 	}
 }
 
 // newCheckpoint returns a checkpoint as the API creates it.
-func newCheckpoint(projectID, providerID string, created time.Time, status model.Status) *model.Checkpoint {
-	return &model.Checkpoint{
-		ID:         model.NewID(),
+func newCheckpoint(projectID, providerID string, created time.Time, status domain.Status) *domain.Checkpoint {
+	return &domain.Checkpoint{
+		ID:         domain.NewID(),
 		ProjectID:  projectID,
 		ProviderID: providerID,
 		Status:     status,
-		Plan: model.ProtectionPlan{
-			ID:         model.NewID(),
+		Plan: domain.ProtectionPlan{
+			ID:         domain.NewID(),
 			Name:       "My 3 tier application",
 			ProviderID: providerID,
 			Resources:  resources(),
@@ -59,14 +59,14 @@ func newCheckpoint(projectID, providerID string, created time.Time, status model
 }
 
 // stored is what a checkpoint reads back as: times to the second, in UTC.
-func stored(c *model.Checkpoint) *model.Checkpoint {
+func stored(c *domain.Checkpoint) *domain.Checkpoint {
 	out := *c
 	out.CreatedAt = c.CreatedAt.UTC().Truncate(time.Second)
 	out.UpdatedAt = c.UpdatedAt.UTC().Truncate(time.Second)
 	return &out
 }
 
-func createCheckpoints(t *testing.T, s *store.Store, cs ...*model.Checkpoint) {
+func createCheckpoints(t *testing.T, s *store.Store, cs ...*domain.Checkpoint) {
 	t.Helper()
 	for _, c := range cs {
 		if err := s.CreateCheckpoint(t.Context(), c); err != nil {
@@ -77,10 +77,10 @@ func createCheckpoints(t *testing.T, s *store.Store, cs ...*model.Checkpoint) {
 
 // createConcurrently writes many checkpoints with a bounded number of
 // goroutines.
-func createConcurrently(t *testing.T, s *store.Store, cs []*model.Checkpoint) {
+func createConcurrently(t *testing.T, s *store.Store, cs []*domain.Checkpoint) {
 	t.Helper()
 	const workers = 16
-	work := make(chan *model.Checkpoint)
+	work := make(chan *domain.Checkpoint)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for range workers {
@@ -108,11 +108,11 @@ func createConcurrently(t *testing.T, s *store.Store, cs []*model.Checkpoint) {
 
 // deleteCheckpoint makes a checkpoint deleted, as the background deletion
 // does when it finishes.
-func deleteCheckpoint(t *testing.T, s *store.Store, c *model.Checkpoint) {
+func deleteCheckpoint(t *testing.T, s *store.Store, c *domain.Checkpoint) {
 	t.Helper()
 	_, err := s.SetStatus(t.Context(), store.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-		From: model.Statuses, To: model.StatusDeleted, At: c.CreatedAt.Add(time.Hour),
+		From: domain.Statuses, To: domain.StatusDeleted, At: c.CreatedAt.Add(time.Hour),
 	})
 	if err != nil {
 		t.Fatalf("SetStatus(%s → deleted): %v", c.ID, err)
@@ -121,9 +121,9 @@ func deleteCheckpoint(t *testing.T, s *store.Store, c *model.Checkpoint) {
 
 // listOrdered returns the ids of cs in listing order: by created_at (to the
 // second), then by id, both ascending or both descending.
-func listOrdered(cs []*model.Checkpoint, ascending bool) []string {
+func listOrdered(cs []*domain.Checkpoint, ascending bool) []string {
 	sorted := slices.Clone(cs)
-	slices.SortFunc(sorted, func(a, b *model.Checkpoint) int {
+	slices.SortFunc(sorted, func(a, b *domain.Checkpoint) int {
 		if c := a.CreatedAt.Truncate(time.Second).Compare(b.CreatedAt.Truncate(time.Second)); c != 0 {
 			return c
 		}
@@ -135,7 +135,7 @@ func listOrdered(cs []*model.Checkpoint, ascending bool) []string {
 	return checkpointIDs(sorted)
 }
 
-func checkpointIDs(cs []*model.Checkpoint) []string {
+func checkpointIDs(cs []*domain.Checkpoint) []string {
 	ids := make([]string, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
@@ -148,10 +148,10 @@ func checkpointIDs(cs []*model.Checkpoint) []string {
 // rules: larger than the limit, not full although another page follows, or
 // empty after a page that promised more, or its NextMarker is not its last
 // id. (Listings that reach the read budget are walked by walkCheckpoints.)
-func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*model.Checkpoint {
+func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*domain.Checkpoint {
 	t.Helper()
 	limit := store.ClampLimit(q.Limit)
-	var out []*model.Checkpoint
+	var out []*domain.Checkpoint
 	for pages := 0; ; pages++ {
 		if pages > 5000 {
 			t.Fatalf("listing %+v: more than 5000 pages, markers do not advance", q)
@@ -206,7 +206,7 @@ func sameIDs(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func checkpointEqual(t *testing.T, what string, got, want *model.Checkpoint) {
+func checkpointEqual(t *testing.T, what string, got, want *domain.Checkpoint) {
 	t.Helper()
 	if !got.CreatedAt.Equal(want.CreatedAt) || got.CreatedAt.Location() != time.UTC {
 		t.Errorf("%s: CreatedAt = %v, want %v (UTC)", what, got.CreatedAt, want.CreatedAt)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 // TestCheckpointPagination lists 2,500 checkpoints of one project at one
@@ -20,7 +20,7 @@ func TestCheckpointPagination(t *testing.T) {
 	plans, table := testenv.Tables(t)
 	db := testenv.DynamoDB(t)
 	s := store.New(db, plans, table)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	rng := rand.New(rand.NewPCG(2500, 7))
 	// Spread over 300 seconds, about eight checkpoints share each second:
 	// their order within it is by id.
@@ -28,7 +28,7 @@ func TestCheckpointPagination(t *testing.T) {
 		return base.Add(time.Duration(rng.IntN(300))*time.Second + time.Duration(rng.IntN(int(time.Second))))
 	}
 
-	var mine, all []*model.Checkpoint
+	var mine, all []*domain.Checkpoint
 	for i := range 2500 {
 		c := newCheckpoint(project, provider, created(), settled[i%2])
 		mine = append(mine, c)
@@ -37,12 +37,12 @@ func TestCheckpointPagination(t *testing.T) {
 	// provider, the same project at another provider, and some of this
 	// listing's own that were deleted.
 	for range 40 {
-		all = append(all, newCheckpoint(newProjectID(), provider, created(), model.StatusAvailable))
-		all = append(all, newCheckpoint(project, model.NewID(), created(), model.StatusAvailable))
+		all = append(all, newCheckpoint(newProjectID(), provider, created(), domain.StatusAvailable))
+		all = append(all, newCheckpoint(project, domain.NewID(), created(), domain.StatusAvailable))
 	}
-	var deleted []*model.Checkpoint
+	var deleted []*domain.Checkpoint
 	for range 10 {
-		deleted = append(deleted, newCheckpoint(project, provider, created(), model.StatusAvailable))
+		deleted = append(deleted, newCheckpoint(project, provider, created(), domain.StatusAvailable))
 	}
 	all = append(append(all, mine...), deleted...)
 	createConcurrently(t, s, all)
@@ -55,7 +55,7 @@ func TestCheckpointPagination(t *testing.T) {
 	// of it at Limit 7, both ways, would take 716 Queries.
 	windowStart := base.Truncate(time.Second).Add(100 * time.Second)
 	windowEnd := windowStart.Add(9 * time.Second)
-	var window []*model.Checkpoint
+	var window []*domain.Checkpoint
 	for _, c := range mine {
 		if at := c.CreatedAt.Truncate(time.Second); !at.Before(windowStart) && !at.After(windowEnd) {
 			window = append(window, c)
@@ -66,7 +66,7 @@ func TestCheckpointPagination(t *testing.T) {
 			limit        int
 			ascending    bool
 			since, until time.Time
-			want         []*model.Checkpoint
+			want         []*domain.Checkpoint
 		}{
 			{limit: 1000, want: mine},
 			{limit: 5000, ascending: true, want: mine}, // capped: pages of 1000
@@ -84,7 +84,7 @@ func TestCheckpointPagination(t *testing.T) {
 				})
 				sameIDs(t, "listing", checkpointIDs(got), listOrdered(tc.want, tc.ascending))
 				for _, c := range got {
-					if c.ProjectID != project || c.ProviderID != provider || c.Status == model.StatusDeleted {
+					if c.ProjectID != project || c.ProviderID != provider || c.Status == domain.StatusDeleted {
 						t.Fatalf("listed %s of project %s at provider %s, status %s", c.ID, c.ProjectID, c.ProviderID, c.Status)
 					}
 				}
@@ -166,8 +166,8 @@ func TestCheckpointPagination(t *testing.T) {
 func TestListAllProjects(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
-	provider, otherProvider := model.NewID(), model.NewID()
-	var listed []*model.Checkpoint
+	provider, otherProvider := domain.NewID(), domain.NewID()
+	var listed []*domain.Checkpoint
 	for p := range 3 {
 		project := newProjectID()
 		for i := range 12 {
@@ -175,11 +175,11 @@ func TestListAllProjects(t *testing.T) {
 			listed = append(listed, newCheckpoint(project, provider, base.Add(time.Duration(i*3+p)*300*time.Millisecond), settled[i%2]))
 		}
 	}
-	var hidden []*model.Checkpoint
+	var hidden []*domain.Checkpoint
 	for i := range 6 {
-		hidden = append(hidden, newCheckpoint(newProjectID(), otherProvider, base.Add(time.Duration(i)*time.Second), model.StatusAvailable))
+		hidden = append(hidden, newCheckpoint(newProjectID(), otherProvider, base.Add(time.Duration(i)*time.Second), domain.StatusAvailable))
 	}
-	gone := newCheckpoint(listed[0].ProjectID, provider, base.Add(2*time.Second), model.StatusAvailable)
+	gone := newCheckpoint(listed[0].ProjectID, provider, base.Add(2*time.Second), domain.StatusAvailable)
 	createCheckpoints(t, s, listed...)
 	createCheckpoints(t, s, hidden...)
 	createCheckpoints(t, s, gone)
@@ -194,7 +194,7 @@ func TestListAllProjects(t *testing.T) {
 
 	_, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: hidden[0].ID})
 	wantErr(t, "marker at another provider", err, store.ErrBadMarker)
-	_, err = s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: model.NewID()})
+	_, err = s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: domain.NewID()})
 	wantErr(t, "unknown marker", err, store.ErrBadMarker)
 
 	// The deleted checkpoint still places its marker.

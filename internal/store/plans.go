@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 type planItem struct {
@@ -30,8 +30,8 @@ type planItem struct {
 	ListAll     string  `dynamodbav:"list_all"`
 }
 
-func (it *planItem) plan() (*model.Plan, error) {
-	p := &model.Plan{
+func (it *planItem) plan() (*domain.Plan, error) {
+	p := &domain.Plan{
 		ID:          it.ID,
 		ProjectID:   it.ProjectID,
 		Name:        it.Name,
@@ -52,7 +52,7 @@ func (it *planItem) plan() (*model.Plan, error) {
 	return p, nil
 }
 
-func planFromItem(item map[string]types.AttributeValue) (*model.Plan, error) {
+func planFromItem(item map[string]types.AttributeValue) (*domain.Plan, error) {
 	var it planItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func jsonText(v any) (string, error) {
 }
 
 // CreatePlan writes a new plan. Its id must be new.
-func (s *Store) CreatePlan(ctx context.Context, p *model.Plan) error {
+func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 	params, err := jsonText(p.Parameters)
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *model.Plan) error {
 		Status:      p.Status,
 		Parameters:  params,
 		Resources:   resources,
-		CreatedAt:   model.Timestamp(p.CreatedAt),
+		CreatedAt:   domain.Timestamp(p.CreatedAt),
 		ListOrder:   listOrder(p.CreatedAt, p.ID),
 		ListAll:     listAllPlans,
 	})
@@ -99,7 +99,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *model.Plan) error {
 }
 
 // GetPlan reads one plan of a project.
-func (s *Store) GetPlan(ctx context.Context, projectID, id string) (*model.Plan, error) {
+func (s *Store) GetPlan(ctx context.Context, projectID, id string) (*domain.Plan, error) {
 	var it planItem
 	if err := s.getItem(ctx, s.plansTable, id, projectID, &it); err != nil {
 		return nil, err
@@ -113,12 +113,12 @@ type PlanUpdate struct {
 	Description *string
 	// ClearDescription sets the description to null.
 	ClearDescription bool
-	Resources        []model.Resource
+	Resources        []domain.Resource
 	Status           *string
 }
 
 // UpdatePlan changes an existing plan and returns it as written.
-func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*model.Plan, error) {
+func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*domain.Plan, error) {
 	var update expression.UpdateBuilder
 	changed := false
 	set := func(name string, v any) {
@@ -204,7 +204,7 @@ type PlanQuery struct {
 
 // PlanPage is one page of plans.
 type PlanPage struct {
-	Plans []*model.Plan
+	Plans []*domain.Plan
 	More  bool
 	// NextMarker, set when More is: as CheckpointPage.NextMarker.
 	NextMarker string

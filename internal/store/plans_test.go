@@ -9,26 +9,26 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
-func newPlan(projectID string, created time.Time) *model.Plan {
-	return &model.Plan{
-		ID:          model.NewID(),
+func newPlan(projectID string, created time.Time) *domain.Plan {
+	return &domain.Plan{
+		ID:          domain.NewID(),
 		ProjectID:   projectID,
 		Name:        "My 3 tier application",
 		Description: strptr("Protect the database and the web tier"),
-		ProviderID:  model.NewID(),
-		Status:      model.PlanSuspended,
+		ProviderID:  domain.NewID(),
+		Status:      domain.PlanSuspended,
 		Parameters:  map[string]json.RawMessage{"OS::Cinder::Volume": json.RawMessage(`{"backup_mode":"full"}`)},
 		Resources:   resources(),
 		CreatedAt:   created,
 	}
 }
 
-func planEqual(t *testing.T, what string, got, want *model.Plan) {
+func planEqual(t *testing.T, what string, got, want *domain.Plan) {
 	t.Helper()
 	wantCreated := want.CreatedAt.UTC().Truncate(time.Second)
 	if !got.CreatedAt.Equal(wantCreated) || got.CreatedAt.Location() != time.UTC {
@@ -41,7 +41,7 @@ func planEqual(t *testing.T, what string, got, want *model.Plan) {
 	}
 }
 
-func planIDs(ps []*model.Plan) []string {
+func planIDs(ps []*domain.Plan) []string {
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
@@ -55,28 +55,28 @@ func TestPlanRoundTrip(t *testing.T) {
 	project := newProjectID()
 	tests := []struct {
 		name string
-		edit func(p *model.Plan)
+		edit func(p *domain.Plan)
 	}{
-		{"every field", func(*model.Plan) {}},
-		{"no description", func(p *model.Plan) { p.Description = nil }},
-		{"empty description", func(p *model.Plan) { p.Description = strptr("") }},
-		{"no parameters", func(p *model.Plan) { p.Parameters = nil }},
-		{"parameters per resource", func(p *model.Plan) {
+		{"every field", func(*domain.Plan) {}},
+		{"no description", func(p *domain.Plan) { p.Description = nil }},
+		{"empty description", func(p *domain.Plan) { p.Description = strptr("") }},
+		{"no parameters", func(p *domain.Plan) { p.Parameters = nil }},
+		{"parameters per resource", func(p *domain.Plan) {
 			p.Parameters = map[string]json.RawMessage{
 				"OS::Nova::Server":                        json.RawMessage(`{"consistency":"crash"}`),
 				"OS::Cinder::Volume#" + p.Resources[0].ID: json.RawMessage(`{"backup_name":"db","incremental":true,"retries":3}`),
 			}
 		}},
-		{"resources without extra_info", func(p *model.Plan) {
+		{"resources without extra_info", func(p *domain.Plan) {
 			for i := range p.Resources {
 				p.Resources[i].ExtraInfo = nil
 			}
 		}},
-		{"started, non-UTC creation time", func(p *model.Plan) {
-			p.Status = model.PlanStarted
+		{"started, non-UTC creation time", func(p *domain.Plan) {
+			p.Status = domain.PlanStarted
 			p.CreatedAt = p.CreatedAt.In(time.FixedZone("CET", 3600))
 		}},
-		{"unicode name", func(p *model.Plan) { p.Name = "Sauvegarde « base » ✓" }},
+		{"unicode name", func(p *domain.Plan) { p.Name = "Sauvegarde « base » ✓" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,21 +140,21 @@ func TestUpdatePlan(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
 	project := newProjectID()
-	newResources := []model.Resource{{ID: model.NewID(), Type: "OS::Glance::Image", Name: "Golden image", ExtraInfo: json.RawMessage(`{"tier":"gold"}`)}}
+	newResources := []domain.Resource{{ID: domain.NewID(), Type: "OS::Glance::Image", Name: "Golden image", ExtraInfo: json.RawMessage(`{"tier":"gold"}`)}}
 	tests := []struct {
 		name   string
 		update store.PlanUpdate
-		want   func(p *model.Plan)
+		want   func(p *domain.Plan)
 	}{
-		{"name", store.PlanUpdate{Name: strptr("Renamed")}, func(p *model.Plan) { p.Name = "Renamed" }},
-		{"description", store.PlanUpdate{Description: strptr("new text")}, func(p *model.Plan) { p.Description = strptr("new text") }},
-		{"clear description", store.PlanUpdate{ClearDescription: true}, func(p *model.Plan) { p.Description = nil }},
-		{"description wins over clear", store.PlanUpdate{Description: strptr("kept"), ClearDescription: true}, func(p *model.Plan) { p.Description = strptr("kept") }},
-		{"resources", store.PlanUpdate{Resources: newResources}, func(p *model.Plan) { p.Resources = newResources }},
-		{"status", store.PlanUpdate{Status: strptr(model.PlanStarted)}, func(p *model.Plan) { p.Status = model.PlanStarted }},
-		{"everything", store.PlanUpdate{Name: strptr("All"), Description: strptr("all"), Resources: newResources, Status: strptr(model.PlanStarted)},
-			func(p *model.Plan) {
-				p.Name, p.Description, p.Resources, p.Status = "All", strptr("all"), newResources, model.PlanStarted
+		{"name", store.PlanUpdate{Name: strptr("Renamed")}, func(p *domain.Plan) { p.Name = "Renamed" }},
+		{"description", store.PlanUpdate{Description: strptr("new text")}, func(p *domain.Plan) { p.Description = strptr("new text") }},
+		{"clear description", store.PlanUpdate{ClearDescription: true}, func(p *domain.Plan) { p.Description = nil }},
+		{"description wins over clear", store.PlanUpdate{Description: strptr("kept"), ClearDescription: true}, func(p *domain.Plan) { p.Description = strptr("kept") }},
+		{"resources", store.PlanUpdate{Resources: newResources}, func(p *domain.Plan) { p.Resources = newResources }},
+		{"status", store.PlanUpdate{Status: strptr(domain.PlanStarted)}, func(p *domain.Plan) { p.Status = domain.PlanStarted }},
+		{"everything", store.PlanUpdate{Name: strptr("All"), Description: strptr("all"), Resources: newResources, Status: strptr(domain.PlanStarted)},
+			func(p *domain.Plan) {
+				p.Name, p.Description, p.Resources, p.Status = "All", strptr("all"), newResources, domain.PlanStarted
 			}},
 	}
 	for _, tc := range tests {
@@ -179,7 +179,7 @@ func TestUpdatePlan(t *testing.T) {
 	}
 
 	t.Run("missing plan", func(t *testing.T) {
-		id := model.NewID()
+		id := domain.NewID()
 		_, err := s.UpdatePlan(t.Context(), project, id, store.PlanUpdate{Name: strptr("x")})
 		wantErr(t, "UpdatePlan of a missing plan", err, store.ErrNotFound)
 		// The update must not have created the plan.
@@ -204,7 +204,7 @@ func TestDeletePlan(t *testing.T) {
 	s := testenv.Store(t)
 	project := newProjectID()
 	p, kept := newPlan(project, base), newPlan(project, base)
-	for _, x := range []*model.Plan{p, kept} {
+	for _, x := range []*domain.Plan{p, kept} {
 		if err := s.CreatePlan(t.Context(), x); err != nil {
 			t.Fatalf("CreatePlan: %v", err)
 		}
@@ -215,7 +215,7 @@ func TestDeletePlan(t *testing.T) {
 	_, err := s.GetPlan(t.Context(), project, p.ID)
 	wantErr(t, "GetPlan after DeletePlan", err, store.ErrNotFound)
 	wantErr(t, "DeletePlan again", s.DeletePlan(t.Context(), project, p.ID), store.ErrNotFound)
-	wantErr(t, "DeletePlan of a missing plan", s.DeletePlan(t.Context(), project, model.NewID()), store.ErrNotFound)
+	wantErr(t, "DeletePlan of a missing plan", s.DeletePlan(t.Context(), project, domain.NewID()), store.ErrNotFound)
 
 	page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project})
 	if err != nil {
@@ -229,9 +229,9 @@ func TestDeletePlan(t *testing.T) {
 
 // plansOrdered returns plan ids in listing order: created_at to the second,
 // then id.
-func plansOrdered(ps []*model.Plan, ascending bool) []string {
+func plansOrdered(ps []*domain.Plan, ascending bool) []string {
 	sorted := slices.Clone(ps)
-	slices.SortFunc(sorted, func(a, b *model.Plan) int {
+	slices.SortFunc(sorted, func(a, b *domain.Plan) int {
 		if c := a.CreatedAt.Truncate(time.Second).Compare(b.CreatedAt.Truncate(time.Second)); c != 0 {
 			return c
 		}
@@ -243,10 +243,10 @@ func plansOrdered(ps []*model.Plan, ascending bool) []string {
 	return planIDs(sorted)
 }
 
-func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*model.Plan {
+func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*domain.Plan {
 	t.Helper()
 	limit := store.ClampLimit(q.Limit)
-	var out []*model.Plan
+	var out []*domain.Plan
 	for pages := 0; ; pages++ {
 		if pages > 1000 {
 			t.Fatalf("ListPlans(%+v): markers do not advance", q)
@@ -283,7 +283,7 @@ func TestListPlans(t *testing.T) {
 
 	// 13 plans of one project, several created in the same second, with
 	// names, descriptions and statuses to filter on; 4 of another project.
-	var mine, theirs []*model.Plan
+	var mine, theirs []*domain.Plan
 	for i := range 13 {
 		p := newPlan(project, base.Add(time.Duration(i/3)*time.Second+time.Duration(i)*time.Millisecond))
 		p.Name = []string{"daily", "weekly", "monthly"}[i%3]
@@ -294,7 +294,7 @@ func TestListPlans(t *testing.T) {
 			p.Description = strptr("gold")
 		}
 		if i%2 == 0 {
-			p.Status = model.PlanStarted
+			p.Status = domain.PlanStarted
 		}
 		mine = append(mine, p)
 	}
@@ -319,7 +319,7 @@ func TestListPlans(t *testing.T) {
 				t.Errorf("ascending=%v: More with every plan on the page", asc)
 			}
 			sameIDs(t, "ListPlans", planIDs(page.Plans), plansOrdered(mine, asc))
-			byID := map[string]*model.Plan{}
+			byID := map[string]*domain.Plan{}
 			for _, p := range mine {
 				byID[p.ID] = p
 			}
@@ -360,7 +360,7 @@ func TestListPlans(t *testing.T) {
 	t.Run("bad marker", func(t *testing.T) {
 		for name, marker := range map[string]string{
 			"plan of another project": theirs[0].ID,
-			"unknown id":              model.NewID(),
+			"unknown id":              domain.NewID(),
 		} {
 			_, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Marker: marker})
 			wantErr(t, name, err, store.ErrBadMarker)
@@ -375,7 +375,7 @@ func TestListPlans(t *testing.T) {
 				sameIDs(t, "plans of every project", planIDs(got), plansOrdered(all, asc))
 			}
 		}
-		_, err := s.ListPlans(t.Context(), store.PlanQuery{Marker: model.NewID()})
+		_, err := s.ListPlans(t.Context(), store.PlanQuery{Marker: domain.NewID()})
 		wantErr(t, "unknown marker across projects", err, store.ErrBadMarker)
 	})
 
@@ -383,19 +383,19 @@ func TestListPlans(t *testing.T) {
 		tests := []struct {
 			name  string
 			query store.PlanQuery
-			match func(p *model.Plan) bool
+			match func(p *domain.Plan) bool
 		}{
-			{"name", store.PlanQuery{Name: "weekly"}, func(p *model.Plan) bool { return p.Name == "weekly" }},
-			{"status", store.PlanQuery{Status: model.PlanStarted}, func(p *model.Plan) bool { return p.Status == model.PlanStarted }},
-			{"description", store.PlanQuery{Description: "gold"}, func(p *model.Plan) bool { return p.Description != nil && *p.Description == "gold" }},
-			{"name and status", store.PlanQuery{Name: "daily", Status: model.PlanStarted}, func(p *model.Plan) bool {
-				return p.Name == "daily" && p.Status == model.PlanStarted
+			{"name", store.PlanQuery{Name: "weekly"}, func(p *domain.Plan) bool { return p.Name == "weekly" }},
+			{"status", store.PlanQuery{Status: domain.PlanStarted}, func(p *domain.Plan) bool { return p.Status == domain.PlanStarted }},
+			{"description", store.PlanQuery{Description: "gold"}, func(p *domain.Plan) bool { return p.Description != nil && *p.Description == "gold" }},
+			{"name and status", store.PlanQuery{Name: "daily", Status: domain.PlanStarted}, func(p *domain.Plan) bool {
+				return p.Name == "daily" && p.Status == domain.PlanStarted
 			}},
-			{"no match", store.PlanQuery{Name: "hourly"}, func(*model.Plan) bool { return false }},
+			{"no match", store.PlanQuery{Name: "hourly"}, func(*domain.Plan) bool { return false }},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				var want []*model.Plan
+				var want []*domain.Plan
 				for _, p := range mine {
 					if tc.match(p) {
 						want = append(want, p)

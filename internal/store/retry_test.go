@@ -7,9 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 // replayingAPI sends every write to the real server twice and answers with
@@ -57,7 +57,7 @@ func TestRetriedWrites(t *testing.T) {
 	plans, checkpoints := testenv.Tables(t)
 	s := store.New(replayingAPI{testenv.DynamoDB(t)}, plans, checkpoints)
 	plain := store.New(testenv.DynamoDB(t), plans, checkpoints)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 
 	t.Run("create plan", func(t *testing.T) {
 		p := newPlan(project, base)
@@ -90,7 +90,7 @@ func TestRetriedWrites(t *testing.T) {
 	})
 
 	t.Run("create checkpoint", func(t *testing.T) {
-		c := newCheckpoint(project, provider, base, model.StatusProtecting)
+		c := newCheckpoint(project, provider, base, domain.StatusProtecting)
 		if err := s.CreateCheckpoint(t.Context(), c); err != nil {
 			t.Fatalf("CreateCheckpoint retried: %v", err)
 		}
@@ -100,31 +100,31 @@ func TestRetriedWrites(t *testing.T) {
 		}
 		checkpointEqual(t, "GetCheckpoint", got, stored(c))
 
-		other := newCheckpoint(project, provider, base, model.StatusProtecting)
+		other := newCheckpoint(project, provider, base, domain.StatusProtecting)
 		other.ID = c.ID
 		wantErr(t, "another checkpoint with the same id", s.CreateCheckpoint(t.Context(), other), store.ErrExists)
 	})
 
 	t.Run("set status", func(t *testing.T) {
-		c := newCheckpoint(project, provider, base, model.StatusAvailable)
+		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, plain, c)
 		at := base.Add(time.Minute)
 		got, err := s.SetStatus(t.Context(), store.Transition{
-			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: model.StatusDeleting, At: at,
+			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting, At: at,
 		})
 		if err != nil {
 			t.Fatalf("SetStatus retried: %v", err)
 		}
 		want := stored(c)
-		want.Status, want.UpdatedAt = model.StatusDeleting, at.Truncate(time.Second)
+		want.Status, want.UpdatedAt = domain.StatusDeleting, at.Truncate(time.Second)
 		checkpointEqual(t, "SetStatus result", got, want)
 
 		// A second delete is a different change: it conflicts.
 		got, err = s.SetStatus(t.Context(), store.Transition{
-			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: model.StatusDeleting, At: at,
+			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting, At: at,
 		})
 		wantErr(t, "second delete", err, store.ErrConflict)
-		if got == nil || got.Status != model.StatusDeleting {
+		if got == nil || got.Status != domain.StatusDeleting {
 			t.Errorf("second delete saw %v, want deleting", got)
 		}
 	})

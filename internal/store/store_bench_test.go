@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 // benchListSize is how many checkpoints the listing benchmarks seed: big
@@ -69,10 +69,10 @@ func (c *countingAPI) report(b *testing.B, items bool) {
 }
 
 // seedCheckpoints writes cs with a bounded pool of goroutines.
-func seedCheckpoints(b *testing.B, s *store.Store, cs []*model.Checkpoint) {
+func seedCheckpoints(b *testing.B, s *store.Store, cs []*domain.Checkpoint) {
 	b.Helper()
 	const workers = 8
-	work := make(chan *model.Checkpoint)
+	work := make(chan *domain.Checkpoint)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -99,8 +99,8 @@ func seedCheckpoints(b *testing.B, s *store.Store, cs []*model.Checkpoint) {
 
 func BenchmarkGetCheckpoint(b *testing.B) {
 	seed, s, api := benchStores(b)
-	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusAvailable)
-	seedCheckpoints(b, seed, []*model.Checkpoint{c})
+	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusAvailable)
+	seedCheckpoints(b, seed, []*domain.Checkpoint{c})
 	ctx := context.Background()
 
 	b.ReportAllocs()
@@ -121,10 +121,10 @@ func BenchmarkGetCheckpoint(b *testing.B) {
 // costs a GetItem to resolve).
 func BenchmarkListCheckpointsPage(b *testing.B) {
 	seed, s, api := benchStores(b)
-	project, provider := newProjectID(), model.NewID()
-	cs := make([]*model.Checkpoint, benchListSize)
+	project, provider := newProjectID(), domain.NewID()
+	cs := make([]*domain.Checkpoint, benchListSize)
 	for i := range cs {
-		cs[i] = newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), model.StatusAvailable)
+		cs[i] = newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), domain.StatusAvailable)
 	}
 	seedCheckpoints(b, seed, cs)
 	// Newest first: a quarter of the listing is before the marker, three
@@ -165,10 +165,10 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 // one conditional UpdateItem each.
 func BenchmarkSetStatus(b *testing.B) {
 	seed, s, api := benchStores(b)
-	c := newCheckpoint(newProjectID(), model.NewID(), base, model.StatusAvailable)
-	seedCheckpoints(b, seed, []*model.Checkpoint{c})
+	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusAvailable)
+	seedCheckpoints(b, seed, []*domain.Checkpoint{c})
 	ctx := context.Background()
-	from, to := model.StatusAvailable, model.StatusError
+	from, to := domain.StatusAvailable, domain.StatusError
 
 	b.ReportAllocs()
 	api.reset()
@@ -176,7 +176,7 @@ func BenchmarkSetStatus(b *testing.B) {
 	for b.Loop() {
 		got, err := s.SetStatus(ctx, store.Transition{
 			ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-			From: []model.Status{from}, To: to,
+			From: []domain.Status{from}, To: to,
 		})
 		if err != nil || got.Status != to {
 			b.Fatalf("SetStatus(%s → %s) = %v, %v", from, to, got, err)
@@ -191,7 +191,7 @@ func BenchmarkSetStatus(b *testing.B) {
 // checkpoint is inside the timed loop: microseconds against the write.
 func BenchmarkCreateCheckpoint(b *testing.B) {
 	_, s, api := benchStores(b)
-	project, provider := newProjectID(), model.NewID()
+	project, provider := newProjectID(), domain.NewID()
 	ctx := context.Background()
 	i := 0
 
@@ -199,7 +199,7 @@ func BenchmarkCreateCheckpoint(b *testing.B) {
 	api.reset()
 	b.ResetTimer()
 	for b.Loop() {
-		c := newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), model.StatusProtecting)
+		c := newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), domain.StatusProtecting)
 		i++
 		if err := s.CreateCheckpoint(ctx, c); err != nil {
 			b.Fatalf("CreateCheckpoint: %v", err)

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 // CheckpointKey names a checkpoint.
@@ -24,9 +24,9 @@ type CheckpointKey struct {
 // Stuck lists up to max checkpoints that entered status (protecting or
 // deleting) before cutoff, oldest first: Queries of the sparse by_pending
 // index, which holds only checkpoints in flight.
-func (s *Store) Stuck(ctx context.Context, status model.Status, cutoff time.Time, max int) ([]CheckpointKey, error) {
+func (s *Store) Stuck(ctx context.Context, status domain.Status, cutoff time.Time, max int) ([]CheckpointKey, error) {
 	keyCond := expression.Key(attrPending).Equal(expression.Value(string(status))).
-		And(expression.Key(attrUpdatedAt).LessThan(expression.Value(model.Timestamp(cutoff))))
+		And(expression.Key(attrUpdatedAt).LessThan(expression.Value(domain.Timestamp(cutoff))))
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/worker"
 )
@@ -32,18 +32,18 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
 	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
 
-	rec := e.record(c, "INSERT", model.StatusProtecting)
+	rec := e.record(c, "INSERT", domain.StatusProtecting)
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != rec.Change.SequenceNumber {
 		t.Fatalf("Handle = %+v, %v; want the record handed back", resp, err)
 	}
-	if got := e.get(c); got.Status != model.StatusProtecting {
+	if got := e.get(c); got.Status != domain.StatusProtecting {
 		t.Fatalf("status %s after a throttled call, want still protecting", got.Status)
 	}
 
 	clients.ec2.createErr = nil
 	e.handle(w, rec)
-	if got := e.get(c); got.Status != model.StatusAvailable {
+	if got := e.get(c); got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s after the retry, want available", got.Status)
 	}
 	if n := clients.ddb.created.Load(); n != 1 {
@@ -61,7 +61,7 @@ func TestRefusalReasonIsMasked(t *testing.T) {
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "UnauthorizedOperation",
 		Message: "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/karbor-WorkerFunctionRole/x"}
 	got := e.protect(&worker.Worker{Store: e.store, Clients: clients, Log: e.log}, c)
-	if got.Status != model.StatusError {
+	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error", got.Status)
 	}
 	text := infoString(graph(t, got)[volume].Info, "error")
@@ -73,14 +73,14 @@ func TestRefusalReasonIsMasked(t *testing.T) {
 // One stuck checkpoint that cannot be ended does not hold back the others.
 func TestSweeperSkipsWhatItCannotEnd(t *testing.T) {
 	e := newEnv(t)
-	noop := []model.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
+	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := e.get(e.newCheckpoint(provider.NoOpID, noop, nil)).UpdatedAt
 	good := e.newCheckpointAt(provider.NoOpID, noop, nil, start)
 	// An item the store cannot decode, stuck longest.
 	_, err := e.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{
 		TableName: aws.String(e.checkpoints),
 		Item: map[string]ddbtypes.AttributeValue{
-			"id":              &ddbtypes.AttributeValueMemberS{Value: model.NewID()},
+			"id":              &ddbtypes.AttributeValueMemberS{Value: domain.NewID()},
 			"project_id":      &ddbtypes.AttributeValueMemberS{Value: "p1"},
 			"provider_id":     &ddbtypes.AttributeValueMemberS{Value: provider.NoOpID},
 			"status":          &ddbtypes.AttributeValueMemberS{Value: "protecting"},
@@ -97,7 +97,7 @@ func TestSweeperSkipsWhatItCannotEnd(t *testing.T) {
 	if err != nil || res.Failed != 1 || res.Protecting < 1 {
 		t.Fatalf("Sweep = %+v, %v; want the bad item counted and the others ended", res, err)
 	}
-	if got := e.get(good); got.Status != model.StatusError {
+	if got := e.get(good); got.Status != domain.StatusError {
 		t.Errorf("the decodable stuck checkpoint is %s, want error", got.Status)
 	}
 }

@@ -10,14 +10,14 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
 // node is one resource's entry in resource_graph: Karbor's
 // [type, id, name, extra_info], where extra_info records the outcome.
 type node struct {
-	Resource model.Resource
+	Resource domain.Resource
 	Info     map[string]any
 }
 
@@ -70,7 +70,7 @@ func decodeGraph(s *string) map[[2]string]map[string]any {
 // baseInfo starts a node's info. It holds only what the service writes:
 // the resource's own extra_info stays in protection_plan, so that nothing a
 // caller wrote can pass for a backup id or a status.
-func baseInfo(model.Resource) map[string]any { return map[string]any{} }
+func baseInfo(domain.Resource) map[string]any { return map[string]any{} }
 
 // Status values recorded per resource in the graph.
 const (
@@ -79,7 +79,7 @@ const (
 	resourceDeleted   = "deleted"
 )
 
-func protectedInfo(r model.Resource, saved provider.Saved) map[string]any {
+func protectedInfo(r domain.Resource, saved provider.Saved) map[string]any {
 	info := baseInfo(r)
 	for k, v := range saved {
 		info[k] = v
@@ -88,7 +88,7 @@ func protectedInfo(r model.Resource, saved provider.Saved) map[string]any {
 	return info
 }
 
-func failedInfo(r model.Resource, err error) map[string]any {
+func failedInfo(r domain.Resource, err error) map[string]any {
 	info := baseInfo(r)
 	info["status"] = resourceFailed
 	info["error"] = reason(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"
@@ -33,7 +33,7 @@ func (unreachable) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...fun
 
 func statusImage(status string) map[string]events.DynamoDBAttributeValue {
 	return map[string]events.DynamoDBAttributeValue{
-		"id":         events.NewStringAttribute(model.NewID()),
+		"id":         events.NewStringAttribute(domain.NewID()),
 		"project_id": events.NewStringAttribute("p1"),
 		"status":     events.NewStringAttribute(status),
 	}
@@ -63,14 +63,14 @@ func TestHandleIgnoresRecordsThatAskForNothing(t *testing.T) {
 // records after it are left for Lambda's retry.
 func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCheckpoint(provider.NoOpID, []model.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
-	good := e.record(c, "INSERT", model.StatusProtecting)
+	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
+	good := e.record(c, "INSERT", domain.StatusProtecting)
 	garbled := syntheticRecord("INSERT", "1", nil, statusImage("protecting")) // no plan, no dates
 	resp, err := e.worker.Handle(t.Context(), eventOf(garbled, good))
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "1" {
 		t.Fatalf("Handle = %+v, %v; want the garbled record reported", resp, err)
 	}
-	if got := e.get(c); got.Status != model.StatusProtecting {
+	if got := e.get(c); got.Status != domain.StatusProtecting {
 		t.Errorf("the record after the failure was handled: %s", got.Status)
 	}
 
@@ -81,7 +81,7 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 		t.Fatalf("Handle with the store down = %+v, %v; want the record reported", resp, err)
 	}
 	e.handle(e.worker, good)
-	if got := e.get(c); got.Status != model.StatusAvailable {
+	if got := e.get(c); got.Status != domain.StatusAvailable {
 		t.Errorf("status %s after the retry, want available", got.Status)
 	}
 }
@@ -90,8 +90,8 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 // done: there is nothing to do.
 func TestHandleRecordOfVanishedCheckpoint(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCheckpoint(provider.NoOpID, []model.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	if _, err := e.ddb.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
 		TableName: &e.checkpoints,
 		Key: map[string]types.AttributeValue{

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 )
 
@@ -17,7 +17,7 @@ func TestDeleteNeverTouchesAnotherCheckpointsBackups(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	victim := e.protect(e.worker, e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil))
-	if victim.Status != model.StatusAvailable {
+	if victim.Status != domain.StatusAvailable {
 		t.Fatalf("victim checkpoint is %s", victim.Status)
 	}
 	g := graph(t, victim)
@@ -27,7 +27,7 @@ func TestDeleteNeverTouchesAnotherCheckpointsBackups(t *testing.T) {
 		b, _ := json.Marshal(map[string]string{key: value, "status": "available"})
 		return b
 	}
-	attacker := e.newCheckpoint(provider.AWSID, []model.Resource{
+	attacker := e.newCheckpoint(provider.AWSID, []domain.Resource{
 		// Fails at once: the volume does not exist.
 		{ID: "vol-0000000000doesnotexist", Type: provider.TypeEC2Volume, Name: "x", ExtraInfo: forged("snapshot_id", victimSnap)},
 		{ID: "table-that-does-not-exist", Type: provider.TypeDynamoDBTable, Name: "y", ExtraInfo: forged("backup_arn", victimARN)},
@@ -36,7 +36,7 @@ func TestDeleteNeverTouchesAnotherCheckpointsBackups(t *testing.T) {
 		t.Fatal("the two checkpoints must belong to different projects")
 	}
 	attacker = e.protect(e.worker, attacker)
-	if attacker.Status != model.StatusError {
+	if attacker.Status != domain.StatusError {
 		t.Fatalf("attacker checkpoint is %s, want error", attacker.Status)
 	}
 	for id, n := range graph(t, attacker) {

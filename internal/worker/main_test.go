@@ -28,11 +28,11 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/model"
+	"karbor/internal/domain"
+	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
-	"karbor/internal/streams"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
 
@@ -87,7 +87,7 @@ func newEnv(t *testing.T) *env {
 // sourceTable creates a DynamoDB table for a plan to protect.
 func (e *env) sourceTable() string {
 	e.t.Helper()
-	name := "source-" + model.NewID()
+	name := "source-" + domain.NewID()
 	_, err := e.ddb.CreateTable(e.t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
@@ -110,32 +110,32 @@ func (e *env) volume() string {
 	return aws.ToString(out.VolumeId)
 }
 
-func newProjectID() string { return strings.ReplaceAll(model.NewID(), "-", "") }
+func newProjectID() string { return strings.ReplaceAll(domain.NewID(), "-", "") }
 
 // newCheckpoint writes a plan with these resources and parameters, and a
 // checkpoint of it in protecting, as the API's create does.
-func (e *env) newCheckpoint(providerID string, resources []model.Resource, params map[string]json.RawMessage) *model.Checkpoint {
+func (e *env) newCheckpoint(providerID string, resources []domain.Resource, params map[string]json.RawMessage) *domain.Checkpoint {
 	e.t.Helper()
 	return e.newCheckpointAt(providerID, resources, params, time.Now())
 }
 
-func (e *env) newCheckpointAt(providerID string, resources []model.Resource, params map[string]json.RawMessage, at time.Time) *model.Checkpoint {
+func (e *env) newCheckpointAt(providerID string, resources []domain.Resource, params map[string]json.RawMessage, at time.Time) *domain.Checkpoint {
 	e.t.Helper()
 	ctx := e.t.Context()
 	project := newProjectID()
-	plan := &model.Plan{
-		ID: model.NewID(), ProjectID: project, Name: "My application", ProviderID: providerID,
-		Status: model.PlanSuspended, Parameters: params, Resources: resources, CreatedAt: at,
+	plan := &domain.Plan{
+		ID: domain.NewID(), ProjectID: project, Name: "My application", ProviderID: providerID,
+		Status: domain.PlanSuspended, Parameters: params, Resources: resources, CreatedAt: at,
 	}
 	if err := e.store.CreatePlan(ctx, plan); err != nil {
 		e.t.Fatalf("CreatePlan: %v", err)
 	}
-	c := &model.Checkpoint{
-		ID:         model.NewID(),
+	c := &domain.Checkpoint{
+		ID:         domain.NewID(),
 		ProjectID:  project,
 		ProviderID: providerID,
-		Status:     model.StatusProtecting,
-		Plan: model.ProtectionPlan{
+		Status:     domain.StatusProtecting,
+		Plan: domain.ProtectionPlan{
 			ID: plan.ID, Name: plan.Name, ProviderID: providerID, Resources: resources, Parameters: params,
 		},
 		ExtraInfo: json.RawMessage(`{"created_by":"manual"}`),
@@ -148,7 +148,7 @@ func (e *env) newCheckpointAt(providerID string, resources []model.Resource, par
 	return c
 }
 
-func (e *env) get(c *model.Checkpoint) *model.Checkpoint {
+func (e *env) get(c *domain.Checkpoint) *domain.Checkpoint {
 	e.t.Helper()
 	got, err := e.store.GetCheckpoint(context.Background(), c.ProjectID, c.ID)
 	if err != nil {
@@ -158,10 +158,10 @@ func (e *env) get(c *model.Checkpoint) *model.Checkpoint {
 }
 
 // setStatus makes a status change as the API's delete or reset does.
-func (e *env) setStatus(c *model.Checkpoint, from, to model.Status) {
+func (e *env) setStatus(c *domain.Checkpoint, from, to domain.Status) {
 	e.t.Helper()
 	_, err := e.store.SetStatus(e.t.Context(), store.Transition{
-		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []model.Status{from}, To: to,
+		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []domain.Status{from}, To: to,
 	})
 	if err != nil {
 		e.t.Fatalf("SetStatus(%s → %s): %v", from, to, err)
@@ -215,7 +215,7 @@ func (e *env) readStream() {
 
 // record returns the stream record of the checkpoint's change with this
 // event name and new status, waiting for it to show up on the stream.
-func (e *env) record(c *model.Checkpoint, eventName string, newStatus model.Status) events.DynamoDBEventRecord {
+func (e *env) record(c *domain.Checkpoint, eventName string, newStatus domain.Status) events.DynamoDBEventRecord {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -258,7 +258,7 @@ func (e *env) handle(w *worker.Worker, records ...events.DynamoDBEventRecord) {
 }
 
 // backups lists the live backups of a table made for a checkpoint.
-func (e *env) backups(table string, c *model.Checkpoint) []ddbtypes.BackupSummary {
+func (e *env) backups(table string, c *domain.Checkpoint) []ddbtypes.BackupSummary {
 	e.t.Helper()
 	out, err := e.ddb.ListBackups(context.Background(), &dynamodb.ListBackupsInput{TableName: aws.String(table)})
 	if err != nil {
@@ -274,7 +274,7 @@ func (e *env) backups(table string, c *model.Checkpoint) []ddbtypes.BackupSummar
 }
 
 // snapshots lists the snapshots tagged with a checkpoint and a volume.
-func (e *env) snapshots(c *model.Checkpoint, volumeID string) []ec2types.Snapshot {
+func (e *env) snapshots(c *domain.Checkpoint, volumeID string) []ec2types.Snapshot {
 	e.t.Helper()
 	out, err := e.ec2.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + provider.TagCheckpointID), Values: []string{c.ID}},
@@ -299,7 +299,7 @@ type graphNode struct {
 
 // graph decodes a resource_graph string as the Karbor client does, and
 // checks its shape: [{"0x0": [type, id, name, {...}], ...}, []].
-func graph(t *testing.T, c *model.Checkpoint) map[string]graphNode {
+func graph(t *testing.T, c *domain.Checkpoint) map[string]graphNode {
 	t.Helper()
 	if c.ResourceGraph == nil {
 		t.Fatalf("checkpoint %s (%s) has no resource_graph", c.ID, c.Status)

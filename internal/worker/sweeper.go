@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
 )
 
@@ -52,12 +52,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	var res SweepResult
 	for _, st := range []struct {
-		from, to model.Status
+		from, to domain.Status
 		count    *int
 		what     string
 	}{
-		{model.StatusProtecting, model.StatusError, &res.Protecting, "protection"},
-		{model.StatusDeleting, model.StatusErrorDeleting, &res.Deleting, "deletion"},
+		{domain.StatusProtecting, domain.StatusError, &res.Protecting, "protection"},
+		{domain.StatusDeleting, domain.StatusErrorDeleting, &res.Deleting, "deletion"},
 	} {
 		keys, err := s.Store.Stuck(ctx, st.from, now.Add(-limit), batch)
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, nil
 }
 
-func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to model.Status, why string, now time.Time) (bool, error) {
+func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to domain.Status, why string, now time.Time) (bool, error) {
 	c, err := s.Store.GetCheckpoint(ctx, k.ProjectID, k.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -100,7 +100,7 @@ func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to model
 			info = baseInfo(r)
 		}
 		info["status"] = resourceFailed
-		if from == model.StatusDeleting {
+		if from == domain.StatusDeleting {
 			info["delete_error"] = why
 		} else {
 			info["error"] = why
@@ -113,7 +113,7 @@ func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to model
 	}
 	_, err = s.Store.SetStatus(ctx, store.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-		From: []model.Status{from}, To: to, ResourceGraph: &text, At: now,
+		From: []domain.Status{from}, To: to, ResourceGraph: &text, At: now,
 	})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return false, nil

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"
@@ -18,7 +18,7 @@ import (
 
 // pending lists the ids the by_pending index holds under a status, read
 // with a raw Query.
-func (e *env) pending(status model.Status) []string {
+func (e *env) pending(status domain.Status) []string {
 	e.t.Helper()
 	out, err := e.ddb.Query(context.Background(), &dynamodb.QueryInput{
 		TableName:                 aws.String(e.checkpoints),
@@ -40,7 +40,7 @@ func (e *env) pending(status model.Status) []string {
 
 func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	e := newEnv(t)
-	noop := []model.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
+	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	const limit = 2 * time.Hour
 	start := time.Now()
 	later := start.Add(limit + time.Minute) // the sweeper's now
@@ -50,11 +50,11 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	stuckProtecting := e.newCheckpointAt(provider.NoOpID, noop, nil, start)
 	// In deleting since start, with what protection produced.
 	table := e.sourceTable()
-	stuckDeleting := e.newCheckpointAt(provider.AWSID, []model.Resource{{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders"}}, nil, start)
+	stuckDeleting := e.newCheckpointAt(provider.AWSID, []domain.Resource{{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders"}}, nil, start)
 	e.protect(e.worker, stuckDeleting)
 	if _, err := e.store.SetStatus(t.Context(), store.Transition{
 		ProjectID: stuckDeleting.ProjectID, ProviderID: stuckDeleting.ProviderID, ID: stuckDeleting.ID,
-		From: []model.Status{model.StatusAvailable}, To: model.StatusDeleting, At: start,
+		From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting, At: start,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +67,12 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	deleted := e.newCheckpointAt(provider.NoOpID, noop, nil, start)
 	e.protect(e.worker, deleted)
 	e.remove(e.worker, deleted)
-	before := map[string]*model.Checkpoint{settled.ID: e.get(settled), deleted.ID: e.get(deleted)}
+	before := map[string]*domain.Checkpoint{settled.ID: e.get(settled), deleted.ID: e.get(deleted)}
 
-	if got, want := e.pending(model.StatusProtecting), sorted(stuckProtecting.ID, fresh.ID); !slices.Equal(got, want) {
+	if got, want := e.pending(domain.StatusProtecting), sorted(stuckProtecting.ID, fresh.ID); !slices.Equal(got, want) {
 		t.Fatalf("by_pending protecting holds %q, want %q", got, want)
 	}
-	if got, want := e.pending(model.StatusDeleting), sorted(stuckDeleting.ID); !slices.Equal(got, want) {
+	if got, want := e.pending(domain.StatusDeleting), sorted(stuckDeleting.ID); !slices.Equal(got, want) {
 		t.Fatalf("by_pending deleting holds %q, want %q", got, want)
 	}
 
@@ -85,7 +85,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	}
 
 	got := e.get(stuckProtecting)
-	if got.Status != model.StatusError || !got.UpdatedAt.Equal(later.UTC().Truncate(time.Second)) {
+	if got.Status != domain.StatusError || !got.UpdatedAt.Equal(later.UTC().Truncate(time.Second)) {
 		t.Errorf("stuck protecting: status %s at %s, want error at %s", got.Status, got.UpdatedAt, later)
 	}
 	for id, n := range graph(t, got) {
@@ -95,7 +95,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	}
 
 	got = e.get(stuckDeleting)
-	if got.Status != model.StatusErrorDeleting {
+	if got.Status != domain.StatusErrorDeleting {
 		t.Errorf("stuck deleting: status %s, want error-deleting", got.Status)
 	}
 	info := graph(t, got)[table].Info
@@ -103,7 +103,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 		t.Errorf("stuck deleting: node %v, want status error, the reason in delete_error, and the backup it still has (%s)", info, backupARN)
 	}
 
-	if got := e.get(fresh); got.Status != model.StatusProtecting || got.ResourceGraph != nil {
+	if got := e.get(fresh); got.Status != domain.StatusProtecting || got.ResourceGraph != nil {
 		t.Errorf("fresh: status %s, graph %v; want protecting and untouched", got.Status, got.ResourceGraph)
 	}
 	for id, want := range before {
@@ -118,10 +118,10 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 
 	// Only the fresh one is still in flight; the settled ones left the
 	// index.
-	if got, want := e.pending(model.StatusProtecting), sorted(fresh.ID); !slices.Equal(got, want) {
+	if got, want := e.pending(domain.StatusProtecting), sorted(fresh.ID); !slices.Equal(got, want) {
 		t.Errorf("by_pending protecting holds %q, want %q", got, want)
 	}
-	if got := e.pending(model.StatusDeleting); len(got) != 0 {
+	if got := e.pending(domain.StatusDeleting); len(got) != 0 {
 		t.Errorf("by_pending deleting holds %q, want none", got)
 	}
 
@@ -130,17 +130,17 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	if res, err := sweeper.Sweep(t.Context()); err != nil || res != (worker.SweepResult{}) {
 		t.Errorf("second Sweep = %+v, %v; want nothing", res, err)
 	}
-	e.handle(e.worker, e.record(stuckProtecting, "INSERT", model.StatusProtecting))
-	if got := e.get(stuckProtecting); got.Status != model.StatusError {
+	e.handle(e.worker, e.record(stuckProtecting, "INSERT", domain.StatusProtecting))
+	if got := e.get(stuckProtecting); got.Status != domain.StatusError {
 		t.Errorf("a late protect record moved a swept checkpoint to %s", got.Status)
 	}
 }
 
 func TestSweeperBatch(t *testing.T) {
 	e := newEnv(t)
-	noop := []model.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
+	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := time.Now()
-	var stuck []*model.Checkpoint
+	var stuck []*domain.Checkpoint
 	for range 3 {
 		stuck = append(stuck, e.newCheckpointAt(provider.NoOpID, noop, nil, start))
 	}
@@ -151,11 +151,11 @@ func TestSweeperBatch(t *testing.T) {
 			t.Fatalf("Sweep = %+v, %v; want %d ended", res, err, want)
 		}
 	}
-	if got := e.pending(model.StatusProtecting); len(got) != 0 {
+	if got := e.pending(domain.StatusProtecting); len(got) != 0 {
 		t.Errorf("by_pending still holds %q", got)
 	}
 	for _, c := range stuck {
-		if got := e.get(c); got.Status != model.StatusError {
+		if got := e.get(c); got.Status != domain.StatusError {
 			t.Errorf("checkpoint %s is %s after the sweeps, want error", c.ID, got.Status)
 		}
 	}
@@ -164,23 +164,23 @@ func TestSweeperBatch(t *testing.T) {
 // A checkpoint that ends in error-deleting or deleted leaves the index.
 func TestSettledCheckpointsLeavePendingIndex(t *testing.T) {
 	e := newEnv(t)
-	noop := []model.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
+	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	a := e.newCheckpoint(provider.NoOpID, noop, nil)
 	b := e.newCheckpoint(provider.NoOpID, noop, nil)
-	if got := e.pending(model.StatusProtecting); !slices.Equal(got, sorted(a.ID, b.ID)) {
+	if got := e.pending(domain.StatusProtecting); !slices.Equal(got, sorted(a.ID, b.ID)) {
 		t.Fatalf("by_pending protecting holds %q, want both", got)
 	}
 	e.protect(e.worker, a)
 	e.protect(e.worker, b)
-	e.setStatus(a, model.StatusAvailable, model.StatusDeleting)
-	if got := e.pending(model.StatusDeleting); !slices.Equal(got, sorted(a.ID)) {
+	e.setStatus(a, domain.StatusAvailable, domain.StatusDeleting)
+	if got := e.pending(domain.StatusDeleting); !slices.Equal(got, sorted(a.ID)) {
 		t.Fatalf("by_pending deleting holds %q, want %s", got, a.ID)
 	}
-	e.handle(e.worker, e.record(a, "MODIFY", model.StatusDeleting))
-	if got := e.pending(model.StatusProtecting); len(got) != 0 {
+	e.handle(e.worker, e.record(a, "MODIFY", domain.StatusDeleting))
+	if got := e.pending(domain.StatusProtecting); len(got) != 0 {
 		t.Errorf("by_pending protecting holds %q, want none", got)
 	}
-	if got := e.pending(model.StatusDeleting); len(got) != 0 {
+	if got := e.pending(domain.StatusDeleting); len(got) != 0 {
 		t.Errorf("by_pending deleting holds %q, want none", got)
 	}
 }

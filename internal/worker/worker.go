@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 )
@@ -46,10 +46,10 @@ const (
 func JobOf(r events.DynamoDBEventRecord) Job {
 	newStatus := statusOf(r.Change.NewImage)
 	switch {
-	case r.EventName == "INSERT" && newStatus == string(model.StatusProtecting):
+	case r.EventName == "INSERT" && newStatus == string(domain.StatusProtecting):
 		return JobProtect
-	case r.EventName == "MODIFY" && newStatus == string(model.StatusDeleting) &&
-		statusOf(r.Change.OldImage) != string(model.StatusDeleting):
+	case r.EventName == "MODIFY" && newStatus == string(domain.StatusDeleting) &&
+		statusOf(r.Change.OldImage) != string(domain.StatusDeleting):
 		return JobDelete
 	}
 	return JobNone
@@ -104,9 +104,9 @@ func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord)
 	}
 	log := w.Log.With("checkpoint_id", current.ID, "project_id", current.ProjectID)
 	switch {
-	case job == JobProtect && current.Status == model.StatusProtecting:
+	case job == JobProtect && current.Status == domain.StatusProtecting:
 		return w.protect(ctx, log, current)
-	case job == JobDelete && current.Status == model.StatusDeleting:
+	case job == JobDelete && current.Status == domain.StatusDeleting:
 		return w.delete(ctx, log, current)
 	}
 	log.Info("nothing to do", "status", current.Status)
@@ -115,7 +115,7 @@ func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord)
 
 // mergedParameters are a resource's parameters: its type's, overridden key
 // by key by "Type#<resource id>".
-func mergedParameters(params map[string]json.RawMessage, r model.Resource) json.RawMessage {
+func mergedParameters(params map[string]json.RawMessage, r domain.Resource) json.RawMessage {
 	merged := map[string]json.RawMessage{}
 	for _, key := range []string{r.Type, r.Type + "#" + r.ID} {
 		var m map[string]json.RawMessage
@@ -140,7 +140,7 @@ func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, error) 
 	return p.Plugins(w.Clients), nil
 }
 
-func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *model.Checkpoint) error {
+func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
 	plugins, perr := w.plugins(c.ProviderID)
 	g := make(graph, 0, len(c.Plan.Resources))
 	failed := 0
@@ -158,14 +158,14 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *model.Checkpo
 		}
 		g = append(g, node{Resource: r, Info: info})
 	}
-	to := model.StatusAvailable
+	to := domain.StatusAvailable
 	if failed > 0 {
-		to = model.StatusError
+		to = domain.StatusError
 	}
-	return w.finish(ctx, log, c, model.StatusProtecting, to, g)
+	return w.finish(ctx, log, c, domain.StatusProtecting, to, g)
 }
 
-func (w *Worker) protectOne(ctx context.Context, c *model.Checkpoint, r model.Resource, plugins map[string]provider.Plugin, perr error) (map[string]any, error) {
+func (w *Worker) protectOne(ctx context.Context, c *domain.Checkpoint, r domain.Resource, plugins map[string]provider.Plugin, perr error) (map[string]any, error) {
 	if perr != nil {
 		return nil, perr
 	}
@@ -180,11 +180,11 @@ func (w *Worker) protectOne(ctx context.Context, c *model.Checkpoint, r model.Re
 	return protectedInfo(r, saved), nil
 }
 
-func target(c *model.Checkpoint, r model.Resource) provider.Target {
+func target(c *domain.Checkpoint, r domain.Resource) provider.Target {
 	return provider.Target{CheckpointID: c.ID, ProjectID: c.ProjectID, Resource: r}
 }
 
-func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *model.Checkpoint) error {
+func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
 	plugins, perr := w.plugins(c.ProviderID)
 	saved := decodeGraph(c.ResourceGraph)
 	g := make(graph, 0, len(c.Plan.Resources))
@@ -212,23 +212,23 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *model.Checkpoi
 		}
 		g = append(g, node{Resource: r, Info: info})
 	}
-	to := model.StatusDeleted
+	to := domain.StatusDeleted
 	if failed > 0 {
-		to = model.StatusErrorDeleting
+		to = domain.StatusErrorDeleting
 	}
-	return w.finish(ctx, log, c, model.StatusDeleting, to, g)
+	return w.finish(ctx, log, c, domain.StatusDeleting, to, g)
 }
 
 // finish writes the outcome, only if the checkpoint is still in from: a
 // sweeper that ended it meanwhile has won, and stays won.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, c *model.Checkpoint, from, to model.Status, g graph) error {
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, c *domain.Checkpoint, from, to domain.Status, g graph) error {
 	text, err := g.encode()
 	if err != nil {
 		return err
 	}
 	_, err = w.Store.SetStatus(ctx, store.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-		From: []model.Status{from}, To: to, ResourceGraph: &text, Retention: w.Retention,
+		From: []domain.Status{from}, To: to, ResourceGraph: &text, Retention: w.Retention,
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):

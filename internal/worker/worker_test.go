@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"
@@ -24,8 +24,8 @@ import (
 
 // awsResources is a plan's resources on the AWS provider: a table and a
 // volume.
-func awsResources(table, volume string) []model.Resource {
-	return []model.Resource{
+func awsResources(table, volume string) []domain.Resource {
+	return []domain.Resource{
 		{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders table", ExtraInfo: json.RawMessage(`{"region":"us-east-1"}`)},
 		{ID: volume, Type: provider.TypeEC2Volume, Name: "Data volume"},
 	}
@@ -47,18 +47,18 @@ func apiErrorCode(err error) string {
 
 // protect delivers the checkpoint's INSERT record to the worker and
 // returns the checkpoint as it is then.
-func (e *env) protect(w *worker.Worker, c *model.Checkpoint) *model.Checkpoint {
+func (e *env) protect(w *worker.Worker, c *domain.Checkpoint) *domain.Checkpoint {
 	e.t.Helper()
-	e.handle(w, e.record(c, "INSERT", model.StatusProtecting))
+	e.handle(w, e.record(c, "INSERT", domain.StatusProtecting))
 	return e.get(c)
 }
 
 // remove moves an available or error checkpoint to deleting, as the API's
 // delete does, delivers the MODIFY record, and returns the checkpoint.
-func (e *env) remove(w *worker.Worker, c *model.Checkpoint) *model.Checkpoint {
+func (e *env) remove(w *worker.Worker, c *domain.Checkpoint) *domain.Checkpoint {
 	e.t.Helper()
-	e.setStatus(c, e.get(c).Status, model.StatusDeleting)
-	e.handle(w, e.record(c, "MODIFY", model.StatusDeleting))
+	e.setStatus(c, e.get(c).Status, domain.StatusDeleting)
+	e.handle(w, e.record(c, "MODIFY", domain.StatusDeleting))
 	return e.get(c)
 }
 
@@ -68,14 +68,14 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	if job := worker.JobOf(insert); job != worker.JobProtect {
 		t.Fatalf("JobOf(the INSERT record) = %v, want protect", job)
 	}
 	e.handle(e.worker, insert)
 
 	got := e.get(c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available; graph %v", got.Status, got.ResourceGraph)
 	}
 	g := graph(t, got)
@@ -124,15 +124,15 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 	}
 
 	// Delete.
-	e.setStatus(got, model.StatusAvailable, model.StatusDeleting)
-	modify := e.record(c, "MODIFY", model.StatusDeleting)
+	e.setStatus(got, domain.StatusAvailable, domain.StatusDeleting)
+	modify := e.record(c, "MODIFY", domain.StatusDeleting)
 	if job := worker.JobOf(modify); job != worker.JobDelete {
 		t.Fatalf("JobOf(the MODIFY record) = %v, want delete", job)
 	}
 	before := time.Now()
 	e.handle(e.worker, modify)
 	done := e.get(c)
-	if done.Status != model.StatusDeleted {
+	if done.Status != domain.StatusDeleted {
 		t.Fatalf("status %s, want deleted; graph %v", done.Status, done.ResourceGraph)
 	}
 	if lo, hi := before.Add(store.DefaultRetention-time.Minute).Unix(), time.Now().Add(store.DefaultRetention+time.Minute).Unix(); done.ExpiresAt < lo || done.ExpiresAt > hi {
@@ -157,11 +157,11 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 func TestRetentionOfDeletedCheckpoint(t *testing.T) {
 	e := newEnv(t)
 	e.worker.Retention = 48 * time.Hour
-	c := e.newCheckpoint(provider.NoOpID, []model.Resource{{ID: "x", Type: "OS::Nova::Server", Name: "x"}}, nil)
+	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "x", Type: "OS::Nova::Server", Name: "x"}}, nil)
 	e.protect(e.worker, c)
 	before := time.Now()
 	done := e.remove(e.worker, c)
-	if lo, hi := before.Add(48*time.Hour-time.Minute).Unix(), time.Now().Add(48*time.Hour+time.Minute).Unix(); done.Status != model.StatusDeleted || done.ExpiresAt < lo || done.ExpiresAt > hi {
+	if lo, hi := before.Add(48*time.Hour-time.Minute).Unix(), time.Now().Add(48*time.Hour+time.Minute).Unix(); done.Status != domain.StatusDeleted || done.ExpiresAt < lo || done.ExpiresAt > hi {
 		t.Errorf("status %s, expires_at %d; want deleted, about 48h from now", done.Status, done.ExpiresAt)
 	}
 }
@@ -171,12 +171,12 @@ func TestPluginFailureEndsInError(t *testing.T) {
 	table, volume := e.sourceTable(), e.volume()
 	const missing, missingTable = "vol-0123456789abcdef0", "no-such-table"
 	resources := append(awsResources(table, volume),
-		model.Resource{ID: missing, Type: provider.TypeEC2Volume, Name: "Gone volume"},
-		model.Resource{ID: missingTable, Type: provider.TypeDynamoDBTable, Name: "Gone table"})
+		domain.Resource{ID: missing, Type: provider.TypeEC2Volume, Name: "Gone volume"},
+		domain.Resource{ID: missingTable, Type: provider.TypeDynamoDBTable, Name: "Gone table"})
 	c := e.newCheckpoint(provider.AWSID, resources, nil)
 
 	got := e.protect(e.worker, c)
-	if got.Status != model.StatusError {
+	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error; graph %v", got.Status, got.ResourceGraph)
 	}
 	g := graph(t, got)
@@ -206,7 +206,7 @@ func TestPluginFailureEndsInError(t *testing.T) {
 
 	// A checkpoint in error can be deleted: what was produced goes.
 	done := e.remove(e.worker, c)
-	if done.Status != model.StatusDeleted {
+	if done.Status != domain.StatusDeleted {
 		t.Fatalf("status %s after delete, want deleted; graph %v", done.Status, done.ResourceGraph)
 	}
 	if n, m := len(e.backups(table, c)), len(e.snapshots(c, volume)); n != 0 || m != 0 {
@@ -216,9 +216,9 @@ func TestPluginFailureEndsInError(t *testing.T) {
 
 func TestUnknownProviderEndsInError(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCheckpoint("00000000-0000-4000-8000-000000000000", []model.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
+	c := e.newCheckpoint("00000000-0000-4000-8000-000000000000", []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
 	got := e.protect(e.worker, c)
-	if info := graph(t, got)["r"].Info; got.Status != model.StatusError || !strings.Contains(infoString(info, "error"), "not configured") {
+	if info := graph(t, got)["r"].Info; got.Status != domain.StatusError || !strings.Contains(infoString(info, "error"), "not configured") {
 		t.Errorf("status %s, node %v; want error with the reason", got.Status, info)
 	}
 }
@@ -227,7 +227,7 @@ func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	if got := e.protect(e.worker, c); got.Status != model.StatusAvailable {
+	if got := e.protect(e.worker, c); got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available", got.Status)
 	}
 	snapID := infoString(graph(t, e.get(c))[volume].Info, "snapshot_id")
@@ -243,7 +243,7 @@ func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
 	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
 
 	done := e.remove(w, c)
-	if done.Status != model.StatusErrorDeleting {
+	if done.Status != domain.StatusErrorDeleting {
 		t.Fatalf("status %s, want error-deleting; graph %v", done.Status, done.ResourceGraph)
 	}
 	g := graph(t, done)
@@ -269,17 +269,17 @@ func TestRedeliveredBatchProtectsOnce(t *testing.T) {
 	clients := wrap(e.clients)
 	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
 	e.handle(w, insert, insert) // one batch holding the record twice
 	first := e.get(c)
-	if first.Status != model.StatusAvailable {
+	if first.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available", first.Status)
 	}
 	e.handle(w, insert) // and the batch again
 	e.handle(w, insert, insert)
 	again := e.get(c)
-	if again.Status != model.StatusAvailable || *again.ResourceGraph != *first.ResourceGraph || !again.UpdatedAt.Equal(first.UpdatedAt) {
+	if again.Status != domain.StatusAvailable || *again.ResourceGraph != *first.ResourceGraph || !again.UpdatedAt.Equal(first.UpdatedAt) {
 		t.Errorf("a redelivery changed the checkpoint: %s %v → %s %v", first.Status, *first.ResourceGraph, again.Status, *again.ResourceGraph)
 	}
 	backups, snaps := e.backups(table, c), e.snapshots(c, volume)
@@ -305,19 +305,19 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	other := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	batch := []*model.Checkpoint{c, other}
-	insertC, insertOther := e.record(c, "INSERT", model.StatusProtecting), e.record(other, "INSERT", model.StatusProtecting)
+	batch := []*domain.Checkpoint{c, other}
+	insertC, insertOther := e.record(c, "INSERT", domain.StatusProtecting), e.record(other, "INSERT", domain.StatusProtecting)
 
 	resp, err := w.Handle(t.Context(), eventOf(insertC, insertOther))
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != insertC.Change.SequenceNumber {
 		t.Fatalf("Handle = %+v, %v; want the first record (%s) reported failed", resp, err, insertC.Change.SequenceNumber)
 	}
-	if got := e.get(c); got.Status != model.StatusProtecting || got.ResourceGraph != nil {
+	if got := e.get(c); got.Status != domain.StatusProtecting || got.ResourceGraph != nil {
 		t.Fatalf("after the failed write: status %s, graph %v; want protecting, none", got.Status, got.ResourceGraph)
 	}
 	// Lambda retries from the failed record on: the rest of the batch is
 	// not done yet.
-	if got := e.get(other); got.Status != model.StatusProtecting {
+	if got := e.get(other); got.Status != domain.StatusProtecting {
 		t.Fatalf("the record after the failure was handled (status %s); Lambda retries from the failure, so it would be handled twice", got.Status)
 	}
 	if n, m := len(e.backups(table, c)), len(e.snapshots(c, volume)); n != 1 || m != 1 {
@@ -327,7 +327,7 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 	e.handle(w, insertC, insertOther) // the retry
 	for _, cp := range batch {
 		got := e.get(cp)
-		if got.Status != model.StatusAvailable {
+		if got.Status != domain.StatusAvailable {
 			t.Fatalf("after the retry: status %s, want available", got.Status)
 		}
 		backups, snaps := e.backups(table, cp), e.snapshots(cp, volume)
@@ -351,8 +351,8 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	e.protect(e.worker, c)
-	e.setStatus(c, model.StatusAvailable, model.StatusDeleting)
-	modify := e.record(c, "MODIFY", model.StatusDeleting)
+	e.setStatus(c, domain.StatusAvailable, domain.StatusDeleting)
+	modify := e.record(c, "MODIFY", domain.StatusDeleting)
 
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
@@ -361,7 +361,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("Handle = %+v, %v; want the record reported failed", resp, err)
 	}
-	if got := e.get(c); got.Status != model.StatusDeleting {
+	if got := e.get(c); got.Status != domain.StatusDeleting {
 		t.Fatalf("status %s after the failed write, want deleting", got.Status)
 	}
 	if n, m := len(e.backups(table, c)), len(e.snapshots(c, volume)); n != 0 || m != 0 {
@@ -370,7 +370,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 
 	e.handle(w, modify)
 	got := e.get(c)
-	if got.Status != model.StatusDeleted {
+	if got.Status != domain.StatusDeleted {
 		t.Fatalf("status %s after the retry, want deleted; graph %v", got.Status, *got.ResourceGraph)
 	}
 	for id, n := range graph(t, got) {
@@ -388,7 +388,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 	clients := wrap(e.clients)
 	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	clients.ddb.afterCreate = func(context.Context) { cancel() }
@@ -396,7 +396,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != insert.Change.SequenceNumber {
 		t.Fatalf("Handle = %+v, %v; want the record reported failed", resp, err)
 	}
-	if got := e.get(c); got.Status != model.StatusProtecting {
+	if got := e.get(c); got.Status != domain.StatusProtecting {
 		t.Fatalf("status %s after the crash, want protecting", got.Status)
 	}
 	backups := e.backups(table, c)
@@ -407,7 +407,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 	clients.ddb.afterCreate = nil
 	e.handle(w, insert)
 	got := e.get(c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s after the retry, want available", got.Status)
 	}
 	after, snaps := e.backups(table, c), e.snapshots(c, volume)
@@ -437,14 +437,14 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 		}
 	}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
 	e.handle(w, insert)
 	if swept.Protecting != 1 {
 		t.Fatalf("the sweeper ended %+v, want the checkpoint", swept)
 	}
 	got := e.get(c)
-	if got.Status != model.StatusError {
+	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want the sweeper's error", got.Status)
 	}
 	for id, n := range graph(t, got) {
@@ -465,12 +465,12 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 	// A redelivery of the record does nothing now.
 	clients.ddb.afterCreate = nil
 	e.handle(w, insert)
-	if again := e.get(c); again.Status != model.StatusError || *again.ResourceGraph != *got.ResourceGraph || clients.ddb.created.Load() != 1 {
+	if again := e.get(c); again.Status != domain.StatusError || *again.ResourceGraph != *got.ResourceGraph || clients.ddb.created.Load() != 1 {
 		t.Errorf("a redelivered record acted on a checkpoint in error: %s %v", again.Status, *again.ResourceGraph)
 	}
 
 	done := e.remove(w, c)
-	if done.Status != model.StatusDeleted {
+	if done.Status != domain.StatusDeleted {
 		t.Fatalf("status %s after delete, want deleted; graph %v", done.Status, *done.ResourceGraph)
 	}
 	if n, m := len(e.backups(table, c)), len(e.snapshots(c, volume)); n != 0 || m != 0 {
@@ -484,10 +484,10 @@ func TestSweeperRacesProtection(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
-	outcomes := map[model.Status]int{}
+	outcomes := map[domain.Status]int{}
 	for i := range 6 {
 		c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-		insert := e.record(c, "INSERT", model.StatusProtecting)
+		insert := e.record(c, "INSERT", domain.StatusProtecting)
 		var wg sync.WaitGroup
 		var swept worker.SweepResult
 		var sweepErr error
@@ -508,7 +508,7 @@ func TestSweeperRacesProtection(t *testing.T) {
 		outcomes[got.Status]++
 		g := graph(t, got)
 		switch got.Status {
-		case model.StatusAvailable:
+		case domain.StatusAvailable:
 			if swept.Protecting != 0 {
 				t.Errorf("checkpoint available, but the sweeper reports it ended %d", swept.Protecting)
 			}
@@ -517,7 +517,7 @@ func TestSweeperRacesProtection(t *testing.T) {
 					t.Errorf("available checkpoint, node %s = %v", id, n.Info)
 				}
 			}
-		case model.StatusError:
+		case domain.StatusError:
 			if swept.Protecting != 1 {
 				t.Errorf("checkpoint in error, but the sweeper reports it ended %d", swept.Protecting)
 			}
@@ -529,7 +529,7 @@ func TestSweeperRacesProtection(t *testing.T) {
 		default:
 			t.Fatalf("status %s, want available or error", got.Status)
 		}
-		if done := e.remove(e.worker, c); done.Status != model.StatusDeleted {
+		if done := e.remove(e.worker, c); done.Status != domain.StatusDeleted {
 			t.Fatalf("status %s after delete, want deleted", done.Status)
 		}
 		if n, m := len(e.backups(table, c)), len(e.snapshots(c, volume)); n != 0 || m != 0 {
@@ -558,7 +558,7 @@ func TestProtectionWinsOverRunningSweeper(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	var once sync.Once
 	db := afterGet{API: e.db, then: func() { once.Do(func() { e.handle(e.worker, insert) }) }}
 	sweeper := &worker.Sweeper{Store: store.New(db, e.plans, e.checkpoints), Log: e.log, StuckAfter: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
@@ -568,7 +568,7 @@ func TestProtectionWinsOverRunningSweeper(t *testing.T) {
 		t.Fatalf("Sweep = %+v, %v; want nothing ended", swept, err)
 	}
 	got := e.get(c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want the protection's available", got.Status)
 	}
 	g := graph(t, got)
@@ -583,25 +583,25 @@ func TestRedeliveredProtectRecordOfSettledCheckpoint(t *testing.T) {
 	clients := wrap(e.clients)
 	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-	insert := e.record(c, "INSERT", model.StatusProtecting)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	e.handle(w, insert)
 	available := e.get(c)
 
 	e.handle(w, insert)
-	if got := e.get(c); got.Status != model.StatusAvailable || !got.UpdatedAt.Equal(available.UpdatedAt) || *got.ResourceGraph != *available.ResourceGraph {
+	if got := e.get(c); got.Status != domain.StatusAvailable || !got.UpdatedAt.Equal(available.UpdatedAt) || *got.ResourceGraph != *available.ResourceGraph {
 		t.Errorf("a redelivered record changed an available checkpoint: %s %v", got.Status, *got.ResourceGraph)
 	}
 
-	e.setStatus(c, model.StatusAvailable, model.StatusDeleting)
+	e.setStatus(c, domain.StatusAvailable, domain.StatusDeleting)
 	e.handle(w, insert)
-	if got := e.get(c); got.Status != model.StatusDeleting {
+	if got := e.get(c); got.Status != domain.StatusDeleting {
 		t.Errorf("a redelivered protect record moved a deleting checkpoint to %s", got.Status)
 	}
 	if b, s := clients.ddb.created.Load(), clients.ec2.created.Load(); b != 1 || s != 1 {
 		t.Errorf("CreateBackup %d and CreateSnapshot %d times, want once each", b, s)
 	}
-	e.handle(w, e.record(c, "MODIFY", model.StatusDeleting))
-	if got := e.get(c); got.Status != model.StatusDeleted {
+	e.handle(w, e.record(c, "MODIFY", domain.StatusDeleting))
+	if got := e.get(c); got.Status != domain.StatusDeleted {
 		t.Errorf("status %s, want deleted", got.Status)
 	}
 }
@@ -631,10 +631,10 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 	table, volume := e.sourceTable(), e.volume()
 	for range 3 {
 		c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
-		insert := e.record(c, "INSERT", model.StatusProtecting)
+		insert := e.record(c, "INSERT", domain.StatusProtecting)
 		e.handle(e.worker, insert)
-		e.setStatus(c, model.StatusAvailable, model.StatusDeleting)
-		modify := e.record(c, "MODIFY", model.StatusDeleting)
+		e.setStatus(c, domain.StatusAvailable, domain.StatusDeleting)
+		modify := e.record(c, "MODIFY", domain.StatusDeleting)
 
 		db := &countingUpdates{API: e.db}
 		clients := wrap(e.clients)
@@ -650,7 +650,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 		}
 		wg.Wait()
 		got := e.get(c)
-		if got.Status != model.StatusDeleted {
+		if got.Status != domain.StatusDeleted {
 			t.Fatalf("status %s, want deleted", got.Status)
 		}
 		if db.succeeded != 1 {
@@ -673,13 +673,13 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 func TestNoOpProvider(t *testing.T) {
 	e := newEnv(t)
 	w := &worker.Worker{Store: e.store, Clients: noClients{t}, Log: e.log}
-	resources := []model.Resource{
-		{ID: model.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
-		{ID: model.NewID(), Type: "OS::Nova::Server", Name: "Web server"},
+	resources := []domain.Resource{
+		{ID: domain.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
+		{ID: domain.NewID(), Type: "OS::Nova::Server", Name: "Web server"},
 	}
 	c := e.newCheckpoint(provider.NoOpID, resources, map[string]json.RawMessage{"OS::Nova::Server": json.RawMessage(`{"x":1}`)})
 	got := e.protect(w, c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available", got.Status)
 	}
 	g := graph(t, got)
@@ -693,7 +693,7 @@ func TestNoOpProvider(t *testing.T) {
 		}
 	}
 	done := e.remove(w, c)
-	if done.Status != model.StatusDeleted {
+	if done.Status != domain.StatusDeleted {
 		t.Fatalf("status %s, want deleted", done.Status)
 	}
 	for id, n := range graph(t, done) {
@@ -719,14 +719,14 @@ func TestParametersReachPlugins(t *testing.T) {
 			t.Fatalf("parameters %s = %s are not valid for the provider: %v", key, raw, err)
 		}
 	}
-	resources := []model.Resource{
+	resources := []domain.Resource{
 		{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders"},
 		{ID: plain, Type: provider.TypeEC2Volume, Name: "Logs volume"},
 		{ID: db, Type: provider.TypeEC2Volume, Name: "Database volume"},
 	}
 	c := e.newCheckpoint(provider.AWSID, resources, params)
 	got := e.protect(e.worker, c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available; graph %v", got.Status, got.ResourceGraph)
 	}
 	backups := e.backups(table, c)
@@ -757,7 +757,7 @@ func TestParametersReachPlugins(t *testing.T) {
 			}
 		}
 	}
-	if done := e.remove(e.worker, c); done.Status != model.StatusDeleted || len(e.backups(table, c)) != 0 {
+	if done := e.remove(e.worker, c); done.Status != domain.StatusDeleted || len(e.backups(table, c)) != 0 {
 		t.Errorf("status %s and %d backups after delete, want deleted and none", done.Status, len(e.backups(table, c)))
 	}
 }

@@ -1,6 +1,6 @@
 // Package model holds the service's domain types and the validation of the
 // identifiers and values that reach the store.
-package model
+package domain
 
 import (
 	"encoding/json"

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor"
-	"karbor/internal/cfn"
+	"karbor/internal/local/cfn"
 )
 
 // Logical ids of the tables in template.yaml.

@@ -29,7 +29,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/api"
-	"karbor/internal/cfn"
+	"karbor/internal/local/cfn"
 	"karbor/internal/worker"
 )
 

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"karbor/internal/proc"
+	"karbor/internal/local/proc"
 )
 
 // Server is a running moto_server.

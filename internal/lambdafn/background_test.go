@@ -1,4 +1,4 @@
-package lambdatest_test
+package lambdafn_test
 
 // The background functions as deployed: the stream worker and the sweeper,
 // each built by its Makefile target as `sam build` builds it, driven by the
@@ -15,7 +15,7 @@ package lambdatest_test
 // numbers, times): TestWorkerSampleEvents checks that they still are, and
 // rewrites them with -update-events:
 //
-//	go test ./internal/lambdatest/ -run TestWorkerSampleEvents -update-events
+//	go test ./internal/lambdafn/ -run TestWorkerSampleEvents -update-events
 
 import (
 	"bytes"
@@ -42,12 +42,12 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/lambdatest"
-	"karbor/internal/model"
+	"karbor/internal/domain"
+	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
-	"karbor/internal/streams"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/rie"
+	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
 
@@ -55,13 +55,13 @@ var updateEvents = flag.Bool("update-events", false, "rewrite events/worker-*.js
 
 // sampleCheckpoint is the checkpoint of the worker's sample events: the
 // sample ids, the seeded plan's snapshot, created at created.
-func sampleCheckpoint(status model.Status) *model.Checkpoint {
-	return &model.Checkpoint{
+func sampleCheckpoint(status domain.Status) *domain.Checkpoint {
+	return &domain.Checkpoint{
 		ID:         checkpointID,
 		ProjectID:  projectID,
 		ProviderID: providerID,
 		Status:     status,
-		Plan: model.ProtectionPlan{
+		Plan: domain.ProtectionPlan{
 			ID:         planID,
 			Name:       "My 3 tier application",
 			ProviderID: providerID,
@@ -90,7 +90,7 @@ func newBackground(t *testing.T) *background {
 
 // start builds the background function and runs it under the emulator over
 // this table and endpoint, with env on top.
-func (b *background) start(t *testing.T, logicalID string, env map[string]string) *lambdatest.Emulator {
+func (b *background) start(t *testing.T, logicalID string, env map[string]string) *rie.Emulator {
 	t.Helper()
 	vars := map[string]string{
 		"CHECKPOINTS_TABLE": b.checkpoints,
@@ -100,17 +100,17 @@ func (b *background) start(t *testing.T, logicalID string, env map[string]string
 	for k, v := range env {
 		vars[k] = v
 	}
-	return lambdatest.Start(t, lambdatest.Build(t, logicalID), vars)
+	return rie.Start(t, rie.Build(t, logicalID), vars)
 }
 
-func (b *background) create(t *testing.T, c *model.Checkpoint) {
+func (b *background) create(t *testing.T, c *domain.Checkpoint) {
 	t.Helper()
 	if err := b.store.CreateCheckpoint(context.Background(), c); err != nil {
 		t.Fatalf("seed checkpoint %s: %v", c.ID, err)
 	}
 }
 
-func (b *background) get(t *testing.T, c *model.Checkpoint) *model.Checkpoint {
+func (b *background) get(t *testing.T, c *domain.Checkpoint) *domain.Checkpoint {
 	t.Helper()
 	got, err := b.store.GetCheckpoint(context.Background(), c.ProjectID, c.ID)
 	if err != nil {
@@ -120,10 +120,10 @@ func (b *background) get(t *testing.T, c *model.Checkpoint) *model.Checkpoint {
 }
 
 // setStatus makes a status change as the API's delete does.
-func (b *background) setStatus(t *testing.T, c *model.Checkpoint, from, to model.Status, at time.Time) {
+func (b *background) setStatus(t *testing.T, c *domain.Checkpoint, from, to domain.Status, at time.Time) {
 	t.Helper()
 	_, err := b.store.SetStatus(context.Background(), store.Transition{
-		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []model.Status{from}, To: to, At: at,
+		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []domain.Status{from}, To: to, At: at,
 	})
 	if err != nil {
 		t.Fatalf("SetStatus(%s → %s): %v", from, to, err)
@@ -132,7 +132,7 @@ func (b *background) setStatus(t *testing.T, c *model.Checkpoint, from, to model
 
 func sampleEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(lambdatest.RepoRoot(t), "events", name+".json"))
+	b, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func sampleEvent(t *testing.T, name string) []byte {
 
 // invokeJSON invokes the function and decodes its answer strictly into v;
 // a function error fails the test.
-func invokeJSON(t *testing.T, emu *lambdatest.Emulator, payload []byte, v any) {
+func invokeJSON(t *testing.T, emu *rie.Emulator, payload []byte, v any) {
 	t.Helper()
 	body := emu.Invoke(t, payload)
 	if msg, typ, ok := functionError(body); ok {
@@ -168,7 +168,7 @@ func functionError(body []byte) (message, typ string, ok bool) {
 
 // handle invokes the worker with a stream event and returns the sequence
 // numbers it reports as failed.
-func handle(t *testing.T, emu *lambdatest.Emulator, event []byte) []string {
+func handle(t *testing.T, emu *rie.Emulator, event []byte) []string {
 	t.Helper()
 	var resp events.DynamoDBEventResponse
 	invokeJSON(t, emu, event, &resp)
@@ -181,7 +181,7 @@ func handle(t *testing.T, emu *lambdatest.Emulator, event []byte) []string {
 
 // graphInfo decodes a resource_graph, [{"0x0": [type, id, name, info]}, []],
 // into each resource's info by id.
-func graphInfo(t *testing.T, c *model.Checkpoint) map[string]map[string]any {
+func graphInfo(t *testing.T, c *domain.Checkpoint) map[string]map[string]any {
 	t.Helper()
 	if c.ResourceGraph == nil {
 		t.Fatalf("checkpoint %s (%s) has no resource_graph", c.ID, c.Status)
@@ -211,7 +211,7 @@ func graphInfo(t *testing.T, c *model.Checkpoint) map[string]map[string]any {
 
 // checkGraphStatus checks that every resource of the checkpoint's plan has
 // this status in its graph.
-func checkGraphStatus(t *testing.T, c *model.Checkpoint, want string) map[string]map[string]any {
+func checkGraphStatus(t *testing.T, c *domain.Checkpoint, want string) map[string]map[string]any {
 	t.Helper()
 	info := graphInfo(t, c)
 	for _, r := range c.Plan.Resources {
@@ -224,7 +224,7 @@ func checkGraphStatus(t *testing.T, c *model.Checkpoint, want string) map[string
 
 func TestWorkerFunction(t *testing.T) {
 	b := newBackground(t)
-	seeded := sampleCheckpoint(model.StatusProtecting)
+	seeded := sampleCheckpoint(domain.StatusProtecting)
 	b.create(t, seeded)
 	emu := b.start(t, "WorkerFunction", nil)
 	protect := sampleEvent(t, "worker-protect")
@@ -233,7 +233,7 @@ func TestWorkerFunction(t *testing.T) {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
 	protected := b.get(t, seeded)
-	if protected.Status != model.StatusAvailable {
+	if protected.Status != domain.StatusAvailable {
 		t.Fatalf("status %s after worker-protect, want available", protected.Status)
 	}
 	checkGraphStatus(t, protected, "available")
@@ -247,12 +247,12 @@ func TestWorkerFunction(t *testing.T) {
 	}
 
 	// The API's delete, then the record it makes.
-	b.setStatus(t, seeded, model.StatusAvailable, model.StatusDeleting, time.Time{})
+	b.setStatus(t, seeded, domain.StatusAvailable, domain.StatusDeleting, time.Time{})
 	if failed := handle(t, emu, sampleEvent(t, "worker-delete")); len(failed) != 0 {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
 	deleted := b.get(t, seeded)
-	if deleted.Status != model.StatusDeleted || deleted.ExpiresAt <= time.Now().Unix() {
+	if deleted.Status != domain.StatusDeleted || deleted.ExpiresAt <= time.Now().Unix() {
 		t.Errorf("status %s, expires_at %d after worker-delete; want deleted, expiring later", deleted.Status, deleted.ExpiresAt)
 	}
 	checkGraphStatus(t, deleted, "deleted")
@@ -288,7 +288,7 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	ddb := testenv.DynamoDB(t)
 	ec2c := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(b.endpoint) })
 
-	table := "orders-" + model.NewID()
+	table := "orders-" + domain.NewID()
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
@@ -303,17 +303,17 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	}
 	volumeID := aws.ToString(vol.VolumeId)
 
-	resources := []model.Resource{
+	resources := []domain.Resource{
 		{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders"},
 		{ID: volumeID, Type: provider.TypeEC2Volume, Name: "Data volume"},
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	c := &model.Checkpoint{
-		ID:         model.NewID(),
-		ProjectID:  strings.ReplaceAll(model.NewID(), "-", ""),
+	c := &domain.Checkpoint{
+		ID:         domain.NewID(),
+		ProjectID:  strings.ReplaceAll(domain.NewID(), "-", ""),
 		ProviderID: provider.AWSID,
-		Status:     model.StatusProtecting,
-		Plan:       model.ProtectionPlan{ID: model.NewID(), Name: "Orders", ProviderID: provider.AWSID, Resources: resources},
+		Status:     domain.StatusProtecting,
+		Plan:       domain.ProtectionPlan{ID: domain.NewID(), Name: "Orders", ProviderID: provider.AWSID, Resources: resources},
 		ExtraInfo:  json.RawMessage(`{}`),
 		CreatedAt:  now,
 		UpdatedAt:  now,
@@ -322,12 +322,12 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	b.create(t, c)
 	emu := b.start(t, "WorkerFunction", nil)
 
-	insert := stream.next(t, c.ID, "INSERT", model.StatusProtecting)
+	insert := stream.next(t, c.ID, "INSERT", domain.StatusProtecting)
 	if failed := handle(t, emu, eventJSON(t, insert)); len(failed) != 0 {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
 	got := b.get(t, c)
-	if got.Status != model.StatusAvailable {
+	if got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s, want available: %v", got.Status, aws.ToString(got.ResourceGraph))
 	}
 	info := checkGraphStatus(t, got, "available")
@@ -365,12 +365,12 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 		t.Errorf("snapshots of %s tagged with the checkpoint: %q; graph says %v; want exactly the one the graph names", volumeID, ids, info[volumeID]["snapshot_id"])
 	}
 
-	b.setStatus(t, c, model.StatusAvailable, model.StatusDeleting, time.Time{})
-	modify := stream.next(t, c.ID, "MODIFY", model.StatusDeleting)
+	b.setStatus(t, c, domain.StatusAvailable, domain.StatusDeleting, time.Time{})
+	modify := stream.next(t, c.ID, "MODIFY", domain.StatusDeleting)
 	if failed := handle(t, emu, eventJSON(t, modify)); len(failed) != 0 {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
-	if got := b.get(t, c); got.Status != model.StatusDeleted {
+	if got := b.get(t, c); got.Status != domain.StatusDeleted {
 		t.Errorf("status %s after the delete record, want deleted: %v", got.Status, aws.ToString(got.ResourceGraph))
 	}
 	backups, err = ddb.ListBackups(ctx, &dynamodb.ListBackupsInput{TableName: aws.String(table)})
@@ -399,10 +399,10 @@ func eventJSON(t *testing.T, records ...events.DynamoDBEventRecord) []byte {
 func TestSweeperFunction(t *testing.T) {
 	b := newBackground(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	stuck := sampleCheckpoint(model.StatusProtecting)
+	stuck := sampleCheckpoint(domain.StatusProtecting)
 	stuck.CreatedAt, stuck.UpdatedAt = now.Add(-3*time.Hour), now.Add(-3*time.Hour)
-	fresh := sampleCheckpoint(model.StatusProtecting)
-	fresh.ID = model.NewID()
+	fresh := sampleCheckpoint(domain.StatusProtecting)
+	fresh.ID = domain.NewID()
 	fresh.CreatedAt, fresh.UpdatedAt = now, now
 	b.create(t, stuck)
 	b.create(t, fresh)
@@ -415,7 +415,7 @@ func TestSweeperFunction(t *testing.T) {
 		t.Errorf("sweep ended %+v, want 1 protecting", res)
 	}
 	got := b.get(t, stuck)
-	if got.Status != model.StatusError {
+	if got.Status != domain.StatusError {
 		t.Errorf("the stuck checkpoint is %s, want error", got.Status)
 	}
 	for id, info := range checkGraphStatus(t, got, "error") {
@@ -423,7 +423,7 @@ func TestSweeperFunction(t *testing.T) {
 			t.Errorf("resource %s: error %q, want the sweeper's reason", id, reason)
 		}
 	}
-	if got := b.get(t, fresh); got.Status != model.StatusProtecting || got.ResourceGraph != nil {
+	if got := b.get(t, fresh); got.Status != domain.StatusProtecting || got.ResourceGraph != nil {
 		t.Errorf("the fresh checkpoint is %s with graph %q, want still protecting without one", got.Status, aws.ToString(got.ResourceGraph))
 	}
 
@@ -540,7 +540,7 @@ func (s *streamReader) read(t *testing.T) {
 
 // next returns the record of the checkpoint's change with this event name
 // and new status, waiting for it to show up.
-func (s *streamReader) next(t *testing.T, id, eventName string, newStatus model.Status) events.DynamoDBEventRecord {
+func (s *streamReader) next(t *testing.T, id, eventName string, newStatus domain.Status) events.DynamoDBEventRecord {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -601,7 +601,7 @@ func fixRecord(t *testing.T, r events.DynamoDBEventRecord, f sampleFix) events.D
 	}
 	// The worker's outcome is written at its own time.
 	if r.Change.OldImage != nil {
-		r.Change.OldImage["updated_at"] = events.NewStringAttribute(model.Timestamp(protectedAt))
+		r.Change.OldImage["updated_at"] = events.NewStringAttribute(domain.Timestamp(protectedAt))
 	}
 	// moto_server's SizeBytes measures its own JSON of the record, time
 	// stamp included, so it varies from run to run; DynamoDB counts the
@@ -625,20 +625,20 @@ func fixRecord(t *testing.T, r events.DynamoDBEventRecord, f sampleFix) events.D
 func TestWorkerSampleEvents(t *testing.T) {
 	b := newBackground(t)
 	stream := newStreamReader(t, b.checkpoints, b.endpoint)
-	c := sampleCheckpoint(model.StatusProtecting)
+	c := sampleCheckpoint(domain.StatusProtecting)
 	b.create(t, c)
-	insert := stream.next(t, c.ID, "INSERT", model.StatusProtecting)
+	insert := stream.next(t, c.ID, "INSERT", domain.StatusProtecting)
 
 	w := &worker.Worker{Store: b.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{insert}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}
-	if got := b.get(t, c); got.Status != model.StatusAvailable {
+	if got := b.get(t, c); got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s after the worker, want available", got.Status)
 	}
-	b.setStatus(t, c, model.StatusAvailable, model.StatusDeleting, deletingAt)
-	modify := stream.next(t, c.ID, "MODIFY", model.StatusDeleting)
+	b.setStatus(t, c, domain.StatusAvailable, domain.StatusDeleting, deletingAt)
+	modify := stream.next(t, c.ID, "MODIFY", domain.StatusDeleting)
 
 	samples := map[string]events.DynamoDBEventRecord{
 		"worker-protect": fixRecord(t, insert, sampleFix{
@@ -656,7 +656,7 @@ func TestWorkerSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			want = append(want, '\n')
-			path := filepath.Join(lambdatest.RepoRoot(t), "events", name+".json")
+			path := filepath.Join(rie.RepoRoot(t), "events", name+".json")
 			if *updateEvents {
 				if err := os.WriteFile(path, want, 0o644); err != nil {
 					t.Fatal(err)

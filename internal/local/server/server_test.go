@@ -1,4 +1,4 @@
-package localserver_test
+package server_test
 
 // The local server end to end, in process: the API over HTTP with the
 // development token, and the background worker reading the table's stream
@@ -25,10 +25,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/localserver"
-	"karbor/internal/model"
+	"karbor/internal/domain"
+	"karbor/internal/local/server"
 	"karbor/internal/provider"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -51,7 +51,7 @@ func start(t *testing.T, ec2Endpoint string) *client {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- localserver.Run(ctx, localserver.Config{
+		done <- server.Run(ctx, server.Config{
 			Addr:             "127.0.0.1:0",
 			Endpoint:         endpoint,
 			EC2Endpoint:      ec2Endpoint,
@@ -77,7 +77,7 @@ func start(t *testing.T, ec2Endpoint string) *client {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	project := strings.ReplaceAll(model.NewID(), "-", "")
+	project := strings.ReplaceAll(domain.NewID(), "-", "")
 	return &client{t: t, base: base, project: project, token: "alice:" + project + ":member"}
 }
 
@@ -201,8 +201,8 @@ func nodes(t *testing.T, cp map[string]any) map[string]map[string]any {
 func TestCheckpointLifeOnNoOpProvider(t *testing.T) {
 	c := start(t, "")
 	resources := []map[string]any{
-		{"id": model.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume", "extra_info": map[string]any{"availability_zone": "az1"}},
-		{"id": model.NewID(), "type": "OS::Nova::Server", "name": "Web server"},
+		{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume", "extra_info": map[string]any{"availability_zone": "az1"}},
+		{"id": domain.NewID(), "type": "OS::Nova::Server", "name": "Web server"},
 	}
 	id := c.createCheckpoint(provider.NoOpID, resources, map[string]any{})
 
@@ -245,7 +245,7 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 	}
 	db := testenv.DynamoDB(t)
 	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	table := "orders-" + model.NewID()
+	table := "orders-" + domain.NewID()
 	if _, err := db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},

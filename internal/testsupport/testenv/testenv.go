@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/moto"
+	"karbor/internal/local/moto"
+	"karbor/internal/local/tables"
 	"karbor/internal/store"
-	"karbor/internal/tables"
 )
 
 var (

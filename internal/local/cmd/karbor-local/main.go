@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"karbor/internal/localserver"
+	"karbor/internal/local/server"
 )
 
 func main() {
@@ -23,7 +23,7 @@ func main() {
 		log.Error("HOST must be a loopback address (127.0.0.1, ::1, localhost): the development token has no security", "host", host)
 		os.Exit(2)
 	}
-	cfg := localserver.Config{
+	cfg := server.Config{
 		Addr:             net.JoinHostPort(host, env("PORT", "3000")),
 		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
@@ -32,7 +32,7 @@ func main() {
 		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
 		Log:              log,
 	}
-	if err := localserver.Run(ctx, cfg); err != nil {
+	if err := server.Run(ctx, cfg); err != nil {
 		log.Error("local server failed", "error", err.Error())
 		os.Exit(1)
 	}

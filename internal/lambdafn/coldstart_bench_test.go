@@ -1,4 +1,4 @@
-package lambdatest_test
+package lambdafn_test
 
 // BenchmarkColdStart measures cold starts of deployed functions: each
 // iteration starts a fresh aws-lambda-rie with the function's bootstrap (as
@@ -22,7 +22,7 @@ package lambdatest_test
 // well under 30 s (building the three functions, once per test binary,
 // is setup and not timed). For a quick figure, -benchtime=5x is enough:
 //
-//	go test -run '^$' -bench ColdStart -benchtime=5x ./internal/lambdatest/
+//	go test -run '^$' -bench ColdStart -benchtime=5x ./internal/lambdafn/
 
 import (
 	"encoding/json"
@@ -33,14 +33,14 @@ import (
 	"time"
 
 	"karbor/internal/api"
-	"karbor/internal/lambdatest"
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/rie"
+	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
 
-// iterationTB is the benchmark as lambdatest.Start sees it, except that the
+// iterationTB is the benchmark as rie.Start sees it, except that the
 // cleanups Start registers (stopping the emulator) run at the end of the
 // iteration instead of the end of the benchmark: a benchmark of cold starts
 // would otherwise keep every emulator it started running until it ends.
@@ -67,11 +67,11 @@ type coldStart struct {
 	tables    bool   // the function reads the tables: create and seed them
 	event     []byte // nil: events/<name>.json
 	// check checks the answer of the first invoke.
-	check func(b *testing.B, emu *lambdatest.Emulator, event []byte)
+	check func(b *testing.B, emu *rie.Emulator, event []byte)
 }
 
 // checkHTTP invokes an HTTP API function and wants a 200.
-func checkHTTP(b *testing.B, emu *lambdatest.Emulator, event []byte) {
+func checkHTTP(b *testing.B, emu *rie.Emulator, event []byte) {
 	resp, _ := emu.InvokeHTTP(b, event)
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("status %d, want 200: %s", resp.StatusCode, resp.Body)
@@ -80,7 +80,7 @@ func checkHTTP(b *testing.B, emu *lambdatest.Emulator, event []byte) {
 
 // checkWorker invokes the stream worker with a batch and wants no failure:
 // neither a function error nor a batch item failure.
-func checkWorker(b *testing.B, emu *lambdatest.Emulator, event []byte) {
+func checkWorker(b *testing.B, emu *rie.Emulator, event []byte) {
 	body := emu.Invoke(b, event)
 	var resp struct {
 		ErrorMessage      *string           `json:"errorMessage"`
@@ -112,14 +112,14 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 func benchColdStart(b *testing.B, cs coldStart) {
-	bootstrap := lambdatest.Build(b, cs.logicalID)
+	bootstrap := rie.Build(b, cs.logicalID)
 	info, err := os.Stat(bootstrap)
 	if err != nil {
 		b.Fatal(err)
 	}
 	event := cs.event
 	if event == nil {
-		if event, err = os.ReadFile(filepath.Join(lambdatest.RepoRoot(b), "events", cs.name+".json")); err != nil {
+		if event, err = os.ReadFile(filepath.Join(rie.RepoRoot(b), "events", cs.name+".json")); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -141,7 +141,7 @@ func benchColdStart(b *testing.B, cs coldStart) {
 	// its emulator is stopped then.
 	b.Cleanup(it.cleanup)
 	for b.Loop() {
-		emu := lambdatest.Start(it, bootstrap, env)
+		emu := rie.Start(it, bootstrap, env)
 		start := time.Now()
 		cs.check(b, emu, event)
 		invokeTotal += time.Since(start)
@@ -160,7 +160,7 @@ func benchColdStart(b *testing.B, cs coldStart) {
 // initDuration waits briefly for the emulator's INIT REPORT (it has come
 // by the time the first invoke answers, but its output is read
 // asynchronously) and returns its duration.
-func initDuration(b *testing.B, emu *lambdatest.Emulator) time.Duration {
+func initDuration(b *testing.B, emu *rie.Emulator) time.Duration {
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		if d, ok := emu.InitDuration(); ok {
@@ -177,12 +177,12 @@ func initDuration(b *testing.B, emu *lambdatest.Emulator) time.Duration {
 // events/show-checkpoint.json names.
 func seedEventCheckpoint(b *testing.B, s *store.Store) {
 	b.Helper()
-	c := &model.Checkpoint{
+	c := &domain.Checkpoint{
 		ID:         checkpointID,
 		ProjectID:  projectID,
 		ProviderID: providerID,
-		Status:     model.StatusAvailable,
-		Plan: model.ProtectionPlan{
+		Status:     domain.StatusAvailable,
+		Plan: domain.ProtectionPlan{
 			ID:         planID,
 			Name:       "My 3 tier application",
 			ProviderID: providerID,

@@ -24,7 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"karbor"
-	"karbor/internal/cfn"
+	"karbor/internal/local/cfn"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"karbor/internal/api"
-	"karbor/internal/cfn"
+	"karbor/internal/local/cfn"
 )
 
 func TestFunctionsFromTemplate(t *testing.T) {

@@ -1,4 +1,4 @@
-package lambdatest_test
+package lambdafn_test
 
 // These tests run every route's Lambda function as deployed: built by its
 // Makefile target, driven by the Runtime Interface Emulator, with the
@@ -23,15 +23,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/api"
-	"karbor/internal/lambdatest"
-	"karbor/internal/model"
+	"karbor/internal/domain"
 	"karbor/internal/store"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/rie"
+	"karbor/internal/testsupport/testenv"
 )
 
 func TestMain(m *testing.M) {
 	code := testenv.Main(m)
-	lambdatest.RemoveBuilds()
+	rie.RemoveBuilds()
 	os.Exit(code)
 }
 
@@ -45,8 +45,8 @@ const (
 
 var created = time.Date(2026, 11, 26, 18, 30, 5, 0, time.UTC)
 
-func seedResources() []model.Resource {
-	return []model.Resource{
+func seedResources() []domain.Resource {
+	return []domain.Resource{
 		{ID: "cb4ef2ff-10f5-46c9-bce4-cf7a49c65a01", Type: "OS::Nova::Server", Name: "App server"},
 		{ID: "33b6bb0b-1157-4e66-8553-1c9e14b1c7ba", Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
 	}
@@ -54,7 +54,7 @@ func seedResources() []model.Resource {
 
 // fixture is one route's function under the emulator, over its own tables.
 type fixture struct {
-	emu   *lambdatest.Emulator
+	emu   *rie.Emulator
 	store *store.Store
 	event []byte
 }
@@ -63,12 +63,12 @@ type fixture struct {
 func seed(t *testing.T, s *store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	plan := &model.Plan{
+	plan := &domain.Plan{
 		ID:         planID,
 		ProjectID:  projectID,
 		Name:       "My 3 tier application",
 		ProviderID: providerID,
-		Status:     model.PlanSuspended,
+		Status:     domain.PlanSuspended,
 		Parameters: map[string]json.RawMessage{"OS::Nova::Server": json.RawMessage(`{"backup_name":"os"}`)},
 		Resources:  seedResources(),
 		CreatedAt:  created,
@@ -76,12 +76,12 @@ func seed(t *testing.T, s *store.Store) {
 	if err := s.CreatePlan(ctx, plan); err != nil {
 		t.Fatalf("seed plan: %v", err)
 	}
-	cp := &model.Checkpoint{
+	cp := &domain.Checkpoint{
 		ID:         checkpointID,
 		ProjectID:  projectID,
 		ProviderID: providerID,
-		Status:     model.StatusAvailable,
-		Plan: model.ProtectionPlan{
+		Status:     domain.StatusAvailable,
+		Plan: domain.ProtectionPlan{
 			ID:         planID,
 			Name:       plan.Name,
 			ProviderID: providerID,
@@ -101,16 +101,16 @@ func seed(t *testing.T, s *store.Store) {
 // fresh, seeded tables.
 func start(t *testing.T, r api.Route) *fixture {
 	t.Helper()
-	bootstrap := lambdatest.Build(t, r.LogicalID)
+	bootstrap := rie.Build(t, r.LogicalID)
 	plans, checkpoints := testenv.Tables(t)
 	endpoint := testenv.Endpoint(t)
 	s := store.New(testenv.DynamoDB(t), plans, checkpoints)
 	seed(t, s)
-	event, err := os.ReadFile(filepath.Join(lambdatest.RepoRoot(t), "events", r.Name+".json"))
+	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu := lambdatest.Start(t, bootstrap, map[string]string{
+	emu := rie.Start(t, bootstrap, map[string]string{
 		"PLANS_TABLE":       plans,
 		"CHECKPOINTS_TABLE": checkpoints,
 		"DYNAMODB_ENDPOINT": endpoint,
@@ -244,7 +244,7 @@ func checkSeededCheckpoint(t *testing.T, c checkpointJSON, wantStatus string) {
 	}
 }
 
-func storedStatus(t *testing.T, s *store.Store) model.Status {
+func storedStatus(t *testing.T, s *store.Store) domain.Status {
 	t.Helper()
 	c, err := s.GetCheckpoint(context.Background(), projectID, checkpointID)
 	if err != nil {
@@ -291,7 +291,7 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 		if err != nil {
 			t.Fatalf("the new checkpoint is not in the table: %v", err)
 		}
-		if stored.Status != model.StatusProtecting || stored.Plan.ID != planID {
+		if stored.Status != domain.StatusProtecting || stored.Plan.ID != planID {
 			t.Errorf("stored checkpoint in %s of plan %s, want protecting of %s", stored.Status, stored.Plan.ID, planID)
 		}
 	},
@@ -306,7 +306,7 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 		if resp.Body != "{}\n" && resp.Body != "{}" {
 			t.Errorf("body %q, want {}", resp.Body)
 		}
-		if st := storedStatus(t, f.store); st != model.StatusDeleting {
+		if st := storedStatus(t, f.store); st != domain.StatusDeleting {
 			t.Errorf("stored status %s, want deleting", st)
 		}
 	},
@@ -315,7 +315,7 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 		if resp.Body != "{}\n" && resp.Body != "{}" {
 			t.Errorf("body %q, want {}", resp.Body)
 		}
-		if st := storedStatus(t, f.store); st != model.StatusError {
+		if st := storedStatus(t, f.store); st != domain.StatusError {
 			t.Errorf("stored status %s, want error (the event's state)", st)
 		}
 	},
@@ -385,7 +385,7 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 		if err != nil {
 			t.Fatal(err)
 		}
-		if stored.Name != "My 1 tier application" || stored.Status != model.PlanStarted {
+		if stored.Name != "My 1 tier application" || stored.Status != domain.PlanStarted {
 			t.Errorf("stored plan %q in %s, want the update", stored.Name, stored.Status)
 		}
 	},
@@ -498,12 +498,12 @@ func TestFunctionIdentity(t *testing.T) {
 // endpoint. It answers without a caller and without a table.
 func TestFallbackFunction(t *testing.T) {
 	fb := api.Fallback
-	bootstrap := lambdatest.Build(t, fb.LogicalID)
-	event, err := os.ReadFile(filepath.Join(lambdatest.RepoRoot(t), "events", fb.Name+".json"))
+	bootstrap := rie.Build(t, fb.LogicalID)
+	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", fb.Name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{emu: lambdatest.Start(t, bootstrap, nil), event: event}
+	f := &fixture{emu: rie.Start(t, bootstrap, nil), event: event}
 
 	t.Run("sample event", func(t *testing.T) {
 		// PATCH on a plan: a known path, another method.

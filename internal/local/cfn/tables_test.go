@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor"
-	"karbor/internal/cfn"
+	"karbor/internal/local/cfn"
 )
 
 func parseTemplate(t *testing.T) *cfn.Template {

@@ -1,4 +1,4 @@
-// Package lambdatest runs the service's Lambda functions for tests as
+// Package rie runs the service's Lambda functions for tests as
 // Lambda runs them: each function is built by its Makefile target, exactly as
 // `sam build` builds it (but for the host's architecture), and its bootstrap
 // binary is driven by the Runtime Interface Emulator (aws-lambda-rie, what
@@ -10,13 +10,13 @@
 //
 //	func TestMain(m *testing.M) {
 //		code := testenv.Main(m)
-//		lambdatest.RemoveBuilds()
+//		rie.RemoveBuilds()
 //		os.Exit(code)
 //	}
 //
 // (A directory left behind by a test binary that crashed is removed by the
 // next one's first Build.)
-package lambdatest
+package rie
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
-	"karbor/internal/proc"
+	"karbor/internal/local/proc"
 )
 
 // RepoRoot returns the module root: the nearest directory at or above the
@@ -60,7 +60,7 @@ func RepoRoot(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("lambdatest: no go.mod at or above the working directory")
+			t.Fatal("rie: no go.mod at or above the working directory")
 		}
 		dir = parent
 	}
@@ -90,7 +90,7 @@ type build struct {
 func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Fatalf("lambdatest: Lambda functions are linux binaries and aws-lambda-rie runs on Linux only, not on %s", runtime.GOOS)
+		t.Fatalf("rie: Lambda functions are linux binaries and aws-lambda-rie runs on Linux only, not on %s", runtime.GOOS)
 	}
 	root := RepoRoot(t)
 	buildMu.Lock()
@@ -99,7 +99,7 @@ func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 		dir, err := os.MkdirTemp("", buildDirPrefix+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
 			buildMu.Unlock()
-			t.Fatalf("lambdatest: %v", err)
+			t.Fatalf("rie: %v", err)
 		}
 		buildDir = dir
 	}
@@ -134,7 +134,7 @@ func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 		t.Logf("built %s in %v", logicalID, time.Since(start).Round(time.Millisecond))
 	})
 	if b.err != nil {
-		t.Fatalf("lambdatest: %v", b.err)
+		t.Fatalf("rie: %v", b.err)
 	}
 	return b.bootstrap
 }
@@ -193,10 +193,10 @@ func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
 	t.Helper()
 	rie := filepath.Join(RepoRoot(t), ".bin", "aws-lambda-rie")
 	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("lambdatest: %s is missing: run `make tools` (it installs the pinned aws-lambda-rie into .bin/)", rie)
+		t.Fatalf("rie: %s is missing: run `make tools` (it installs the pinned aws-lambda-rie into .bin/)", rie)
 	}
 	if _, err := os.Stat(bootstrap); err != nil {
-		t.Fatalf("lambdatest: bootstrap: %v", err)
+		t.Fatalf("rie: bootstrap: %v", err)
 	}
 	vars := map[string]string{
 		"PATH":                     os.Getenv("PATH"),
@@ -228,7 +228,7 @@ func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
 		// emulator's bind: try other ports.
 		lastErr = err
 	}
-	t.Fatalf("lambdatest: %v", lastErr)
+	t.Fatalf("rie: %v", lastErr)
 	return nil
 }
 
@@ -335,15 +335,15 @@ func (e *Emulator) InvokeWithRequestID(t testing.TB, requestID string, payload [
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		t.Fatalf("lambdatest: invoke: %v\naws-lambda-rie output:\n%s", err, e.Output())
+		t.Fatalf("rie: invoke: %v\naws-lambda-rie output:\n%s", err, e.Output())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("lambdatest: invoke: reading the answer: %v", err)
+		t.Fatalf("rie: invoke: reading the answer: %v", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("lambdatest: invoke: emulator answered %s: %s\naws-lambda-rie output:\n%s", resp.Status, body, e.Output())
+		t.Fatalf("rie: invoke: emulator answered %s: %s\naws-lambda-rie output:\n%s", resp.Status, body, e.Output())
 	}
 	return body
 }
@@ -361,12 +361,12 @@ func (e *Emulator) InvokeHTTP(t testing.TB, event []byte) (resp events.APIGatewa
 		ErrorType    string  `json:"errorType"`
 	}
 	if json.Unmarshal(body, &fnErr) == nil && fnErr.ErrorMessage != nil {
-		t.Fatalf("lambdatest: the function failed (%s): %s\naws-lambda-rie output:\n%s", fnErr.ErrorType, *fnErr.ErrorMessage, e.Output())
+		t.Fatalf("rie: the function failed (%s): %s\naws-lambda-rie output:\n%s", fnErr.ErrorType, *fnErr.ErrorMessage, e.Output())
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&resp); err != nil || resp.StatusCode == 0 {
-		t.Fatalf("lambdatest: the answer is not an HTTP API response (%v): %s", err, body)
+		t.Fatalf("rie: the answer is not an HTTP API response (%v): %s", err, body)
 	}
 	return resp, requestID
 }

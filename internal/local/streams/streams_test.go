@@ -26,11 +26,11 @@ import (
 	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/model"
+	"karbor/internal/domain"
+	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
-	"karbor/internal/streams"
-	"karbor/internal/testenv"
+	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
 
@@ -98,14 +98,14 @@ func (f *fixture) startWith(handler streams.Handler, maxAttempts int, wrap func(
 	})
 }
 
-func (f *fixture) checkpoint(status model.Status) *model.Checkpoint {
+func (f *fixture) checkpoint(status domain.Status) *domain.Checkpoint {
 	f.t.Helper()
 	now := time.Now()
-	c := &model.Checkpoint{
-		ID: model.NewID(), ProjectID: strings.ReplaceAll(model.NewID(), "-", ""), ProviderID: provider.NoOpID, Status: status,
-		Plan: model.ProtectionPlan{
-			ID: model.NewID(), Name: "plan", ProviderID: provider.NoOpID,
-			Resources: []model.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: "Web server"}},
+	c := &domain.Checkpoint{
+		ID: domain.NewID(), ProjectID: strings.ReplaceAll(domain.NewID(), "-", ""), ProviderID: provider.NoOpID, Status: status,
+		Plan: domain.ProtectionPlan{
+			ID: domain.NewID(), Name: "plan", ProviderID: provider.NoOpID,
+			Resources: []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: "Web server"}},
 		},
 		ExtraInfo: json.RawMessage(`{"created_by":"manual"}`),
 		CreatedAt: now, UpdatedAt: now,
@@ -116,9 +116,9 @@ func (f *fixture) checkpoint(status model.Status) *model.Checkpoint {
 	return c
 }
 
-func (f *fixture) set(c *model.Checkpoint, from, to model.Status) {
+func (f *fixture) set(c *domain.Checkpoint, from, to domain.Status) {
 	f.t.Helper()
-	_, err := f.store.SetStatus(f.t.Context(), store.Transition{ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []model.Status{from}, To: to})
+	_, err := f.store.SetStatus(f.t.Context(), store.Transition{ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []domain.Status{from}, To: to})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func (r *recorder) snapshot() [][]events.DynamoDBEventRecord {
 
 // waitFor polls until the handler has been given a record of c with this
 // event name and new status, and returns every batch so far.
-func (r *recorder) waitFor(t *testing.T, c *model.Checkpoint, eventName string, status model.Status) [][]events.DynamoDBEventRecord {
+func (r *recorder) waitFor(t *testing.T, c *domain.Checkpoint, eventName string, status domain.Status) [][]events.DynamoDBEventRecord {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -236,19 +236,19 @@ func TestPollerDeliversFilteredRecordsInLambdaShape(t *testing.T) {
 	rec := &recorder{}
 	f.start(rec.handle, 0)
 
-	a := f.checkpoint(model.StatusProtecting)               // INSERT protecting: delivered
-	f.set(a, model.StatusProtecting, model.StatusAvailable) // MODIFY to available: filtered out
-	f.set(a, model.StatusAvailable, model.StatusDeleting)   // MODIFY to deleting: delivered
-	f.set(a, model.StatusDeleting, model.StatusDeleted)     // MODIFY to deleted: filtered out
-	f.checkpoint(model.StatusAvailable)                     // INSERT available: filtered out
-	b := f.checkpoint(model.StatusError)
-	f.set(b, model.StatusError, model.StatusDeleting)    // delivered
-	f.set(b, model.StatusDeleting, model.StatusDeleting) // MODIFY deleting → deleting: filtered out
+	a := f.checkpoint(domain.StatusProtecting)                // INSERT protecting: delivered
+	f.set(a, domain.StatusProtecting, domain.StatusAvailable) // MODIFY to available: filtered out
+	f.set(a, domain.StatusAvailable, domain.StatusDeleting)   // MODIFY to deleting: delivered
+	f.set(a, domain.StatusDeleting, domain.StatusDeleted)     // MODIFY to deleted: filtered out
+	f.checkpoint(domain.StatusAvailable)                      // INSERT available: filtered out
+	b := f.checkpoint(domain.StatusError)
+	f.set(b, domain.StatusError, domain.StatusDeleting)    // delivered
+	f.set(b, domain.StatusDeleting, domain.StatusDeleting) // MODIFY deleting → deleting: filtered out
 	// The last write: once the handler has it, it has had all of them
 	// (moto keeps one shard, in write order).
-	last := f.checkpoint(model.StatusProtecting)
+	last := f.checkpoint(domain.StatusProtecting)
 
-	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", domain.StatusProtecting)
 	got := flatten(batches)
 	want := []seen{
 		{"INSERT", a.ID, "", "protecting"},
@@ -307,9 +307,9 @@ func sequenceLess(a, b string) bool {
 
 func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
 	f := newFixture(t)
-	a := f.checkpoint(model.StatusProtecting)
-	b := f.checkpoint(model.StatusProtecting)
-	c := f.checkpoint(model.StatusProtecting)
+	a := f.checkpoint(domain.StatusProtecting)
+	b := f.checkpoint(domain.StatusProtecting)
+	c := f.checkpoint(domain.StatusProtecting)
 	rec := &recorder{fail: func(call int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
 		// The first delivery fails at b: b and what follows come again.
 		if call == 1 {
@@ -324,8 +324,8 @@ func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
 	// Started after the writes, so that they arrive in one batch.
 	f.start(rec.handle, 3)
 	rec.waitForBatches(t, 2)
-	last := f.checkpoint(model.StatusProtecting)
-	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	last := f.checkpoint(domain.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", domain.StatusProtecting)
 
 	ids := func(batch []events.DynamoDBEventRecord) []string {
 		var out []string
@@ -346,7 +346,7 @@ func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
 
 func TestPollerGivesUpAfterMaxAttempts(t *testing.T) {
 	f := newFixture(t)
-	poison := f.checkpoint(model.StatusProtecting)
+	poison := f.checkpoint(domain.StatusProtecting)
 	rec := &recorder{fail: func(_ int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
 		for _, r := range batch {
 			if idOf(r) == poison.ID {
@@ -356,10 +356,10 @@ func TestPollerGivesUpAfterMaxAttempts(t *testing.T) {
 		return events.DynamoDBEventResponse{}, nil
 	}}
 	f.start(rec.handle, 3)
-	rec.waitFor(t, poison, "INSERT", model.StatusProtecting)
+	rec.waitFor(t, poison, "INSERT", domain.StatusProtecting)
 	// The poller moves on after its attempts: a later record arrives.
-	last := f.checkpoint(model.StatusProtecting)
-	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	last := f.checkpoint(domain.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", domain.StatusProtecting)
 	attempts := 0
 	for _, s := range flatten(batches) {
 		if s.id == poison.ID {
@@ -373,8 +373,8 @@ func TestPollerGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestPollerRetriesAFunctionError(t *testing.T) {
 	f := newFixture(t)
-	a := f.checkpoint(model.StatusProtecting)
-	b := f.checkpoint(model.StatusProtecting)
+	a := f.checkpoint(domain.StatusProtecting)
+	b := f.checkpoint(domain.StatusProtecting)
 	rec := &recorder{fail: func(call int, _ []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
 		if call == 1 {
 			return events.DynamoDBEventResponse{}, errors.New("function crashed")
@@ -385,8 +385,8 @@ func TestPollerRetriesAFunctionError(t *testing.T) {
 	rec.waitForBatches(t, 2)
 	// Anything more would come after the retry's end: a later record
 	// marks it.
-	last := f.checkpoint(model.StatusProtecting)
-	batches := rec.waitFor(t, last, "INSERT", model.StatusProtecting)
+	last := f.checkpoint(domain.StatusProtecting)
+	batches := rec.waitFor(t, last, "INSERT", domain.StatusProtecting)
 	batches = batches[:len(batches)-1]
 	want := []seen{{"INSERT", a.ID, "", "protecting"}, {"INSERT", b.ID, "", "protecting"}}
 	if len(batches) != 2 || !reflect.DeepEqual(flatten(batches[:1]), want) || !reflect.DeepEqual(flatten(batches[1:]), want) {
@@ -400,13 +400,13 @@ func TestPollerDrivesTheWorker(t *testing.T) {
 	f := newFixture(t)
 	w := &worker.Worker{Store: f.store, Clients: nil, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	f.start(w.Handle, 0)
-	c := f.checkpoint(model.StatusProtecting)
-	waitStatus(t, f.store, c, model.StatusAvailable)
-	f.set(c, model.StatusAvailable, model.StatusDeleting)
-	waitStatus(t, f.store, c, model.StatusDeleted)
+	c := f.checkpoint(domain.StatusProtecting)
+	waitStatus(t, f.store, c, domain.StatusAvailable)
+	f.set(c, domain.StatusAvailable, domain.StatusDeleting)
+	waitStatus(t, f.store, c, domain.StatusDeleted)
 }
 
-func waitStatus(t *testing.T, st *store.Store, c *model.Checkpoint, want model.Status) {
+func waitStatus(t *testing.T, st *store.Store, c *domain.Checkpoint, want domain.Status) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -529,15 +529,15 @@ func TestPollerRecoversAFailedIterator(t *testing.T) {
 	rec := &recorder{}
 	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
 
-	a := f.checkpoint(model.StatusProtecting)
-	batches := rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	a := f.checkpoint(domain.StatusProtecting)
+	batches := rec.waitFor(t, a, "INSERT", domain.StatusProtecting)
 	aSeq := batches[len(batches)-1][len(batches[len(batches)-1])-1].Change.SequenceNumber
 	// The next three reads that carry records fail: b and c are read and
 	// dropped three times over.
 	fake.with(func() { fake.failReads = 3 })
-	b := f.checkpoint(model.StatusProtecting)
-	c := f.checkpoint(model.StatusProtecting)
-	batches = rec.waitFor(t, c, "INSERT", model.StatusProtecting)
+	b := f.checkpoint(domain.StatusProtecting)
+	c := f.checkpoint(domain.StatusProtecting)
+	batches = rec.waitFor(t, c, "INSERT", domain.StatusProtecting)
 
 	want := []seen{
 		{"INSERT", a.ID, "", "protecting"},
@@ -588,11 +588,11 @@ func TestPollerGoesOnFromTheTrimHorizonWhenTrimmed(t *testing.T) {
 	rec := &recorder{}
 	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
 
-	a := f.checkpoint(model.StatusProtecting)
-	rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	a := f.checkpoint(domain.StatusProtecting)
+	rec.waitFor(t, a, "INSERT", domain.StatusProtecting)
 	fake.with(func() { fake.failReads, fake.trimNext = 1, true })
-	b := f.checkpoint(model.StatusProtecting)
-	batches := rec.waitFor(t, b, "INSERT", model.StatusProtecting)
+	b := f.checkpoint(domain.StatusProtecting)
+	batches := rec.waitFor(t, b, "INSERT", domain.StatusProtecting)
 	// moto trimmed nothing, so the trim horizon hands a over again; at AWS
 	// it would be gone.
 	want := []seen{
@@ -625,8 +625,8 @@ func TestPollerListsShardsWhenOneCloses(t *testing.T) {
 	fake := &flakyStreams{}
 	rec := &recorder{}
 	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, t.Output())
-	a := f.checkpoint(model.StatusProtecting)
-	rec.waitFor(t, a, "INSERT", model.StatusProtecting)
+	a := f.checkpoint(domain.StatusProtecting)
+	rec.waitFor(t, a, "INSERT", domain.StatusProtecting)
 	fake.with(func() { fake.closeNext = true })
 	deadline := time.Now().Add(5 * time.Second)
 	for {

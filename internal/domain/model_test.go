@@ -1,9 +1,9 @@
-package model_test
+package domain_test
 
 import (
 	"testing"
 
-	"karbor/internal/model"
+	"karbor/internal/domain"
 )
 
 func TestParseUUID(t *testing.T) {
@@ -20,12 +20,12 @@ func TestParseUUID(t *testing.T) {
 		{"zcb20606-ad71-40a3-80e4-ef0fafdad0c3", "", false},
 		{"", "", false},
 	} {
-		got, ok := model.ParseUUID(tc.in)
+		got, ok := domain.ParseUUID(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("ParseUUID(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
-	if id := model.NewID(); !func() bool { got, ok := model.ParseUUID(id); return ok && got == id && id[14] == '4' }() {
+	if id := domain.NewID(); !func() bool { got, ok := domain.ParseUUID(id); return ok && got == id && id[14] == '4' }() {
 		t.Errorf("NewID() = %q, want a lower-case dashed v4 UUID", id)
 	}
 }
@@ -39,22 +39,22 @@ func TestValidProjectID(t *testing.T) {
 		"e486a2f49695423ca9c47e589b948108": true, "my_project-1": true, long[:64]: true,
 		"": false, long: false, "a b": false, "a:b": false, "a/b": false, "é": false,
 	} {
-		if got := model.ValidProjectID(in); got != want {
+		if got := domain.ValidProjectID(in); got != want {
 			t.Errorf("ValidProjectID(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
 
 func TestStatusesAndAdmin(t *testing.T) {
-	for _, s := range model.Statuses {
-		if got, ok := model.ParseStatus(string(s)); !ok || got != s {
+	for _, s := range domain.Statuses {
+		if got, ok := domain.ParseStatus(string(s)); !ok || got != s {
 			t.Errorf("ParseStatus(%q) = %q, %v", s, got, ok)
 		}
 	}
-	if _, ok := model.ParseStatus("Available"); ok {
+	if _, ok := domain.ParseStatus("Available"); ok {
 		t.Error("statuses are case-sensitive")
 	}
-	if !(model.Caller{Roles: []string{"member", "Admin"}}).IsAdmin() || (model.Caller{Roles: []string{"member"}}).IsAdmin() {
+	if !(domain.Caller{Roles: []string{"member", "Admin"}}).IsAdmin() || (domain.Caller{Roles: []string{"member"}}).IsAdmin() {
 		t.Error("IsAdmin reads the admin role")
 	}
 }

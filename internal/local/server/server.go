@@ -1,12 +1,13 @@
 // Package localserver runs every route of the API on one machine: the same
 // handlers as the Lambda functions, over a local DynamoDB endpoint, with the
 // development token for identity.
-package localserver
+package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"karbor/internal/local/devtoken"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,10 +21,10 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
-	"karbor/internal/moto"
+	"karbor/internal/local/moto"
+	"karbor/internal/local/streams"
+	"karbor/internal/local/tables"
 	"karbor/internal/store"
-	"karbor/internal/streams"
-	"karbor/internal/tables"
 	"karbor/internal/worker"
 )
 
@@ -110,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	svc := &api.Service{
 		Store: st,
-		Auth:  api.DevTokenAuth{},
+		Auth:  devtoken.Auth{},
 		Log:   log,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
