@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"karbor/internal/local/devtoken"
+	"karbor/internal/provider"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,7 +42,7 @@ const benchListSize = 2000
 // benchHandler returns the service's handler over st (nil: no DynamoDB at
 // all, for routes and faults that never reach the store).
 func benchHandler(st *store.Store) http.Handler {
-	svc := &api.Service{Store: st, Auth: devtoken.Auth{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Auth: devtoken.Auth{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return svc.Handler()
 }
 

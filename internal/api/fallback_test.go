@@ -29,7 +29,7 @@ func (a *countingAuth) Caller(*http.Request) (domain.Caller, error) {
 func newFallbackEnv(t *testing.T) (*env, *countingAuth, http.Handler) {
 	t.Helper()
 	auth := &countingAuth{}
-	svc := &api.Service{Store: nil, Auth: auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := &api.Service{Auth: auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := svc.FallbackHandler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/aws/smithy-go"
+
+	"karbor/internal/domain"
 )
 
 // Fault is an error with the HTTP status and the message the client sees.
@@ -46,11 +48,22 @@ var faultNames = map[int]string{
 	http.StatusServiceUnavailable:    "serviceUnavailable",
 }
 
+// refusalStatus is the status of each kind of domain refusal.
+var refusalStatus = map[domain.Kind]int{
+	domain.Invalid:  http.StatusBadRequest,
+	domain.NotFound: http.StatusNotFound,
+	domain.Conflict: http.StatusConflict,
+}
+
 // writeError answers with the fault shape. An error that is not a Fault is
 // a 500 whose text goes only to the log.
 func (s *Service) writeError(w http.ResponseWriter, req *request, err error) int {
 	var f *Fault
-	if !errors.As(err, &f) && throttled(err) {
+	var refusal *domain.Error
+	if errors.As(err, &refusal) {
+		f = &Fault{Status: refusalStatus[refusal.Kind], Message: refusal.Message}
+	}
+	if f == nil && !errors.As(err, &f) && throttled(err) {
 		req.log.Warn("throttled", "error", err.Error())
 		w.Header().Set("Retry-After", "1")
 		f = faultf(http.StatusServiceUnavailable, "The service is busy; retry shortly.")

@@ -6,15 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"karbor/internal/domain"
-	"karbor/internal/store"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 above).
@@ -113,7 +110,7 @@ func (o object) requiredUUID(key string) (string, error) {
 	}
 	id, ok := domain.ParseUUID(s)
 	if !ok {
-		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, clip(s))
+		return "", badRequest("Invalid input for field '%s': %q is not a UUID.", key, domain.Clip(s))
 	}
 	return id, nil
 }
@@ -123,18 +120,9 @@ func (o object) requiredUUID(key string) (string, error) {
 func query(r *request) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, badRequest("Malformed query string: %s", clip(err.Error()))
+		return nil, badRequest("Malformed query string: %s", domain.Clip(err.Error()))
 	}
 	return q, nil
-}
-
-// clip shortens user input quoted in a message.
-func clip(s string) string {
-	const max = 64
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	return string([]rune(s)[:max]) + "..."
 }
 
 // pathUUID reads a UUID path parameter.
@@ -142,51 +130,12 @@ func pathUUID(r *request, name string) (string, error) {
 	raw := r.PathValue(name)
 	id, ok := domain.ParseUUID(raw)
 	if !ok {
-		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, clip(raw))
+		return "", badRequest("Invalid %s provided: %q is not a UUID.", name, domain.Clip(raw))
 	}
 	return id, nil
 }
 
-var infoKeyPattern = regexp.MustCompile(`^[A-Za-z0-9\-_:.# ]{1,255}$`)
-
-// extraInfo validates a checkpoint's extra_info: string keys to string,
-// integer or boolean values. It returns canonical JSON; null gives nil.
-func extraInfo(raw json.RawMessage) (json.RawMessage, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, badRequest("Invalid input for field 'extra_info': it must be an object.")
-	}
-	for k, v := range m {
-		if !infoKeyPattern.MatchString(k) {
-			return nil, badRequest("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", clip(k))
-		}
-		switch v := v.(type) {
-		case string, bool:
-		case json.Number:
-			if _, err := strconv.ParseInt(v.String(), 10, 64); err != nil {
-				return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", clip(k))
-			}
-		default:
-			return nil, badRequest("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", clip(k))
-		}
-	}
-	out, err := json.Marshal(m)
-	return out, err
-}
-
-// listParams are the paging and sorting parameters every listing shares.
-type listParams struct {
-	limit     int
-	marker    string
-	ascending bool
-}
-
-const maxLimit = store.MaxPageLimit
+const maxLimit = domain.MaxPageLimit
 
 // parseLimit reads limit: a positive integer, capped at 1000.
 func parseLimit(q map[string][]string) (int, error) {
@@ -253,33 +202,37 @@ func parseSort(q map[string][]string) (ascending bool, err error) {
 		}
 		t.dir = strings.ToLower(t.dir)
 		if t.dir != "asc" && t.dir != "desc" {
-			return false, badRequest("Invalid sort direction %q: use asc or desc.", clip(t.dir))
+			return false, badRequest("Invalid sort direction %q: use asc or desc.", domain.Clip(t.dir))
 		}
 		switch {
 		case i == 0 && t.key == "created_at":
 			dir = t.dir
 		case i == 1 && t.key == "id" && t.dir == dir:
 		default:
-			return false, badRequest("Invalid sort key %q: this listing sorts by created_at (then id), asc or desc.", clip(t.key))
+			return false, badRequest("Invalid sort key %q: this listing sorts by created_at (then id), asc or desc.", domain.Clip(t.key))
 		}
 	}
 	return dir == "asc", nil
 }
 
-// parseListParams reads limit, marker and sort.
-func parseListParams(q map[string][]string) (listParams, error) {
-	var p listParams
+// parseListing reads what every listing shares: limit, marker, sort, and
+// the project(s) listed.
+func parseListing(r *request, q map[string][]string) (domain.Listing, error) {
+	var l domain.Listing
 	var err error
-	if p.limit, err = parseLimit(q); err != nil {
-		return p, err
+	if l.Limit, err = parseLimit(q); err != nil {
+		return l, err
 	}
-	if p.marker, err = parseMarker(q); err != nil {
-		return p, err
+	if l.Marker, err = parseMarker(q); err != nil {
+		return l, err
 	}
-	if p.ascending, err = parseSort(q); err != nil {
-		return p, err
+	if l.Ascending, err = parseSort(q); err != nil {
+		return l, err
 	}
-	return p, nil
+	if l.ProjectID, err = listedProject(r, q); err != nil {
+		return l, err
+	}
+	return l, nil
 }
 
 // parseMarker reads marker: the UUID of the last item of the previous page.
@@ -290,7 +243,7 @@ func parseMarker(q map[string][]string) (string, error) {
 	}
 	id, ok := domain.ParseUUID(vals[0])
 	if !ok {
-		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", clip(vals[0]))
+		return "", badRequest("Invalid marker %q: it must be the UUID of the last item of the previous page.", domain.Clip(vals[0]))
 	}
 	return id, nil
 }
@@ -303,7 +256,7 @@ func parseBool(name, s string) (bool, error) {
 	case "false", "0", "no":
 		return false, nil
 	}
-	return false, badRequest("Value %q for %s is not a boolean: use true, false, 1, 0, yes or no.", clip(s), name)
+	return false, badRequest("Value %q for %s is not a boolean: use true, false, 1, 0, yes or no.", domain.Clip(s), name)
 }
 
 // listedProject returns the project a listing covers: the path's tenant, or
@@ -323,7 +276,7 @@ func listedProject(r *request, q map[string][]string) (string, error) {
 	}
 	if p, ok := q["project_id"]; ok {
 		if !domain.ValidProjectID(p[0]) {
-			return "", badRequest("Invalid project_id %q.", clip(p[0]))
+			return "", badRequest("Invalid project_id %q.", domain.Clip(p[0]))
 		}
 		return p[0], nil
 	}
@@ -351,5 +304,5 @@ func parseDate(name, s string, endOfDay bool) (time.Time, error) {
 		}
 		return t, nil
 	}
-	return time.Time{}, badRequest("Invalid %s %q: use YYYY-MM-DD or an RFC 3339 timestamp.", name, clip(s))
+	return time.Time{}, badRequest("Invalid %s %q: use YYYY-MM-DD or an RFC 3339 timestamp.", name, domain.Clip(s))
 }

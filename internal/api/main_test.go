@@ -74,7 +74,7 @@ func newEnv(t *testing.T) *env {
 // server shares it).
 func newEnvWith(t *testing.T, st *store.Store) *env {
 	t.Helper()
-	svc := &api.Service{Store: st, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
 	// Every answer is seen as sent, redirects included.
@@ -407,7 +407,7 @@ func (e *env) storeCheckpoints(t *testing.T, cs []*domain.Checkpoint) {
 // setStatus moves a checkpoint with the store, as the background work does.
 func (e *env) setStatus(t *testing.T, project, id string, from, to domain.Status) {
 	t.Helper()
-	_, err := e.store.SetStatus(context.Background(), store.Transition{
+	_, err := e.store.SetStatus(context.Background(), domain.Transition{
 		ProjectID: project, ProviderID: noop, ID: id, From: []domain.Status{from}, To: to,
 	})
 	if err != nil {

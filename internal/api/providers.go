@@ -1,6 +1,9 @@
 package api
 
-import "karbor/internal/provider"
+import (
+	"karbor/internal/domain"
+	"karbor/internal/provider"
+)
 
 func (s *Service) listProviders(r *request) (any, error) {
 	q, err := query(r)
@@ -32,23 +35,18 @@ func (s *Service) listProviders(r *request) (any, error) {
 			return nil, badRequest("Invalid marker %s: it is not a provider.", marker)
 		}
 	}
-	views := []providerView{}
-	more := false
+	page := &domain.Page[*provider.Provider]{}
 	for _, p := range all[start:] {
 		if (name != "" && p.Name != name) || (desc != "" && p.Description != desc) {
 			continue
 		}
-		if len(views) == limit {
-			more = true
+		if len(page.Items) == limit {
+			page.More, page.NextMarker = true, page.Items[len(page.Items)-1].ID
 			break
 		}
-		views = append(views, viewProvider(p))
+		page.Items = append(page.Items, p)
 	}
-	out := map[string]any{"providers": views}
-	if more {
-		out["providers_links"] = nextLink(r, r.URL.EscapedPath(), views[len(views)-1].ID)
-	}
-	return out, nil
+	return listBody(r, "providers", r.URL.EscapedPath(), page, viewProvider), nil
 }
 
 func (s *Service) showProvider(r *request) (any, error) {

@@ -12,7 +12,6 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
-	"karbor/internal/store"
 )
 
 // Inputs an acceptance review found mishandled, each pinned here.
@@ -132,7 +131,7 @@ func TestExpiredCheckpointIsGone(t *testing.T) {
 	plan := e.createPlan(t, tokenA, projA, samplePlan())
 	c := e.storeCheckpoint(t, projA, noop, plan["id"].(string), domain.StatusAvailable, time.Now().UTC())
 	ctx := context.Background()
-	for _, tr := range []store.Transition{
+	for _, tr := range []domain.Transition{
 		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting},
 		{ProjectID: projA, ProviderID: noop, ID: c.ID, From: []domain.Status{domain.StatusDeleting}, To: domain.StatusDeleted,
 			At: time.Now().Add(-48 * time.Hour), Retention: time.Hour},

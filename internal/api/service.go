@@ -1,5 +1,7 @@
 // Package api is the HTTP face of the service: one handler per route of
-// CONTRACT.md, the same code behind the Lambda functions and the local server.
+// docs/api.md, the same code behind the Lambda functions and the local
+// server. A handler parses the request, calls the domain and renders the
+// answer.
 package api
 
 import (
@@ -14,7 +16,6 @@ import (
 	"time"
 
 	"karbor/internal/domain"
-	"karbor/internal/store"
 )
 
 // Authenticator tells who makes a request.
@@ -27,20 +28,12 @@ type Authenticator interface {
 
 // Service holds what the handlers share. Build it once per process.
 type Service struct {
-	Store *store.Store
-	Auth  Authenticator
-	Log   *slog.Logger
+	// Domain owns the rules and the operations the handlers call.
+	Domain *domain.Service
+	Auth   Authenticator
+	Log    *slog.Logger
 	// RequestID returns the id of a request; nil draws a random one.
 	RequestID func(r *http.Request) string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 // request is one call being served.

@@ -101,6 +101,20 @@ func viewProvider(p *provider.Provider) providerView {
 	return providerView{ID: p.ID, Name: p.Name, Description: p.Description, ExtendedInfoSchema: p.Schema}
 }
 
+// listBody is a listing's answer: the page's items under key, and a next
+// link when more items follow.
+func listBody[T, V any](r *request, key, path string, page *domain.Page[T], view func(T) V) map[string]any {
+	views := make([]V, 0, len(page.Items))
+	for _, item := range page.Items {
+		views = append(views, view(item))
+	}
+	out := map[string]any{key: views}
+	if page.More {
+		out[key+"_links"] = nextLink(r, path, page.NextMarker)
+	}
+	return out
+}
+
 type link struct {
 	Rel  string `json:"rel"`
 	Href string `json:"href"`

@@ -122,7 +122,7 @@ func (b *background) get(t *testing.T, c *domain.Checkpoint) *domain.Checkpoint 
 // setStatus makes a status change as the API's delete does.
 func (b *background) setStatus(t *testing.T, c *domain.Checkpoint, from, to domain.Status, at time.Time) {
 	t.Helper()
-	_, err := b.store.SetStatus(context.Background(), store.Transition{
+	_, err := b.store.SetStatus(context.Background(), domain.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []domain.Status{from}, To: to, At: at,
 	})
 	if err != nil {
@@ -629,7 +629,7 @@ func TestWorkerSampleEvents(t *testing.T) {
 	b.create(t, c)
 	insert := stream.next(t, c.ID, "INSERT", domain.StatusProtecting)
 
-	w := &worker.Worker{Store: b.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := &worker.Worker{Domain: &domain.Service{Store: b.store, Providers: provider.Lookup}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{insert}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)

@@ -394,7 +394,7 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 		if resp.Body != "" {
 			t.Errorf("body %q, want empty", resp.Body)
 		}
-		if _, err := f.store.GetPlan(context.Background(), projectID, planID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.store.GetPlan(context.Background(), projectID, planID); !errors.Is(err, domain.ErrNotFound) {
 			t.Errorf("the plan is still readable after delete (%v)", err)
 		}
 	},

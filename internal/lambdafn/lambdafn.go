@@ -21,6 +21,7 @@ import (
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/logging"
+	"karbor/internal/provider"
 	"karbor/internal/store"
 )
 
@@ -68,7 +69,8 @@ func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Se
 	if err != nil {
 		return nil, err
 	}
-	svc.Store = store.New(awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), plans, checkpoints)
+	st := store.New(awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), plans, checkpoints)
+	svc.Domain = &domain.Service{Store: st, Providers: provider.Lookup}
 	return svc, nil
 }
 

@@ -144,3 +144,15 @@ func All() []*Provider {
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }
+
+// String is the provider's name.
+func (p *Provider) String() string { return p.Name }
+
+// Lookup is Get for the domain (domain.Service.Providers).
+func Lookup(id string) (domain.Provider, bool) {
+	p, ok := byID[id]
+	if !ok {
+		return nil, false
+	}
+	return p, true
+}

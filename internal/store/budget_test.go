@@ -117,13 +117,13 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		counter := &countingAPI{db: db.db}
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
-		page, err := st.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, ProjectID: project, PlanID: domain.NewID(), Limit: 10})
+		page, err := st.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, PlanID: domain.NewID(), Listing: domain.Listing{ProjectID: project, Limit: 10}})
 		if err != nil {
 			t.Fatalf("ListCheckpoints: %v", err)
 		}
 		// Steps of 200, the second cut to what is left of the budget.
-		if len(page.Checkpoints) != 0 || !page.More || page.NextMarker != listOrdered(cs, false)[testBudget-1] {
-			t.Errorf("%d checkpoints, More %v, NextMarker %s; want none, More, the %dth of the listing", len(page.Checkpoints), page.More, page.NextMarker, testBudget)
+		if len(page.Items) != 0 || !page.More || page.NextMarker != listOrdered(cs, false)[testBudget-1] {
+			t.Errorf("%d checkpoints, More %v, NextMarker %s; want none, More, the %dth of the listing", len(page.Items), page.More, page.NextMarker, testBudget)
 		}
 		if !slices.Equal(counter.scanned, []int{200, 100}) || counter.getItems != 0 {
 			t.Errorf("Queries read %v items, %d GetItem; want [200 100], 0", counter.scanned, counter.getItems)
@@ -135,12 +135,12 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		counter := &countingAPI{db: db.db}
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
-		page, err := st.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, ProjectID: project, Limit: 1000})
+		page, err := st.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{ProjectID: project, Limit: 1000}})
 		if err != nil {
 			t.Fatalf("ListCheckpoints: %v", err)
 		}
 		want := listOrdered(cs, false)
-		sameIDs(t, "page", checkpointIDs(page.Checkpoints), want[:1000])
+		sameIDs(t, "page", checkpointIDs(page.Items), want[:1000])
 		if !page.More || page.NextMarker != want[999] {
 			t.Errorf("More %v, NextMarker %s; want More, %s", page.More, page.NextMarker, want[999])
 		}
@@ -151,17 +151,17 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		q     store.CheckpointQuery
+		q     domain.CheckpointQuery
 		match func(*domain.Checkpoint) bool
 	}{
-		{"nothing", store.CheckpointQuery{PlanID: domain.NewID(), Limit: 10}, func(*domain.Checkpoint) bool { return false }},
-		{"sparse", store.CheckpointQuery{Status: domain.StatusError, Limit: 5}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
-		{"sparse across projects", store.CheckpointQuery{Status: domain.StatusError, Limit: 5, ProjectID: "-"}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
+		{"nothing", domain.CheckpointQuery{PlanID: domain.NewID(), Listing: domain.Listing{Limit: 10}}, func(*domain.Checkpoint) bool { return false }},
+		{"sparse", domain.CheckpointQuery{Status: domain.StatusError, Listing: domain.Listing{Limit: 5}}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
+		{"sparse across projects", domain.CheckpointQuery{Status: domain.StatusError, Listing: domain.Listing{Limit: 5, ProjectID: "-"}}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }},
 		// A third match: pages of 50 fill within the budget, pages of 150
 		// do not (they need 450 reads), so they end short, not empty.
-		{"dense", store.CheckpointQuery{PlanID: planB, Limit: 50}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
-		{"dense, pages past the budget", store.CheckpointQuery{PlanID: planB, Limit: 150}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
-		{"plan and status", store.CheckpointQuery{PlanID: planB, Status: domain.StatusError, Limit: 2}, func(c *domain.Checkpoint) bool {
+		{"dense", domain.CheckpointQuery{PlanID: planB, Listing: domain.Listing{Limit: 50}}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
+		{"dense, pages past the budget", domain.CheckpointQuery{PlanID: planB, Listing: domain.Listing{Limit: 150}}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }},
+		{"plan and status", domain.CheckpointQuery{PlanID: planB, Status: domain.StatusError, Listing: domain.Listing{Limit: 2}}, func(c *domain.Checkpoint) bool {
 			return c.Plan.ID == planB && c.Status == domain.StatusError
 		}},
 	} {
@@ -187,7 +187,7 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 					if err != nil {
 						return nil, false, "", err
 					}
-					return checkpointIDs(page.Checkpoints), page.More, page.NextMarker, nil
+					return checkpointIDs(page.Items), page.More, page.NextMarker, nil
 				})
 				sameIDs(t, "listing", got, listOrdered(want, asc))
 				// Every page reads at most the budget: at least n/budget of
@@ -260,7 +260,7 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 						want = append(want, p)
 					}
 				}
-				q := store.PlanQuery{ProjectID: project, Name: tc.filter, Limit: 4, Ascending: asc}
+				q := domain.PlanQuery{Name: tc.filter, Listing: domain.Listing{ProjectID: project, Limit: 4, Ascending: asc}}
 				if tc.acrossProjects {
 					q.ProjectID = ""
 				}
@@ -271,7 +271,7 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 					if err != nil {
 						return nil, false, "", err
 					}
-					return planIDs(page.Plans), page.More, page.NextMarker, nil
+					return planIDs(page.Items), page.More, page.NextMarker, nil
 				})
 				sameIDs(t, "listing", got, plansOrdered(want, asc))
 				if pages < n/testBudget {

@@ -39,11 +39,6 @@ type checkpointItem struct {
 	Pending string `dynamodbav:"pending,omitempty"`
 }
 
-// inFlight reports the statuses background work is under way in.
-func inFlight(s domain.Status) bool {
-	return s == domain.StatusProtecting || s == domain.StatusDeleting
-}
-
 // listOrder sorts by creation time (to the second, as shown), then by id.
 func listOrder(created time.Time, id string) string {
 	return domain.Timestamp(created) + "#" + id
@@ -70,11 +65,11 @@ func toCheckpointItem(c *domain.Checkpoint) (*checkpointItem, error) {
 		ExpiresAt:      c.ExpiresAt,
 		ListOrder:      listOrder(c.CreatedAt, c.ID),
 	}
-	if c.Status != domain.StatusDeleted {
+	if c.Status.Listed() {
 		it.ListProject = listProject(c.ProviderID, c.ProjectID)
 		it.ListProvider = c.ProviderID
 	}
-	if inFlight(c.Status) {
+	if c.Status.InFlight() {
 		it.Pending = string(c.Status)
 	}
 	return it, nil
@@ -126,7 +121,7 @@ func (s *Store) CreateCheckpoint(ctx context.Context, c *domain.Checkpoint) erro
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
 	err = s.putNew(ctx, s.checkpointsTable, item)
-	if err != nil && !errors.Is(err, ErrExists) {
+	if err != nil && !errors.Is(err, domain.ErrExists) {
 		return fmt.Errorf("put checkpoint %s: %w", c.ID, err)
 	}
 	return err
@@ -142,31 +137,12 @@ func (s *Store) GetCheckpoint(ctx context.Context, projectID, id string) (*domai
 	return it.checkpoint()
 }
 
-// Transition is a status change of one checkpoint.
-type Transition struct {
-	ProjectID  string
-	ProviderID string
-	ID         string
-	From       []domain.Status // the change happens only from one of these
-	To         domain.Status
-	// ResourceGraph, when set, is written with the status.
-	ResourceGraph *string
-	// At is the time of the change; zero means now.
-	At time.Time
-	// Retention is how long a checkpoint that becomes deleted is kept
-	// before DynamoDB's TTL expires it.
-	Retention time.Duration
-}
-
-// DefaultRetention is how long a deleted checkpoint stays visible.
-const DefaultRetention = 30 * 24 * time.Hour
-
 // SetStatus changes a checkpoint's status with one conditional write on the
 // status it leaves, so that of two racing changes exactly one wins. It
 // returns the checkpoint as written, ErrNotFound when the checkpoint does not
 // exist at this project and provider, or ErrConflict (with the checkpoint as
 // it is) when its status is not one of t.From.
-func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint, error) {
+func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Checkpoint, error) {
 	at := t.At
 	if at.IsZero() {
 		at = time.Now()
@@ -198,15 +174,15 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint
 	if t.ResourceGraph != nil {
 		update = update.Set(expression.Name(attrResourceGraph), expression.Value(*t.ResourceGraph))
 	}
-	if inFlight(t.To) {
+	if t.To.InFlight() {
 		update = update.Set(expression.Name(attrPending), expression.Value(string(t.To)))
 	} else {
 		update = update.Remove(expression.Name(attrPending))
 	}
-	if t.To == domain.StatusDeleted {
+	if t.To.Expires() {
 		retention := t.Retention
 		if retention <= 0 {
-			retention = DefaultRetention
+			retention = domain.DefaultRetention
 		}
 		update = update.Set(expression.Name(attrExpiresAt), expression.Value(at.Add(retention).Unix())).
 			Remove(expression.Name(attrListProject)).
@@ -228,7 +204,7 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint
 	})
 	if old, failed := conditionFailed(err); failed {
 		if old == nil {
-			return nil, ErrNotFound
+			return nil, domain.ErrNotFound
 		}
 		c, derr := CheckpointFromItem(old)
 		if derr != nil {
@@ -238,9 +214,9 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint
 			return c, nil
 		}
 		if c.ProviderID != t.ProviderID {
-			return nil, ErrNotFound
+			return nil, domain.ErrNotFound
 		}
-		return c, ErrConflict
+		return c, domain.ErrConflict
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update checkpoint %s: %w", t.ID, err)
@@ -248,156 +224,28 @@ func (s *Store) SetStatus(ctx context.Context, t Transition) (*domain.Checkpoint
 	return CheckpointFromItem(res.Attributes)
 }
 
-// CheckpointQuery selects a page of checkpoints.
-type CheckpointQuery struct {
-	ProviderID string
-	// ProjectID is the project listed; empty lists every project (admin).
-	ProjectID string
-	PlanID    string        // optional filter
-	Status    domain.Status // optional filter
-	// Since and Until bound created_at, both inclusive; zero means open.
-	Since, Until time.Time
-	Ascending    bool
-	Limit        int    // page size, 1..1000
-	Marker       string // id of the last checkpoint of the previous page
-}
-
-// CheckpointPage is one page of a listing.
-type CheckpointPage struct {
-	Checkpoints []*domain.Checkpoint
-	More        bool // another page follows
-	// NextMarker, set when More is, is the marker of the next page: the
-	// id of the last checkpoint of this one, or, when a filtered listing
-	// stopped at its read budget (a short, maybe empty, page), of the last
-	// checkpoint it read, which the filter may have left out.
-	NextMarker string
-}
-
-// ListCheckpoints returns one page, ordered by created_at then id. It reads
-// one index Query (plus one GetItem to resolve a marker); without a filter
-// that Query reads at most Limit+1 items. With a filter it Queries on until
-// the page is full, the index ends, or it has read the store's budget of
-// items (see defaultMaxExamined).
-func (s *Store) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*CheckpointPage, error) {
-	limit := ClampLimit(q.Limit)
-
-	index, hashAttr, hashValue := IndexByProject, attrListProject, listProject(q.ProviderID, q.ProjectID)
+// ListCheckpoints returns one page of checkpoints at a provider, of one
+// project (index by_project) or of every project (by_provider), ordered by
+// created_at then id; see list for its cost.
+func (s *Store) ListCheckpoints(ctx context.Context, q domain.CheckpointQuery) (*domain.Page[*domain.Checkpoint], error) {
+	l := listing{
+		table: s.checkpointsTable, page: q.Listing,
+		index: IndexByProject, hashAttr: attrListProject, hashValue: listProject(q.ProviderID, q.ProjectID),
+		belongs: func(item map[string]types.AttributeValue) bool {
+			return stringAttr(item, attrProviderID) == q.ProviderID
+		},
+	}
 	if q.ProjectID == "" {
-		index, hashAttr, hashValue = IndexByProvider, attrListProvider, q.ProviderID
+		l.index, l.hashAttr, l.hashValue = IndexByProvider, attrListProvider, q.ProviderID
 	}
-	keyCond := expression.Key(hashAttr).Equal(expression.Value(hashValue))
-	lo, hi := orderBounds(q.Since, q.Until)
-	switch {
-	case lo != "" && hi != "":
-		if lo > hi {
-			return &CheckpointPage{}, nil
-		}
-		keyCond = keyCond.And(expression.Key(attrListOrder).Between(expression.Value(lo), expression.Value(hi)))
-	case lo != "":
-		keyCond = keyCond.And(expression.Key(attrListOrder).GreaterThanEqual(expression.Value(lo)))
-	case hi != "":
-		keyCond = keyCond.And(expression.Key(attrListOrder).LessThanEqual(expression.Value(hi)))
-	}
-	builder := expression.NewBuilder().WithKeyCondition(keyCond)
-
-	var filters []expression.ConditionBuilder
+	l.lo, l.hi = orderBounds(q.Since, q.Until)
 	if q.PlanID != "" {
-		filters = append(filters, expression.Name(attrPlanID).Equal(expression.Value(q.PlanID)))
+		l.filters = append(l.filters, expression.Name(attrPlanID).Equal(expression.Value(q.PlanID)))
 	}
 	if q.Status != "" {
-		filters = append(filters, expression.Name(attrStatus).Equal(expression.Value(string(q.Status))))
+		l.filters = append(l.filters, expression.Name(attrStatus).Equal(expression.Value(string(q.Status))))
 	}
-	if len(filters) > 0 {
-		f := filters[0]
-		for _, g := range filters[1:] {
-			f = f.And(g)
-		}
-		builder = builder.WithFilter(f)
-	}
-	expr, err := builder.Build()
-	if err != nil {
-		return nil, err
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.checkpointsTable),
-		IndexName:                 aws.String(index),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(q.Ascending),
-	}
-
-	if q.Marker != "" {
-		start, past, err := s.checkpointMarker(ctx, q, hashAttr, hashValue, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		if past {
-			return &CheckpointPage{}, nil
-		}
-		in.ExclusiveStartKey = start
-	}
-
-	items, lastRead, err := s.query(ctx, in, limit+1, len(filters) > 0)
-	if err != nil {
-		return nil, err
-	}
-	page := &CheckpointPage{More: len(items) > limit || lastRead != ""}
-	if len(items) > limit {
-		items = items[:limit]
-	}
-	for _, item := range items {
-		c, err := CheckpointFromItem(item)
-		if err != nil {
-			return nil, err
-		}
-		page.Checkpoints = append(page.Checkpoints, c)
-	}
-	switch {
-	case lastRead != "":
-		page.NextMarker = lastRead
-	case page.More:
-		page.NextMarker = page.Checkpoints[len(page.Checkpoints)-1].ID
-	}
-	return page, nil
-}
-
-// checkpointMarker resolves a marker to the index position after it. The
-// marker must be a checkpoint of the listed project(s) at this provider; it
-// may have been deleted since (its key still places it). past reports that
-// the marker lies beyond the listing's date range, so nothing follows it.
-func (s *Store) checkpointMarker(ctx context.Context, q CheckpointQuery, hashAttr, hashValue, lo, hi string) (start map[string]types.AttributeValue, past bool, err error) {
-	var it checkpointItem
-	if q.ProjectID != "" {
-		err = s.getItem(ctx, s.checkpointsTable, q.Marker, q.ProjectID, &it)
-	} else {
-		err = s.findByID(ctx, s.checkpointsTable, q.Marker, &it)
-	}
-	if errors.Is(err, ErrNotFound) || (err == nil && it.ProviderID != q.ProviderID) {
-		return nil, false, ErrBadMarker
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	order := it.ListOrder
-	// A listing walks from its near end of the date range to its far end:
-	// a marker before the near end was never on one of its pages, and past
-	// the far end nothing follows it.
-	nearMissed := (q.Ascending && lo != "" && order < lo) || (!q.Ascending && hi != "" && order > hi)
-	farPassed := (q.Ascending && hi != "" && order > hi) || (!q.Ascending && lo != "" && order < lo)
-	switch {
-	case nearMissed:
-		return nil, false, ErrBadMarker
-	case farPassed:
-		return nil, true, nil
-	}
-	return map[string]types.AttributeValue{
-		attrID:        &types.AttributeValueMemberS{Value: it.ID},
-		attrProjectID: &types.AttributeValueMemberS{Value: it.ProjectID},
-		hashAttr:      &types.AttributeValueMemberS{Value: hashValue},
-		attrListOrder: &types.AttributeValueMemberS{Value: order},
-	}, false, nil
+	return list(ctx, s, l, CheckpointFromItem, func(c *domain.Checkpoint) string { return c.ID })
 }
 
 // orderBounds turns an inclusive created_at range into list_order bounds.

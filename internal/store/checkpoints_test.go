@@ -96,7 +96,7 @@ func TestCreateCheckpointTwice(t *testing.T) {
 	createCheckpoints(t, s, c)
 	again := *c
 	again.Status = domain.StatusAvailable
-	wantErr(t, "second CreateCheckpoint with the same id", s.CreateCheckpoint(t.Context(), &again), store.ErrExists)
+	wantErr(t, "second CreateCheckpoint with the same id", s.CreateCheckpoint(t.Context(), &again), domain.ErrExists)
 	got, err := s.GetCheckpoint(t.Context(), c.ProjectID, c.ID)
 	if err != nil {
 		t.Fatalf("GetCheckpoint: %v", err)
@@ -112,18 +112,18 @@ func TestCheckpointOfAnotherProject(t *testing.T) {
 	other := newProjectID()
 
 	_, err := s.GetCheckpoint(t.Context(), other, c.ID)
-	wantErr(t, "GetCheckpoint from another project", err, store.ErrNotFound)
-	_, err = s.SetStatus(t.Context(), store.Transition{
+	wantErr(t, "GetCheckpoint from another project", err, domain.ErrNotFound)
+	_, err = s.SetStatus(t.Context(), domain.Transition{
 		ProjectID: other, ProviderID: c.ProviderID, ID: c.ID,
 		From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting,
 	})
-	wantErr(t, "SetStatus from another project", err, store.ErrNotFound)
-	page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: c.ProviderID, ProjectID: other})
+	wantErr(t, "SetStatus from another project", err, domain.ErrNotFound)
+	page, err := s.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: c.ProviderID, Listing: domain.Listing{ProjectID: other}})
 	if err != nil {
 		t.Fatalf("ListCheckpoints of another project: %v", err)
 	}
-	if len(page.Checkpoints) != 0 {
-		t.Errorf("another project lists %d checkpoints", len(page.Checkpoints))
+	if len(page.Items) != 0 {
+		t.Errorf("another project lists %d checkpoints", len(page.Items))
 	}
 
 	got, err := s.GetCheckpoint(t.Context(), c.ProjectID, c.ID)
@@ -132,7 +132,7 @@ func TestCheckpointOfAnotherProject(t *testing.T) {
 	}
 	checkpointEqual(t, "checkpoint after another project's attempts", got, stored(c))
 	_, err = s.GetCheckpoint(t.Context(), other, c.ID)
-	wantErr(t, "GetCheckpoint from another project after its SetStatus", err, store.ErrNotFound)
+	wantErr(t, "GetCheckpoint from another project after its SetStatus", err, domain.ErrNotFound)
 }
 
 var settled = []domain.Status{domain.StatusAvailable, domain.StatusError}
@@ -146,60 +146,60 @@ func TestSetStatus(t *testing.T) {
 		name  string
 		from  domain.Status // the checkpoint's status before
 		graph *string       // the checkpoint's resource graph before
-		t     store.Transition
-		err   error         // nil, store.ErrConflict or store.ErrNotFound
+		t     domain.Transition
+		err   error         // nil, domain.ErrConflict or domain.ErrNotFound
 		want  domain.Status // status afterwards
 		// wantGraph is the resource graph afterwards.
 		wantGraph *string
 	}{
 		{name: "protection finished", from: domain.StatusProtecting,
-			t:    store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
+			t:    domain.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
 			want: domain.StatusAvailable, wantGraph: strptr(graph)},
 		{name: "protection failed", from: domain.StatusProtecting,
-			t:    store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusError},
+			t:    domain.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusError},
 			want: domain.StatusError},
 		{name: "delete available", from: domain.StatusAvailable, graph: strptr(graph),
-			t:    store.Transition{From: settled, To: domain.StatusDeleting},
+			t:    domain.Transition{From: settled, To: domain.StatusDeleting},
 			want: domain.StatusDeleting, wantGraph: strptr(graph)},
 		{name: "delete error", from: domain.StatusError,
-			t:    store.Transition{From: settled, To: domain.StatusDeleting},
+			t:    domain.Transition{From: settled, To: domain.StatusDeleting},
 			want: domain.StatusDeleting},
 		{name: "reset available to error", from: domain.StatusAvailable,
-			t:    store.Transition{From: settled, To: domain.StatusError},
+			t:    domain.Transition{From: settled, To: domain.StatusError},
 			want: domain.StatusError},
 		{name: "reset error to available", from: domain.StatusError,
-			t:    store.Transition{From: settled, To: domain.StatusAvailable},
+			t:    domain.Transition{From: settled, To: domain.StatusAvailable},
 			want: domain.StatusAvailable},
 		{name: "reset to the same status", from: domain.StatusAvailable,
-			t:    store.Transition{From: settled, To: domain.StatusAvailable},
+			t:    domain.Transition{From: settled, To: domain.StatusAvailable},
 			want: domain.StatusAvailable},
 		{name: "deletion failed", from: domain.StatusDeleting,
-			t:    store.Transition{From: []domain.Status{domain.StatusDeleting}, To: domain.StatusErrorDeleting},
+			t:    domain.Transition{From: []domain.Status{domain.StatusDeleting}, To: domain.StatusErrorDeleting},
 			want: domain.StatusErrorDeleting},
 		{name: "delete while protecting", from: domain.StatusProtecting,
-			t:   store.Transition{From: settled, To: domain.StatusDeleting},
-			err: store.ErrConflict, want: domain.StatusProtecting},
+			t:   domain.Transition{From: settled, To: domain.StatusDeleting},
+			err: domain.ErrConflict, want: domain.StatusProtecting},
 		{name: "delete while deleting", from: domain.StatusDeleting,
-			t:   store.Transition{From: settled, To: domain.StatusDeleting},
-			err: store.ErrConflict, want: domain.StatusDeleting},
+			t:   domain.Transition{From: settled, To: domain.StatusDeleting},
+			err: domain.ErrConflict, want: domain.StatusDeleting},
 		{name: "reset while error-deleting", from: domain.StatusErrorDeleting,
-			t:   store.Transition{From: settled, To: domain.StatusAvailable},
-			err: store.ErrConflict, want: domain.StatusErrorDeleting},
+			t:   domain.Transition{From: settled, To: domain.StatusAvailable},
+			err: domain.ErrConflict, want: domain.StatusErrorDeleting},
 		{name: "protection finishing after a delete", from: domain.StatusDeleting,
-			t:   store.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
-			err: store.ErrConflict, want: domain.StatusDeleting},
+			t:   domain.Transition{From: []domain.Status{domain.StatusProtecting}, To: domain.StatusAvailable, ResourceGraph: strptr(graph)},
+			err: domain.ErrConflict, want: domain.StatusDeleting},
 		{name: "wrong provider", from: domain.StatusAvailable,
-			t:   store.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
-			err: store.ErrNotFound, want: domain.StatusAvailable},
+			t:   domain.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: domain.ErrNotFound, want: domain.StatusAvailable},
 		{name: "wrong provider and wrong status", from: domain.StatusProtecting,
-			t:   store.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
-			err: store.ErrNotFound, want: domain.StatusProtecting},
+			t:   domain.Transition{ProviderID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: domain.ErrNotFound, want: domain.StatusProtecting},
 		{name: "wrong project", from: domain.StatusAvailable,
-			t:   store.Transition{ProjectID: newProjectID(), From: settled, To: domain.StatusDeleting},
-			err: store.ErrNotFound, want: domain.StatusAvailable},
+			t:   domain.Transition{ProjectID: newProjectID(), From: settled, To: domain.StatusDeleting},
+			err: domain.ErrNotFound, want: domain.StatusAvailable},
 		{name: "missing checkpoint", from: domain.StatusAvailable,
-			t:   store.Transition{ID: domain.NewID(), From: settled, To: domain.StatusDeleting},
-			err: store.ErrNotFound, want: domain.StatusAvailable},
+			t:   domain.Transition{ID: domain.NewID(), From: settled, To: domain.StatusDeleting},
+			err: domain.ErrNotFound, want: domain.StatusAvailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,7 +229,7 @@ func TestSetStatus(t *testing.T) {
 				want.UpdatedAt = at.Truncate(time.Second)
 			}
 			switch {
-			case errors.Is(tc.err, store.ErrConflict):
+			case errors.Is(tc.err, domain.ErrConflict):
 				if got == nil {
 					t.Fatalf("SetStatus conflict returned no checkpoint")
 				}
@@ -255,8 +255,8 @@ func TestSetStatus(t *testing.T) {
 	t.Run("without a from status", func(t *testing.T) {
 		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
-		_, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, To: domain.StatusDeleting})
-		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		_, err := s.SetStatus(t.Context(), domain.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, To: domain.StatusDeleting})
+		if err == nil || errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("SetStatus without From: error %v, want a non-sentinel error", err)
 		}
 		read, err := s.GetCheckpoint(t.Context(), project, c.ID)
@@ -272,7 +272,7 @@ func TestSetStatus(t *testing.T) {
 		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
 		before := time.Now().Truncate(time.Second)
-		got, err := s.SetStatus(t.Context(), store.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusError})
+		got, err := s.SetStatus(t.Context(), domain.Transition{ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusError})
 		after := time.Now()
 		if err != nil {
 			t.Fatalf("SetStatus: %v", err)
@@ -296,7 +296,7 @@ func TestDeletedCheckpoint(t *testing.T) {
 		want      int64
 	}{
 		{"two days", 48 * time.Hour, at.Add(48 * time.Hour).Unix()},
-		{"default", 0, at.Add(store.DefaultRetention).Unix()},
+		{"default", 0, at.Add(domain.DefaultRetention).Unix()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,7 +304,7 @@ func TestDeletedCheckpoint(t *testing.T) {
 			kept := newCheckpoint(project, provider, base, domain.StatusAvailable)
 			createCheckpoints(t, s, c, kept)
 
-			got, err := s.SetStatus(t.Context(), store.Transition{
+			got, err := s.SetStatus(t.Context(), domain.Transition{
 				ProjectID: project, ProviderID: provider, ID: c.ID,
 				From: []domain.Status{domain.StatusDeleting}, To: domain.StatusDeleted,
 				At: at, Retention: tc.retention,
@@ -330,27 +330,27 @@ func TestDeletedCheckpoint(t *testing.T) {
 				t.Errorf("raw item lost list_order: a marker on it could not be placed")
 			}
 
-			for _, q := range []store.CheckpointQuery{
-				{ProviderID: provider, ProjectID: project},
+			for _, q := range []domain.CheckpointQuery{
+				{ProviderID: provider, Listing: domain.Listing{ProjectID: project}},
 				{ProviderID: provider},
-				{ProviderID: provider, ProjectID: project, Status: domain.StatusDeleted},
+				{ProviderID: provider, Status: domain.StatusDeleted, Listing: domain.Listing{ProjectID: project}},
 			} {
 				page, err := s.ListCheckpoints(t.Context(), q)
 				if err != nil {
 					t.Fatalf("ListCheckpoints(%+v): %v", q, err)
 				}
-				for _, l := range page.Checkpoints {
+				for _, l := range page.Items {
 					if l.ID == c.ID {
 						t.Errorf("ListCheckpoints(%+v) lists the deleted checkpoint", q)
 					}
 				}
 			}
-			page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, ProjectID: project})
+			page, err := s.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{ProjectID: project}})
 			if err != nil {
 				t.Fatalf("ListCheckpoints: %v", err)
 			}
 			found := false
-			for _, l := range page.Checkpoints {
+			for _, l := range page.Items {
 				found = found || l.ID == kept.ID
 			}
 			if !found {
@@ -366,10 +366,10 @@ func TestDeletedCheckpoint(t *testing.T) {
 			checkpointEqual(t, "GetCheckpoint of a deleted checkpoint", shown, want)
 
 			// deleted is final: no transition leaves it.
-			_, err = s.SetStatus(t.Context(), store.Transition{
+			_, err = s.SetStatus(t.Context(), domain.Transition{
 				ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting,
 			})
-			wantErr(t, "deleting a deleted checkpoint", err, store.ErrConflict)
+			wantErr(t, "deleting a deleted checkpoint", err, domain.ErrConflict)
 		})
 	}
 }
@@ -416,7 +416,7 @@ func TestConcurrentDeletes(t *testing.T) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					got, err := s.SetStatus(t.Context(), store.Transition{
+					got, err := s.SetStatus(t.Context(), domain.Transition{
 						ProjectID: project, ProviderID: provider, ID: c.ID,
 						From: settled, To: domain.StatusDeleting, At: base.Add(time.Duration(i+1) * time.Second),
 					})
@@ -437,7 +437,7 @@ func TestConcurrentDeletes(t *testing.T) {
 					if r.c.Status != domain.StatusDeleting {
 						t.Errorf("winner's checkpoint is %s", r.c.Status)
 					}
-				case errors.Is(r.err, store.ErrConflict):
+				case errors.Is(r.err, domain.ErrConflict):
 					conflicts++
 					if r.c == nil || r.c.Status != domain.StatusDeleting {
 						t.Errorf("a losing delete saw %v, want the checkpoint as deleting", r.c)
@@ -479,11 +479,11 @@ func TestResetRacesDelete(t *testing.T) {
 		reset, delete       *domain.Checkpoint
 		final               *domain.Checkpoint
 	}
-	race := func(t *testing.T, reset, del store.Transition) outcome {
+	race := func(t *testing.T, reset, del domain.Transition) outcome {
 		t.Helper()
 		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, s, c)
-		for _, tr := range []*store.Transition{&reset, &del} {
+		for _, tr := range []*domain.Transition{&reset, &del} {
 			tr.ProjectID, tr.ProviderID, tr.ID = project, provider, c.ID
 		}
 		var o outcome
@@ -494,7 +494,7 @@ func TestResetRacesDelete(t *testing.T) {
 		close(start)
 		wg.Wait()
 		for _, err := range []error{o.resetErr, o.deleteErr} {
-			if err != nil && !errors.Is(err, store.ErrConflict) {
+			if err != nil && !errors.Is(err, domain.ErrConflict) {
 				t.Fatalf("SetStatus: %v", err)
 			}
 		}
@@ -510,8 +510,8 @@ func TestResetRacesDelete(t *testing.T) {
 	t.Run("both from available", func(t *testing.T) {
 		for round := range 10 {
 			o := race(t,
-				store.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusError, At: resetAt},
-				store.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting, At: deleteAt})
+				domain.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusError, At: resetAt},
+				domain.Transition{From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting, At: deleteAt})
 			switch {
 			case o.resetErr == nil && o.deleteErr == nil:
 				t.Fatalf("round %d: reset and delete both succeeded from available", round)
@@ -542,8 +542,8 @@ func TestResetRacesDelete(t *testing.T) {
 	t.Run("as the API issues them", func(t *testing.T) {
 		for round := range 10 {
 			o := race(t,
-				store.Transition{From: settled, To: domain.StatusError, At: resetAt},
-				store.Transition{From: settled, To: domain.StatusDeleting, At: deleteAt})
+				domain.Transition{From: settled, To: domain.StatusError, At: resetAt},
+				domain.Transition{From: settled, To: domain.StatusDeleting, At: deleteAt})
 			if o.deleteErr != nil {
 				t.Fatalf("round %d: delete refused (%v) although the reset leaves error, which it may delete", round, o.deleteErr)
 			}

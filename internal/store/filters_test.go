@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"karbor/internal/domain"
-	"karbor/internal/store"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -45,33 +44,33 @@ func TestCheckpointFilters(t *testing.T) {
 	half := 500 * time.Millisecond
 	tests := []struct {
 		name  string
-		q     store.CheckpointQuery
+		q     domain.CheckpointQuery
 		match func(c *domain.Checkpoint) bool
 		count int // how many match, to keep the cases honest
 	}{
-		{"plan", store.CheckpointQuery{PlanID: planB}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }, 14},
-		{"unknown plan", store.CheckpointQuery{PlanID: domain.NewID()}, func(*domain.Checkpoint) bool { return false }, 0},
-		{"status", store.CheckpointQuery{Status: domain.StatusError}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }, 8},
-		{"status deleted", store.CheckpointQuery{Status: domain.StatusDeleted}, func(*domain.Checkpoint) bool { return false }, 0},
-		{"plan and status", store.CheckpointQuery{PlanID: planA, Status: domain.StatusAvailable}, func(c *domain.Checkpoint) bool {
+		{"plan", domain.CheckpointQuery{PlanID: planB}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }, 14},
+		{"unknown plan", domain.CheckpointQuery{PlanID: domain.NewID()}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"status", domain.CheckpointQuery{Status: domain.StatusError}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }, 8},
+		{"status deleted", domain.CheckpointQuery{Status: domain.StatusDeleted}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"plan and status", domain.CheckpointQuery{PlanID: planA, Status: domain.StatusAvailable}, func(c *domain.Checkpoint) bool {
 			return c.Plan.ID == planA && c.Status == domain.StatusAvailable
 		}, 5},
-		{"since", store.CheckpointQuery{Since: sec(3)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
-		{"until", store.CheckpointQuery{Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
-		{"since and until", store.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
-		{"one second", store.CheckpointQuery{Since: sec(4), Until: sec(4)}, func(c *domain.Checkpoint) bool { return shown(c, sec(4), sec(4)) }, 4},
-		{"since with a fraction", store.CheckpointQuery{Since: sec(3).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3).Add(half), time.Time{}) }, 24},
-		{"until with a fraction", store.CheckpointQuery{Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6).Add(half)) }, 28},
-		{"both with fractions", store.CheckpointQuery{Since: sec(3).Add(half), Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool {
+		{"since", domain.CheckpointQuery{Since: sec(3)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
+		{"until", domain.CheckpointQuery{Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
+		{"since and until", domain.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
+		{"one second", domain.CheckpointQuery{Since: sec(4), Until: sec(4)}, func(c *domain.Checkpoint) bool { return shown(c, sec(4), sec(4)) }, 4},
+		{"since with a fraction", domain.CheckpointQuery{Since: sec(3).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3).Add(half), time.Time{}) }, 24},
+		{"until with a fraction", domain.CheckpointQuery{Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6).Add(half)) }, 28},
+		{"both with fractions", domain.CheckpointQuery{Since: sec(3).Add(half), Until: sec(6).Add(half)}, func(c *domain.Checkpoint) bool {
 			return shown(c, sec(3).Add(half), sec(6).Add(half))
 		}, 12},
-		{"inside one second", store.CheckpointQuery{Since: sec(4).Add(100 * time.Millisecond), Until: sec(4).Add(900 * time.Millisecond)}, func(*domain.Checkpoint) bool { return false }, 0},
-		{"non-UTC bounds", store.CheckpointQuery{Since: sec(3).In(time.FixedZone("JST", 9*3600)), Until: sec(6).In(time.FixedZone("EST", -5*3600))}, func(c *domain.Checkpoint) bool {
+		{"inside one second", domain.CheckpointQuery{Since: sec(4).Add(100 * time.Millisecond), Until: sec(4).Add(900 * time.Millisecond)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"non-UTC bounds", domain.CheckpointQuery{Since: sec(3).In(time.FixedZone("JST", 9*3600)), Until: sec(6).In(time.FixedZone("EST", -5*3600))}, func(c *domain.Checkpoint) bool {
 			return shown(c, sec(3), sec(6))
 		}, 16},
-		{"since after until", store.CheckpointQuery{Since: sec(6), Until: sec(3)}, func(*domain.Checkpoint) bool { return false }, 0},
-		{"before everything", store.CheckpointQuery{Until: sec(-1)}, func(*domain.Checkpoint) bool { return false }, 0},
-		{"range, plan and status", store.CheckpointQuery{Since: sec(2), Until: sec(8), PlanID: planA, Status: domain.StatusProtecting}, func(c *domain.Checkpoint) bool {
+		{"since after until", domain.CheckpointQuery{Since: sec(6), Until: sec(3)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"before everything", domain.CheckpointQuery{Until: sec(-1)}, func(*domain.Checkpoint) bool { return false }, 0},
+		{"range, plan and status", domain.CheckpointQuery{Since: sec(2), Until: sec(8), PlanID: planA, Status: domain.StatusProtecting}, func(c *domain.Checkpoint) bool {
 			return shown(c, sec(2), sec(8)) && c.Plan.ID == planA && c.Status == domain.StatusProtecting
 		}, 3},
 	}
@@ -108,18 +107,18 @@ func TestCheckpointFilters(t *testing.T) {
 			marker    *domain.Checkpoint
 			err       error // else an empty last page
 		}{
-			{"ascending, before the range", true, early, store.ErrBadMarker},
+			{"ascending, before the range", true, early, domain.ErrBadMarker},
 			{"ascending, after the range", true, late, nil},
-			{"descending, after the range", false, late, store.ErrBadMarker},
+			{"descending, after the range", false, late, domain.ErrBadMarker},
 			{"descending, before the range", false, early, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if inRange(tc.marker) {
 					t.Fatalf("fixture: marker %v is in the range", tc.marker.CreatedAt)
 				}
-				page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{
-					ProviderID: provider, ProjectID: project, Since: sec(3), Until: sec(6),
-					Ascending: tc.ascending, Marker: tc.marker.ID, Limit: 5,
+				page, err := s.ListCheckpoints(t.Context(), domain.CheckpointQuery{
+					ProviderID: provider, Since: sec(3), Until: sec(6),
+					Listing: domain.Listing{ProjectID: project, Ascending: tc.ascending, Marker: tc.marker.ID, Limit: 5},
 				})
 				if tc.err != nil {
 					wantErr(t, "ListCheckpoints", err, tc.err)
@@ -128,14 +127,15 @@ func TestCheckpointFilters(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ListCheckpoints: %v", err)
 				}
-				if len(page.Checkpoints) != 0 || page.More {
-					t.Errorf("%d checkpoints, More %v; want an empty last page", len(page.Checkpoints), page.More)
+				if len(page.Items) != 0 || page.More {
+					t.Errorf("%d checkpoints, More %v; want an empty last page", len(page.Items), page.More)
 				}
 			})
 		}
 		// Only one bound: the other side is open.
-		page, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{
-			ProviderID: provider, ProjectID: project, Until: sec(6), Ascending: true, Marker: early.ID, Limit: 1000,
+		page, err := s.ListCheckpoints(t.Context(), domain.CheckpointQuery{
+			ProviderID: provider, Until: sec(6),
+			Listing: domain.Listing{ProjectID: project, Ascending: true, Marker: early.ID, Limit: 1000},
 		})
 		if err != nil {
 			t.Fatalf("ascending to a bound, marker before it: %v", err)
@@ -147,7 +147,7 @@ func TestCheckpointFilters(t *testing.T) {
 			}
 		}
 		order := listOrdered(want, true)
-		sameIDs(t, "ascending from an early marker", checkpointIDs(page.Checkpoints), order[slices.Index(order, early.ID)+1:])
+		sameIDs(t, "ascending from an early marker", checkpointIDs(page.Items), order[slices.Index(order, early.ID)+1:])
 	})
 
 	t.Run("marker of another listing", func(t *testing.T) {
@@ -156,12 +156,12 @@ func TestCheckpointFilters(t *testing.T) {
 			"another project":  otherProject.ID,
 			"unknown":          domain.NewID(),
 		} {
-			for _, q := range []store.CheckpointQuery{
-				{ProviderID: provider, ProjectID: project, Marker: marker},
-				{ProviderID: provider, ProjectID: project, Marker: marker, PlanID: planA, Ascending: true},
+			for _, q := range []domain.CheckpointQuery{
+				{ProviderID: provider, Listing: domain.Listing{ProjectID: project, Marker: marker}},
+				{ProviderID: provider, PlanID: planA, Listing: domain.Listing{ProjectID: project, Marker: marker, Ascending: true}},
 			} {
 				_, err := s.ListCheckpoints(t.Context(), q)
-				wantErr(t, name, err, store.ErrBadMarker)
+				wantErr(t, name, err, domain.ErrBadMarker)
 			}
 		}
 	})
@@ -176,12 +176,12 @@ func TestCheckpointFilters(t *testing.T) {
 		createCheckpoints(t, s, mine...)
 		for _, tc := range []struct {
 			name string
-			q    store.CheckpointQuery
+			q    domain.CheckpointQuery
 		}{
-			{"descending", store.CheckpointQuery{ProjectID: project}},
-			{"ascending", store.CheckpointQuery{ProjectID: project, Ascending: true}},
-			{"every project", store.CheckpointQuery{}},
-			{"filtered on its old status", store.CheckpointQuery{ProjectID: project, Status: domain.StatusAvailable}},
+			{"descending", domain.CheckpointQuery{Listing: domain.Listing{ProjectID: project}}},
+			{"ascending", domain.CheckpointQuery{Listing: domain.Listing{ProjectID: project, Ascending: true}}},
+			{"every project", domain.CheckpointQuery{}},
+			{"filtered on its old status", domain.CheckpointQuery{Status: domain.StatusAvailable, Listing: domain.Listing{ProjectID: project}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := tc.q
@@ -197,8 +197,8 @@ func TestCheckpointFilters(t *testing.T) {
 				if err != nil {
 					t.Fatalf("first page: %v", err)
 				}
-				sameIDs(t, "first page", checkpointIDs(page.Checkpoints), want[:2])
-				marker := page.Checkpoints[1]
+				sameIDs(t, "first page", checkpointIDs(page.Items), want[:2])
+				marker := page.Items[1]
 				for _, c := range mine {
 					if c.ID == marker.ID {
 						deleteCheckpoint(t, s, c)

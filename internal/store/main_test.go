@@ -110,7 +110,7 @@ func createConcurrently(t *testing.T, s *store.Store, cs []*domain.Checkpoint) {
 // does when it finishes.
 func deleteCheckpoint(t *testing.T, s *store.Store, c *domain.Checkpoint) {
 	t.Helper()
-	_, err := s.SetStatus(t.Context(), store.Transition{
+	_, err := s.SetStatus(t.Context(), domain.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
 		From: domain.Statuses, To: domain.StatusDeleted, At: c.CreatedAt.Add(time.Hour),
 	})
@@ -148,9 +148,9 @@ func checkpointIDs(cs []*domain.Checkpoint) []string {
 // rules: larger than the limit, not full although another page follows, or
 // empty after a page that promised more, or its NextMarker is not its last
 // id. (Listings that reach the read budget are walked by walkCheckpoints.)
-func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*domain.Checkpoint {
+func listAllPages(t *testing.T, s *store.Store, q domain.CheckpointQuery) []*domain.Checkpoint {
 	t.Helper()
-	limit := store.ClampLimit(q.Limit)
+	limit := domain.ClampLimit(q.Limit)
 	var out []*domain.Checkpoint
 	for pages := 0; ; pages++ {
 		if pages > 5000 {
@@ -160,7 +160,7 @@ func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*doma
 		if err != nil {
 			t.Fatalf("ListCheckpoints(%+v) page %d: %v", q, pages+1, err)
 		}
-		n := len(page.Checkpoints)
+		n := len(page.Items)
 		if n > limit {
 			t.Fatalf("page %d has %d checkpoints, limit %d", pages+1, n, limit)
 		}
@@ -170,12 +170,12 @@ func listAllPages(t *testing.T, s *store.Store, q store.CheckpointQuery) []*doma
 		if page.More && n != limit {
 			t.Fatalf("page %d has %d checkpoints and More, want a full page of %d", pages+1, n, limit)
 		}
-		out = append(out, page.Checkpoints...)
+		out = append(out, page.Items...)
 		if !page.More {
 			return out
 		}
-		if page.NextMarker != page.Checkpoints[n-1].ID {
-			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Checkpoints[n-1].ID)
+		if page.NextMarker != page.Items[n-1].ID {
+			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Items[n-1].ID)
 		}
 		q.Marker = page.NextMarker
 	}
@@ -362,7 +362,7 @@ func TestClampLimit(t *testing.T) {
 	for _, tc := range []struct{ in, want int }{
 		{-5, 1000}, {0, 1000}, {1, 1}, {7, 7}, {1000, 1000}, {1001, 1000}, {1 << 30, 1000},
 	} {
-		if got := store.ClampLimit(tc.in); got != tc.want {
+		if got := domain.ClampLimit(tc.in); got != tc.want {
 			t.Errorf("ClampLimit(%d) = %d, want %d", tc.in, got, tc.want)
 		}
 	}

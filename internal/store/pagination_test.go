@@ -78,9 +78,10 @@ func TestCheckpointPagination(t *testing.T) {
 				name += fmt.Sprintf(" window of %d", len(tc.want))
 			}
 			t.Run(name, func(t *testing.T) {
-				got := listAllPages(t, s, store.CheckpointQuery{
-					ProviderID: provider, ProjectID: project, Limit: tc.limit, Ascending: tc.ascending,
-					Since: tc.since, Until: tc.until,
+				got := listAllPages(t, s, domain.CheckpointQuery{
+					ProviderID: provider,
+					Since:      tc.since, Until: tc.until,
+					Listing: domain.Listing{ProjectID: project, Limit: tc.limit, Ascending: tc.ascending},
 				})
 				sameIDs(t, "listing", checkpointIDs(got), listOrdered(tc.want, tc.ascending))
 				for _, c := range got {
@@ -102,18 +103,18 @@ func TestCheckpointPagination(t *testing.T) {
 		since := mine[0].CreatedAt.Truncate(time.Second)
 		for _, tc := range []struct {
 			name     string
-			q        store.CheckpointQuery
+			q        domain.CheckpointQuery
 			want     []string // ids of the page
 			getItems int
 			queries  int
 		}{
-			{"first page", store.CheckpointQuery{}, desc[:limit], 0, 1},
-			{"first page ascending", store.CheckpointQuery{Ascending: true}, asc[:limit], 0, 1},
-			{"marker", store.CheckpointQuery{Marker: middle}, desc[1235 : 1235+limit], 1, 1},
-			{"marker ascending", store.CheckpointQuery{Marker: middle, Ascending: true}, asc[len(asc)-1234 : len(asc)-1234+limit], 1, 1},
-			{"last page", store.CheckpointQuery{Marker: desc[len(desc)-4]}, desc[len(desc)-3:], 1, 1},
-			{"date range", store.CheckpointQuery{Since: since, Until: since.Add(10 * time.Second)}, nil, 0, 1},
-			{"date range and marker", store.CheckpointQuery{Since: since.Add(-100 * time.Second), Until: since.Add(100 * time.Second), Marker: mine[0].ID}, nil, 1, 1},
+			{"first page", domain.CheckpointQuery{}, desc[:limit], 0, 1},
+			{"first page ascending", domain.CheckpointQuery{Listing: domain.Listing{Ascending: true}}, asc[:limit], 0, 1},
+			{"marker", domain.CheckpointQuery{Listing: domain.Listing{Marker: middle}}, desc[1235 : 1235+limit], 1, 1},
+			{"marker ascending", domain.CheckpointQuery{Listing: domain.Listing{Marker: middle, Ascending: true}}, asc[len(asc)-1234 : len(asc)-1234+limit], 1, 1},
+			{"last page", domain.CheckpointQuery{Listing: domain.Listing{Marker: desc[len(desc)-4]}}, desc[len(desc)-3:], 1, 1},
+			{"date range", domain.CheckpointQuery{Since: since, Until: since.Add(10 * time.Second)}, nil, 0, 1},
+			{"date range and marker", domain.CheckpointQuery{Since: since.Add(-100 * time.Second), Until: since.Add(100 * time.Second), Listing: domain.Listing{Marker: mine[0].ID}}, nil, 1, 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				counter := &countingAPI{db: db}
@@ -124,7 +125,7 @@ func TestCheckpointPagination(t *testing.T) {
 					t.Fatalf("ListCheckpoints: %v", err)
 				}
 				if tc.want != nil {
-					sameIDs(t, "page", checkpointIDs(page.Checkpoints), tc.want)
+					sameIDs(t, "page", checkpointIDs(page.Items), tc.want)
 				}
 				if counter.queries != tc.queries || counter.getItems != tc.getItems || counter.writes != 0 {
 					t.Errorf("%d Query, %d GetItem, %d writes; want %d, %d, 0", counter.queries, counter.getItems, counter.writes, tc.queries, tc.getItems)
@@ -142,14 +143,15 @@ func TestCheckpointPagination(t *testing.T) {
 		// key's hash), which reads one item.
 		t.Run("all projects with marker", func(t *testing.T) {
 			counter := &countingAPI{db: db}
-			page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), store.CheckpointQuery{
-				ProviderID: provider, Limit: limit, Marker: middle,
+			page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), domain.CheckpointQuery{
+				ProviderID: provider,
+				Listing:    domain.Listing{Limit: limit, Marker: middle},
 			})
 			if err != nil {
 				t.Fatalf("ListCheckpoints: %v", err)
 			}
-			if len(page.Checkpoints) != limit || !page.More {
-				t.Errorf("%d checkpoints, More %v", len(page.Checkpoints), page.More)
+			if len(page.Items) != limit || !page.More {
+				t.Errorf("%d checkpoints, More %v", len(page.Items), page.More)
 			}
 			if counter.queries != 2 || counter.getItems != 0 || counter.writes != 0 {
 				t.Errorf("%d Query, %d GetItem, %d writes; want 2, 0, 0", counter.queries, counter.getItems, counter.writes)
@@ -187,19 +189,19 @@ func TestListAllProjects(t *testing.T) {
 
 	for _, limit := range []int{1, 5, 36, 1000} {
 		for _, asc := range []bool{false, true} {
-			got := listAllPages(t, s, store.CheckpointQuery{ProviderID: provider, Limit: limit, Ascending: asc})
+			got := listAllPages(t, s, domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{Limit: limit, Ascending: asc}})
 			sameIDs(t, fmt.Sprintf("every project, limit %d, ascending %v", limit, asc), checkpointIDs(got), listOrdered(listed, asc))
 		}
 	}
 
-	_, err := s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: hidden[0].ID})
-	wantErr(t, "marker at another provider", err, store.ErrBadMarker)
-	_, err = s.ListCheckpoints(t.Context(), store.CheckpointQuery{ProviderID: provider, Marker: domain.NewID()})
-	wantErr(t, "unknown marker", err, store.ErrBadMarker)
+	_, err := s.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{Marker: hidden[0].ID}})
+	wantErr(t, "marker at another provider", err, domain.ErrBadMarker)
+	_, err = s.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{Marker: domain.NewID()}})
+	wantErr(t, "unknown marker", err, domain.ErrBadMarker)
 
 	// The deleted checkpoint still places its marker.
 	want := listOrdered(append(slices.Clone(listed), gone), false)
 	at := slices.Index(want, gone.ID)
-	got := listAllPages(t, s, store.CheckpointQuery{ProviderID: provider, Limit: 4, Marker: gone.ID})
+	got := listAllPages(t, s, domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{Limit: 4, Marker: gone.ID}})
 	sameIDs(t, "after a deleted marker", checkpointIDs(got), want[at+1:])
 }

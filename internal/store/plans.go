@@ -92,7 +92,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 		return fmt.Errorf("encode plan: %w", err)
 	}
 	err = s.putNew(ctx, s.plansTable, item)
-	if err != nil && !errors.Is(err, ErrExists) {
+	if err != nil && !errors.Is(err, domain.ErrExists) {
 		return fmt.Errorf("put plan %s: %w", p.ID, err)
 	}
 	return err
@@ -107,18 +107,8 @@ func (s *Store) GetPlan(ctx context.Context, projectID, id string) (*domain.Plan
 	return it.plan()
 }
 
-// PlanUpdate holds the fields a plan update sets; nil leaves a field as is.
-type PlanUpdate struct {
-	Name        *string
-	Description *string
-	// ClearDescription sets the description to null.
-	ClearDescription bool
-	Resources        []domain.Resource
-	Status           *string
-}
-
 // UpdatePlan changes an existing plan and returns it as written.
-func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*domain.Plan, error) {
+func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u domain.PlanUpdate) (*domain.Plan, error) {
 	var update expression.UpdateBuilder
 	changed := false
 	set := func(name string, v any) {
@@ -161,7 +151,7 @@ func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpda
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if _, failed := conditionFailed(err); failed {
-		return nil, ErrNotFound
+		return nil, domain.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update plan %s: %w", id, err)
@@ -183,7 +173,7 @@ func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
 		ExpressionAttributeValues: cond.Values(),
 	})
 	if _, failed := conditionFailed(err); failed {
-		return ErrNotFound
+		return domain.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("delete plan %s: %w", id, err)
@@ -191,106 +181,18 @@ func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
 	return nil
 }
 
-// PlanQuery selects a page of plans, newest first unless Ascending.
-type PlanQuery struct {
-	// ProjectID is the project listed; empty lists every project (admin).
-	ProjectID string
-	// Exact-match filters; empty means any.
-	Name, Description, Status string
-	Ascending                 bool
-	Limit                     int
-	Marker                    string
-}
-
-// PlanPage is one page of plans.
-type PlanPage struct {
-	Plans []*domain.Plan
-	More  bool
-	// NextMarker, set when More is: as CheckpointPage.NextMarker.
-	NextMarker string
-}
-
-// ListPlans returns one page of plans: one index Query, plus one read to
-// resolve a marker. A filtered listing Queries on as ListCheckpoints does,
-// within the same read budget.
-func (s *Store) ListPlans(ctx context.Context, q PlanQuery) (*PlanPage, error) {
-	limit := ClampLimit(q.Limit)
-	index, hashAttr, hashValue := IndexByProject, attrProjectID, q.ProjectID
+// ListPlans returns one page of plans, of one project (index by_project)
+// or of every project (by_all), newest first unless Ascending; see list
+// for its cost.
+func (s *Store) ListPlans(ctx context.Context, q domain.PlanQuery) (*domain.Page[*domain.Plan], error) {
+	l := listing{table: s.plansTable, page: q.Listing, index: IndexByProject, hashAttr: attrProjectID, hashValue: q.ProjectID}
 	if q.ProjectID == "" {
-		index, hashAttr, hashValue = IndexByAll, attrListAll, listAllPlans
+		l.index, l.hashAttr, l.hashValue = IndexByAll, attrListAll, listAllPlans
 	}
-	builder := expression.NewBuilder().WithKeyCondition(expression.Key(hashAttr).Equal(expression.Value(hashValue)))
-	var filter expression.ConditionBuilder
-	filtered := false
 	for _, f := range [][2]string{{"name", q.Name}, {"description", q.Description}, {"status", q.Status}} {
-		if f[1] == "" {
-			continue
-		}
-		c := expression.Name(f[0]).Equal(expression.Value(f[1]))
-		if filtered {
-			filter = filter.And(c)
-		} else {
-			filter, filtered = c, true
+		if f[1] != "" {
+			l.filters = append(l.filters, expression.Name(f[0]).Equal(expression.Value(f[1])))
 		}
 	}
-	if filtered {
-		builder = builder.WithFilter(filter)
-	}
-	expr, err := builder.Build()
-	if err != nil {
-		return nil, err
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.plansTable),
-		IndexName:                 aws.String(index),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(q.Ascending),
-	}
-	if q.Marker != "" {
-		var it planItem
-		if q.ProjectID != "" {
-			err = s.getItem(ctx, s.plansTable, q.Marker, q.ProjectID, &it)
-		} else {
-			err = s.findByID(ctx, s.plansTable, q.Marker, &it)
-		}
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrBadMarker
-		}
-		if err != nil {
-			return nil, err
-		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			attrID:        &types.AttributeValueMemberS{Value: it.ID},
-			attrProjectID: &types.AttributeValueMemberS{Value: it.ProjectID},
-			attrListOrder: &types.AttributeValueMemberS{Value: it.ListOrder},
-		}
-		if q.ProjectID == "" {
-			in.ExclusiveStartKey[attrListAll] = &types.AttributeValueMemberS{Value: listAllPlans}
-		}
-	}
-	items, lastRead, err := s.query(ctx, in, limit+1, filtered)
-	if err != nil {
-		return nil, err
-	}
-	page := &PlanPage{More: len(items) > limit || lastRead != ""}
-	if len(items) > limit {
-		items = items[:limit]
-	}
-	for _, item := range items {
-		p, err := planFromItem(item)
-		if err != nil {
-			return nil, err
-		}
-		page.Plans = append(page.Plans, p)
-	}
-	switch {
-	case lastRead != "":
-		page.NextMarker = lastRead
-	case page.More:
-		page.NextMarker = page.Plans[len(page.Plans)-1].ID
-	}
-	return page, nil
+	return list(ctx, s, l, planFromItem, func(p *domain.Plan) string { return p.ID })
 }

@@ -103,7 +103,7 @@ func TestCreatePlanTwice(t *testing.T) {
 	}
 	second := *p
 	second.Name = "another name"
-	wantErr(t, "second CreatePlan with the same id", s.CreatePlan(t.Context(), &second), store.ErrExists)
+	wantErr(t, "second CreatePlan with the same id", s.CreatePlan(t.Context(), &second), domain.ErrExists)
 
 	got, err := s.GetPlan(t.Context(), p.ProjectID, p.ID)
 	if err != nil {
@@ -121,10 +121,10 @@ func TestPlanOfAnotherProject(t *testing.T) {
 	}
 	other := newProjectID()
 	_, err := s.GetPlan(t.Context(), other, p.ID)
-	wantErr(t, "GetPlan from another project", err, store.ErrNotFound)
-	_, err = s.UpdatePlan(t.Context(), other, p.ID, store.PlanUpdate{Name: strptr("stolen")})
-	wantErr(t, "UpdatePlan from another project", err, store.ErrNotFound)
-	wantErr(t, "DeletePlan from another project", s.DeletePlan(t.Context(), other, p.ID), store.ErrNotFound)
+	wantErr(t, "GetPlan from another project", err, domain.ErrNotFound)
+	_, err = s.UpdatePlan(t.Context(), other, p.ID, domain.PlanUpdate{Name: strptr("stolen")})
+	wantErr(t, "UpdatePlan from another project", err, domain.ErrNotFound)
+	wantErr(t, "DeletePlan from another project", s.DeletePlan(t.Context(), other, p.ID), domain.ErrNotFound)
 
 	got, err := s.GetPlan(t.Context(), p.ProjectID, p.ID)
 	if err != nil {
@@ -133,7 +133,7 @@ func TestPlanOfAnotherProject(t *testing.T) {
 	planEqual(t, "plan after another project's attempts", got, p)
 	// A failed update must not have created an item in the other project.
 	_, err = s.GetPlan(t.Context(), other, p.ID)
-	wantErr(t, "GetPlan from another project after its update", err, store.ErrNotFound)
+	wantErr(t, "GetPlan from another project after its update", err, domain.ErrNotFound)
 }
 
 func TestUpdatePlan(t *testing.T) {
@@ -143,16 +143,16 @@ func TestUpdatePlan(t *testing.T) {
 	newResources := []domain.Resource{{ID: domain.NewID(), Type: "OS::Glance::Image", Name: "Golden image", ExtraInfo: json.RawMessage(`{"tier":"gold"}`)}}
 	tests := []struct {
 		name   string
-		update store.PlanUpdate
+		update domain.PlanUpdate
 		want   func(p *domain.Plan)
 	}{
-		{"name", store.PlanUpdate{Name: strptr("Renamed")}, func(p *domain.Plan) { p.Name = "Renamed" }},
-		{"description", store.PlanUpdate{Description: strptr("new text")}, func(p *domain.Plan) { p.Description = strptr("new text") }},
-		{"clear description", store.PlanUpdate{ClearDescription: true}, func(p *domain.Plan) { p.Description = nil }},
-		{"description wins over clear", store.PlanUpdate{Description: strptr("kept"), ClearDescription: true}, func(p *domain.Plan) { p.Description = strptr("kept") }},
-		{"resources", store.PlanUpdate{Resources: newResources}, func(p *domain.Plan) { p.Resources = newResources }},
-		{"status", store.PlanUpdate{Status: strptr(domain.PlanStarted)}, func(p *domain.Plan) { p.Status = domain.PlanStarted }},
-		{"everything", store.PlanUpdate{Name: strptr("All"), Description: strptr("all"), Resources: newResources, Status: strptr(domain.PlanStarted)},
+		{"name", domain.PlanUpdate{Name: strptr("Renamed")}, func(p *domain.Plan) { p.Name = "Renamed" }},
+		{"description", domain.PlanUpdate{Description: strptr("new text")}, func(p *domain.Plan) { p.Description = strptr("new text") }},
+		{"clear description", domain.PlanUpdate{ClearDescription: true}, func(p *domain.Plan) { p.Description = nil }},
+		{"description wins over clear", domain.PlanUpdate{Description: strptr("kept"), ClearDescription: true}, func(p *domain.Plan) { p.Description = strptr("kept") }},
+		{"resources", domain.PlanUpdate{Resources: newResources}, func(p *domain.Plan) { p.Resources = newResources }},
+		{"status", domain.PlanUpdate{Status: strptr(domain.PlanStarted)}, func(p *domain.Plan) { p.Status = domain.PlanStarted }},
+		{"everything", domain.PlanUpdate{Name: strptr("All"), Description: strptr("all"), Resources: newResources, Status: strptr(domain.PlanStarted)},
 			func(p *domain.Plan) {
 				p.Name, p.Description, p.Resources, p.Status = "All", strptr("all"), newResources, domain.PlanStarted
 			}},
@@ -180,11 +180,11 @@ func TestUpdatePlan(t *testing.T) {
 
 	t.Run("missing plan", func(t *testing.T) {
 		id := domain.NewID()
-		_, err := s.UpdatePlan(t.Context(), project, id, store.PlanUpdate{Name: strptr("x")})
-		wantErr(t, "UpdatePlan of a missing plan", err, store.ErrNotFound)
+		_, err := s.UpdatePlan(t.Context(), project, id, domain.PlanUpdate{Name: strptr("x")})
+		wantErr(t, "UpdatePlan of a missing plan", err, domain.ErrNotFound)
 		// The update must not have created the plan.
 		_, err = s.GetPlan(t.Context(), project, id)
-		wantErr(t, "GetPlan after updating a missing plan", err, store.ErrNotFound)
+		wantErr(t, "GetPlan after updating a missing plan", err, domain.ErrNotFound)
 	})
 
 	t.Run("empty update", func(t *testing.T) {
@@ -192,8 +192,8 @@ func TestUpdatePlan(t *testing.T) {
 		if err := s.CreatePlan(t.Context(), p); err != nil {
 			t.Fatalf("CreatePlan: %v", err)
 		}
-		_, err := s.UpdatePlan(t.Context(), project, p.ID, store.PlanUpdate{})
-		if err == nil || errors.Is(err, store.ErrNotFound) {
+		_, err := s.UpdatePlan(t.Context(), project, p.ID, domain.PlanUpdate{})
+		if err == nil || errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("UpdatePlan with nothing to change: error %v, want a non-sentinel error", err)
 		}
 	})
@@ -213,15 +213,15 @@ func TestDeletePlan(t *testing.T) {
 		t.Fatalf("DeletePlan: %v", err)
 	}
 	_, err := s.GetPlan(t.Context(), project, p.ID)
-	wantErr(t, "GetPlan after DeletePlan", err, store.ErrNotFound)
-	wantErr(t, "DeletePlan again", s.DeletePlan(t.Context(), project, p.ID), store.ErrNotFound)
-	wantErr(t, "DeletePlan of a missing plan", s.DeletePlan(t.Context(), project, domain.NewID()), store.ErrNotFound)
+	wantErr(t, "GetPlan after DeletePlan", err, domain.ErrNotFound)
+	wantErr(t, "DeletePlan again", s.DeletePlan(t.Context(), project, p.ID), domain.ErrNotFound)
+	wantErr(t, "DeletePlan of a missing plan", s.DeletePlan(t.Context(), project, domain.NewID()), domain.ErrNotFound)
 
-	page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project})
+	page, err := s.ListPlans(t.Context(), domain.PlanQuery{Listing: domain.Listing{ProjectID: project}})
 	if err != nil {
 		t.Fatalf("ListPlans: %v", err)
 	}
-	sameIDs(t, "ListPlans after DeletePlan", planIDs(page.Plans), []string{kept.ID})
+	sameIDs(t, "ListPlans after DeletePlan", planIDs(page.Items), []string{kept.ID})
 	if _, err := s.GetPlan(t.Context(), project, kept.ID); err != nil {
 		t.Fatalf("GetPlan of the other plan: %v", err)
 	}
@@ -243,9 +243,9 @@ func plansOrdered(ps []*domain.Plan, ascending bool) []string {
 	return planIDs(sorted)
 }
 
-func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*domain.Plan {
+func listAllPlans(t *testing.T, s *store.Store, q domain.PlanQuery) []*domain.Plan {
 	t.Helper()
-	limit := store.ClampLimit(q.Limit)
+	limit := domain.ClampLimit(q.Limit)
 	var out []*domain.Plan
 	for pages := 0; ; pages++ {
 		if pages > 1000 {
@@ -255,7 +255,7 @@ func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*domain.Pla
 		if err != nil {
 			t.Fatalf("ListPlans(%+v) page %d: %v", q, pages+1, err)
 		}
-		n := len(page.Plans)
+		n := len(page.Items)
 		if n > limit {
 			t.Fatalf("page %d has %d plans, limit %d", pages+1, n, limit)
 		}
@@ -265,12 +265,12 @@ func listAllPlans(t *testing.T, s *store.Store, q store.PlanQuery) []*domain.Pla
 		if page.More && n != limit {
 			t.Fatalf("page %d has %d plans and More, want a full page of %d", pages+1, n, limit)
 		}
-		out = append(out, page.Plans...)
+		out = append(out, page.Items...)
 		if !page.More {
 			return out
 		}
-		if page.NextMarker != page.Plans[n-1].ID {
-			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Plans[n-1].ID)
+		if page.NextMarker != page.Items[n-1].ID {
+			t.Fatalf("page %d: NextMarker %q, want its last id %s", pages+1, page.NextMarker, page.Items[n-1].ID)
 		}
 		q.Marker = page.NextMarker
 	}
@@ -311,19 +311,19 @@ func TestListPlans(t *testing.T) {
 
 	t.Run("order", func(t *testing.T) {
 		for _, asc := range []bool{false, true} {
-			page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Ascending: asc})
+			page, err := s.ListPlans(t.Context(), domain.PlanQuery{Listing: domain.Listing{ProjectID: project, Ascending: asc}})
 			if err != nil {
 				t.Fatalf("ListPlans: %v", err)
 			}
 			if page.More {
 				t.Errorf("ascending=%v: More with every plan on the page", asc)
 			}
-			sameIDs(t, "ListPlans", planIDs(page.Plans), plansOrdered(mine, asc))
+			sameIDs(t, "ListPlans", planIDs(page.Items), plansOrdered(mine, asc))
 			byID := map[string]*domain.Plan{}
 			for _, p := range mine {
 				byID[p.ID] = p
 			}
-			for _, p := range page.Plans {
+			for _, p := range page.Items {
 				planEqual(t, "listed plan", p, byID[p.ID])
 			}
 		}
@@ -337,21 +337,21 @@ func TestListPlans(t *testing.T) {
 		}{
 			{1, 1, true}, {12, 12, true}, {13, 13, false}, {14, 13, false}, {0, 13, false},
 		} {
-			page, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Limit: tc.limit})
+			page, err := s.ListPlans(t.Context(), domain.PlanQuery{Listing: domain.Listing{ProjectID: project, Limit: tc.limit}})
 			if err != nil {
 				t.Fatalf("ListPlans limit %d: %v", tc.limit, err)
 			}
-			if len(page.Plans) != tc.wantLen || page.More != tc.wantMore {
-				t.Errorf("limit %d: %d plans, More %v; want %d, %v", tc.limit, len(page.Plans), page.More, tc.wantLen, tc.wantMore)
+			if len(page.Items) != tc.wantLen || page.More != tc.wantMore {
+				t.Errorf("limit %d: %d plans, More %v; want %d, %v", tc.limit, len(page.Items), page.More, tc.wantLen, tc.wantMore)
 			}
-			sameIDs(t, "first page", planIDs(page.Plans), plansOrdered(mine, false)[:len(page.Plans)])
+			sameIDs(t, "first page", planIDs(page.Items), plansOrdered(mine, false)[:len(page.Items)])
 		}
 	})
 
 	t.Run("markers", func(t *testing.T) {
 		for _, limit := range []int{1, 4, 13} {
 			for _, asc := range []bool{false, true} {
-				got := listAllPlans(t, s, store.PlanQuery{ProjectID: project, Limit: limit, Ascending: asc})
+				got := listAllPlans(t, s, domain.PlanQuery{Listing: domain.Listing{ProjectID: project, Limit: limit, Ascending: asc}})
 				sameIDs(t, "paged plans", planIDs(got), plansOrdered(mine, asc))
 			}
 		}
@@ -362,8 +362,8 @@ func TestListPlans(t *testing.T) {
 			"plan of another project": theirs[0].ID,
 			"unknown id":              domain.NewID(),
 		} {
-			_, err := s.ListPlans(t.Context(), store.PlanQuery{ProjectID: project, Marker: marker})
-			wantErr(t, name, err, store.ErrBadMarker)
+			_, err := s.ListPlans(t.Context(), domain.PlanQuery{Listing: domain.Listing{ProjectID: project, Marker: marker}})
+			wantErr(t, name, err, domain.ErrBadMarker)
 		}
 	})
 
@@ -371,27 +371,27 @@ func TestListPlans(t *testing.T) {
 		all := append(slices.Clone(mine), theirs...)
 		for _, limit := range []int{3, 1000} {
 			for _, asc := range []bool{false, true} {
-				got := listAllPlans(t, s, store.PlanQuery{Limit: limit, Ascending: asc})
+				got := listAllPlans(t, s, domain.PlanQuery{Listing: domain.Listing{Limit: limit, Ascending: asc}})
 				sameIDs(t, "plans of every project", planIDs(got), plansOrdered(all, asc))
 			}
 		}
-		_, err := s.ListPlans(t.Context(), store.PlanQuery{Marker: domain.NewID()})
-		wantErr(t, "unknown marker across projects", err, store.ErrBadMarker)
+		_, err := s.ListPlans(t.Context(), domain.PlanQuery{Listing: domain.Listing{Marker: domain.NewID()}})
+		wantErr(t, "unknown marker across projects", err, domain.ErrBadMarker)
 	})
 
 	t.Run("filters", func(t *testing.T) {
 		tests := []struct {
 			name  string
-			query store.PlanQuery
+			query domain.PlanQuery
 			match func(p *domain.Plan) bool
 		}{
-			{"name", store.PlanQuery{Name: "weekly"}, func(p *domain.Plan) bool { return p.Name == "weekly" }},
-			{"status", store.PlanQuery{Status: domain.PlanStarted}, func(p *domain.Plan) bool { return p.Status == domain.PlanStarted }},
-			{"description", store.PlanQuery{Description: "gold"}, func(p *domain.Plan) bool { return p.Description != nil && *p.Description == "gold" }},
-			{"name and status", store.PlanQuery{Name: "daily", Status: domain.PlanStarted}, func(p *domain.Plan) bool {
+			{"name", domain.PlanQuery{Name: "weekly"}, func(p *domain.Plan) bool { return p.Name == "weekly" }},
+			{"status", domain.PlanQuery{Status: domain.PlanStarted}, func(p *domain.Plan) bool { return p.Status == domain.PlanStarted }},
+			{"description", domain.PlanQuery{Description: "gold"}, func(p *domain.Plan) bool { return p.Description != nil && *p.Description == "gold" }},
+			{"name and status", domain.PlanQuery{Name: "daily", Status: domain.PlanStarted}, func(p *domain.Plan) bool {
 				return p.Name == "daily" && p.Status == domain.PlanStarted
 			}},
-			{"no match", store.PlanQuery{Name: "hourly"}, func(*domain.Plan) bool { return false }},
+			{"no match", domain.PlanQuery{Name: "hourly"}, func(*domain.Plan) bool { return false }},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

@@ -72,7 +72,7 @@ func TestRetriedWrites(t *testing.T) {
 
 		other := newPlan(project, base)
 		other.ID = p.ID
-		wantErr(t, "another plan with the same id", s.CreatePlan(t.Context(), other), store.ErrExists)
+		wantErr(t, "another plan with the same id", s.CreatePlan(t.Context(), other), domain.ErrExists)
 	})
 
 	t.Run("update plan", func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestRetriedWrites(t *testing.T) {
 		if err := plain.CreatePlan(t.Context(), p); err != nil {
 			t.Fatalf("CreatePlan: %v", err)
 		}
-		got, err := s.UpdatePlan(t.Context(), project, p.ID, store.PlanUpdate{Name: strptr("renamed")})
+		got, err := s.UpdatePlan(t.Context(), project, p.ID, domain.PlanUpdate{Name: strptr("renamed")})
 		if err != nil {
 			t.Fatalf("UpdatePlan retried: %v", err)
 		}
@@ -102,14 +102,14 @@ func TestRetriedWrites(t *testing.T) {
 
 		other := newCheckpoint(project, provider, base, domain.StatusProtecting)
 		other.ID = c.ID
-		wantErr(t, "another checkpoint with the same id", s.CreateCheckpoint(t.Context(), other), store.ErrExists)
+		wantErr(t, "another checkpoint with the same id", s.CreateCheckpoint(t.Context(), other), domain.ErrExists)
 	})
 
 	t.Run("set status", func(t *testing.T) {
 		c := newCheckpoint(project, provider, base, domain.StatusAvailable)
 		createCheckpoints(t, plain, c)
 		at := base.Add(time.Minute)
-		got, err := s.SetStatus(t.Context(), store.Transition{
+		got, err := s.SetStatus(t.Context(), domain.Transition{
 			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting, At: at,
 		})
 		if err != nil {
@@ -120,10 +120,10 @@ func TestRetriedWrites(t *testing.T) {
 		checkpointEqual(t, "SetStatus result", got, want)
 
 		// A second delete is a different change: it conflicts.
-		got, err = s.SetStatus(t.Context(), store.Transition{
+		got, err = s.SetStatus(t.Context(), domain.Transition{
 			ProjectID: project, ProviderID: provider, ID: c.ID, From: settled, To: domain.StatusDeleting, At: at,
 		})
-		wantErr(t, "second delete", err, store.ErrConflict)
+		wantErr(t, "second delete", err, domain.ErrConflict)
 		if got == nil || got.Status != domain.StatusDeleting {
 			t.Errorf("second delete saw %v, want deleting", got)
 		}

@@ -14,19 +14,13 @@ import (
 	"fmt"
 	"reflect"
 
+	"karbor/internal/domain"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
-
-// Errors the store returns; callers match them with errors.Is.
-var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflicting status")
-	ErrExists    = errors.New("already exists")
-	ErrBadMarker = errors.New("marker is not an item of this listing")
 )
 
 // Attribute and index names; they must match template.yaml (a test checks).
@@ -112,31 +106,40 @@ func key(id, projectID string) map[string]types.AttributeValue {
 }
 
 func (s *Store) getItem(ctx context.Context, table, id, projectID string, out any) error {
+	item, err := s.getRaw(ctx, table, id, projectID)
+	if err != nil {
+		return err
+	}
+	if err := attributevalue.UnmarshalMap(item, out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// getRaw reads one item of a project: one strongly consistent GetItem.
+func (s *Store) getRaw(ctx context.Context, table, id, projectID string) (map[string]types.AttributeValue, error) {
 	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
 		Key:            key(id, projectID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return fmt.Errorf("get %s %s: %w", table, id, err)
+		return nil, fmt.Errorf("get %s %s: %w", table, id, err)
 	}
 	if res.Item == nil {
-		return ErrNotFound
+		return nil, domain.ErrNotFound
 	}
-	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", table, id, err)
-	}
-	return nil
+	return res.Item, nil
 }
 
-// findByID looks an item up by id alone, in whatever project it is: one
+// findRaw looks an item up by id alone, in whatever project it is: one
 // Query on the table's hash key. Only admin listings across projects need it,
 // to resolve a marker.
-func (s *Store) findByID(ctx context.Context, table, id string, out any) error {
+func (s *Store) findRaw(ctx context.Context, table, id string) (map[string]types.AttributeValue, error) {
 	expr, err := expression.NewBuilder().
 		WithKeyCondition(expression.Key(attrID).Equal(expression.Value(id))).Build()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
@@ -146,15 +149,12 @@ func (s *Store) findByID(ctx context.Context, table, id string, out any) error {
 		Limit:                     aws.Int32(1),
 	})
 	if err != nil {
-		return fmt.Errorf("find %s %s: %w", table, id, err)
+		return nil, fmt.Errorf("find %s %s: %w", table, id, err)
 	}
 	if len(res.Items) == 0 {
-		return ErrNotFound
+		return nil, domain.ErrNotFound
 	}
-	if err := attributevalue.UnmarshalMap(res.Items[0], out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", table, id, err)
-	}
-	return nil
+	return res.Items[0], nil
 }
 
 // conditionFailed reports whether err is a failed condition, and returns the
@@ -188,7 +188,7 @@ func (s *Store) putNew(ctx context.Context, table string, item map[string]types.
 		if reflect.DeepEqual(old, item) {
 			return nil
 		}
-		return ErrExists
+		return domain.ErrExists
 	}
 	return err
 }
@@ -212,7 +212,7 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, fi
 			// trips. What is read past the page is dropped; the next page
 			// starts again from the marker. Limit counts items read,
 			// before the filter, so no Query passes the budget.
-			in.Limit = aws.Int32(int32(min(max(want, filteredStep), MaxPageLimit+1, budget-examined)))
+			in.Limit = aws.Int32(int32(min(max(want, filteredStep), domain.MaxPageLimit+1, budget-examined)))
 		} else {
 			in.Limit = aws.Int32(int32(want - len(items)))
 		}
@@ -243,13 +243,140 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, fi
 	return items, "", nil
 }
 
-// MaxPageLimit is the largest page of a listing (and its default size).
-const MaxPageLimit = 1000
-
-// ClampLimit applies the contract's default and maximum page size.
-func ClampLimit(limit int) int {
-	if limit <= 0 || limit > MaxPageLimit {
-		return MaxPageLimit
-	}
-	return limit
+// listing is one page request on a listing index: the index's partition,
+// the list_order range, the filters, and what a marker must be.
+type listing struct {
+	table, index        string
+	hashAttr, hashValue string
+	lo, hi              string // list_order bounds, inclusive; "" is open
+	filters             []expression.ConditionBuilder
+	page                domain.Listing
+	// belongs, when set, reports whether a marker item (of the listed
+	// project) is an item of this listing.
+	belongs func(item map[string]types.AttributeValue) bool
 }
+
+// list returns one page of a listing, ordered by list_order: one index
+// Query (plus one read to resolve a marker). Without a filter that Query
+// reads at most Limit+1 items; with one it Queries on until the page is
+// full, the index ends, or it has read the store's budget of items (see
+// defaultMaxExamined).
+func list[T any](ctx context.Context, s *Store, l listing, decode func(map[string]types.AttributeValue) (T, error), idOf func(T) string) (*domain.Page[T], error) {
+	limit := domain.ClampLimit(l.page.Limit)
+	keyCond := expression.Key(l.hashAttr).Equal(expression.Value(l.hashValue))
+	order := expression.Key(attrListOrder)
+	switch {
+	case l.lo != "" && l.hi != "":
+		if l.lo > l.hi {
+			return &domain.Page[T]{}, nil
+		}
+		keyCond = keyCond.And(order.Between(expression.Value(l.lo), expression.Value(l.hi)))
+	case l.lo != "":
+		keyCond = keyCond.And(order.GreaterThanEqual(expression.Value(l.lo)))
+	case l.hi != "":
+		keyCond = keyCond.And(order.LessThanEqual(expression.Value(l.hi)))
+	}
+	builder := expression.NewBuilder().WithKeyCondition(keyCond)
+	if len(l.filters) > 0 {
+		f := l.filters[0]
+		for _, g := range l.filters[1:] {
+			f = f.And(g)
+		}
+		builder = builder.WithFilter(f)
+	}
+	expr, err := builder.Build()
+	if err != nil {
+		return nil, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(l.table),
+		IndexName:                 aws.String(l.index),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(l.page.Ascending),
+	}
+	if l.page.Marker != "" {
+		start, past, err := s.marker(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		if past {
+			return &domain.Page[T]{}, nil
+		}
+		in.ExclusiveStartKey = start
+	}
+
+	items, lastRead, err := s.query(ctx, in, limit+1, len(l.filters) > 0)
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.Page[T]{More: len(items) > limit || lastRead != ""}
+	if len(items) > limit {
+		items = items[:limit]
+	}
+	for _, item := range items {
+		v, err := decode(item)
+		if err != nil {
+			return nil, err
+		}
+		page.Items = append(page.Items, v)
+	}
+	switch {
+	case lastRead != "":
+		page.NextMarker = lastRead
+	case page.More:
+		page.NextMarker = idOf(page.Items[len(page.Items)-1])
+	}
+	return page, nil
+}
+
+// marker resolves a listing's marker to the index position after it. The
+// marker must be an item of the listed project(s) that belongs to the
+// listing; it may have left the index since (a deleted checkpoint): its key
+// still places it. past reports that the marker lies beyond the listing's
+// range, so nothing follows it.
+func (s *Store) marker(ctx context.Context, l listing) (start map[string]types.AttributeValue, past bool, err error) {
+	var item map[string]types.AttributeValue
+	if l.page.ProjectID != "" {
+		item, err = s.getRaw(ctx, l.table, l.page.Marker, l.page.ProjectID)
+	} else {
+		item, err = s.findRaw(ctx, l.table, l.page.Marker)
+	}
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && l.belongs != nil && !l.belongs(item)) {
+		return nil, false, domain.ErrBadMarker
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	order := stringAttr(item, attrListOrder)
+	// A listing walks from its near end of the range to its far end: a
+	// marker before the near end was never on one of its pages, and past
+	// the far end nothing follows it.
+	asc := l.page.Ascending
+	nearMissed := (asc && l.lo != "" && order < l.lo) || (!asc && l.hi != "" && order > l.hi)
+	farPassed := (asc && l.hi != "" && order > l.hi) || (!asc && l.lo != "" && order < l.lo)
+	switch {
+	case nearMissed:
+		return nil, false, domain.ErrBadMarker
+	case farPassed:
+		return nil, true, nil
+	}
+	return map[string]types.AttributeValue{
+		attrID:        item[attrID],
+		attrProjectID: item[attrProjectID],
+		l.hashAttr:    &types.AttributeValueMemberS{Value: l.hashValue},
+		attrListOrder: &types.AttributeValueMemberS{Value: order},
+	}, false, nil
+}
+
+// stringAttr is an item's string attribute, "" when absent.
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+var _ domain.Store = (*Store)(nil)

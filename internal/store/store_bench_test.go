@@ -142,7 +142,7 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 		{"limit=1000/marker", 1000, marker},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			q := store.CheckpointQuery{ProviderID: provider, ProjectID: project, Limit: bc.limit, Marker: bc.marker}
+			q := domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{ProjectID: project, Limit: bc.limit, Marker: bc.marker}}
 			ctx := context.Background()
 			b.ReportAllocs()
 			api.reset()
@@ -152,8 +152,8 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 				if err != nil {
 					b.Fatalf("ListCheckpoints: %v", err)
 				}
-				if len(page.Checkpoints) != bc.limit || !page.More {
-					b.Fatalf("page of %d (more: %t), want a full page of %d with more", len(page.Checkpoints), page.More, bc.limit)
+				if len(page.Items) != bc.limit || !page.More {
+					b.Fatalf("page of %d (more: %t), want a full page of %d with more", len(page.Items), page.More, bc.limit)
 				}
 			}
 			api.report(b, true)
@@ -174,7 +174,7 @@ func BenchmarkSetStatus(b *testing.B) {
 	api.reset()
 	b.ResetTimer()
 	for b.Loop() {
-		got, err := s.SetStatus(ctx, store.Transition{
+		got, err := s.SetStatus(ctx, domain.Transition{
 			ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
 			From: []domain.Status{from}, To: to,
 		})

@@ -13,18 +13,10 @@ import (
 	"karbor/internal/domain"
 )
 
-// CheckpointKey names a checkpoint.
-type CheckpointKey struct {
-	ID         string `dynamodbav:"id"`
-	ProjectID  string `dynamodbav:"project_id"`
-	ProviderID string `dynamodbav:"provider_id"`
-	UpdatedAt  string `dynamodbav:"updated_at"`
-}
-
 // Stuck lists up to max checkpoints that entered status (protecting or
 // deleting) before cutoff, oldest first: Queries of the sparse by_pending
 // index, which holds only checkpoints in flight.
-func (s *Store) Stuck(ctx context.Context, status domain.Status, cutoff time.Time, max int) ([]CheckpointKey, error) {
+func (s *Store) Stuck(ctx context.Context, status domain.Status, cutoff time.Time, max int) ([]domain.CheckpointKey, error) {
 	keyCond := expression.Key(attrPending).Equal(expression.Value(string(status))).
 		And(expression.Key(attrUpdatedAt).LessThan(expression.Value(domain.Timestamp(cutoff))))
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
@@ -43,7 +35,7 @@ func (s *Store) Stuck(ctx context.Context, status domain.Status, cutoff time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("stuck %s: %w", status, err)
 	}
-	var keys []CheckpointKey
+	var keys []domain.CheckpointKey
 	if err := attributevalue.UnmarshalListOfMaps(items, &keys); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	clients := wrap(e.clients)
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
 
 	rec := e.record(c, "INSERT", domain.StatusProtecting)
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
@@ -60,7 +60,7 @@ func TestRefusalReasonIsMasked(t *testing.T) {
 	clients := wrap(e.clients)
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "UnauthorizedOperation",
 		Message: "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/karbor-WorkerFunctionRole/x"}
-	got := e.protect(&worker.Worker{Store: e.store, Clients: clients, Log: e.log}, c)
+	got := e.protect(&worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}, c)
 	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error", got.Status)
 	}
@@ -92,7 +92,7 @@ func TestSweeperSkipsWhatItCannotEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: 1, Now: func() time.Time { return start.Add(time.Hour) }}
+	s := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return start.Add(time.Hour) }}, Log: e.log, StuckAfter: 1}
 	res, err := s.Sweep(context.Background())
 	if err != nil || res.Failed != 1 || res.Protecting < 1 {
 		t.Fatalf("Sweep = %+v, %v; want the bad item counted and the others ended", res, err)

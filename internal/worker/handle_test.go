@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"reflect"
 	"testing"
 	"time"
 
@@ -46,7 +45,7 @@ func syntheticRecord(event, seq string, old, new map[string]events.DynamoDBAttri
 // Records that ask for nothing are not even looked up: a store that is
 // down does not fail them.
 func TestHandleIgnoresRecordsThatAskForNothing(t *testing.T) {
-	w := &worker.Worker{Store: store.New(unreachable{}, "plans", "checkpoints"), Clients: noClients{t}, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(unreachable{}, "plans", "checkpoints"), Providers: provider.Lookup}, Clients: noClients{t}, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	resp, err := w.Handle(t.Context(), eventOf(
 		syntheticRecord("INSERT", "1", nil, statusImage("available")),
 		syntheticRecord("MODIFY", "2", statusImage("protecting"), statusImage("available")),
@@ -65,7 +64,7 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
 	good := e.record(c, "INSERT", domain.StatusProtecting)
-	garbled := syntheticRecord("INSERT", "1", nil, statusImage("protecting")) // no plan, no dates
+	garbled := syntheticRecord("INSERT", "1", nil, statusImage("protecting")) // no keys
 	resp, err := e.worker.Handle(t.Context(), eventOf(garbled, good))
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "1" {
 		t.Fatalf("Handle = %+v, %v; want the garbled record reported", resp, err)
@@ -75,7 +74,7 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 	}
 
 	// The store down: the record fails, and is not lost.
-	down := &worker.Worker{Store: store.New(unreachable{}, e.plans, e.checkpoints), Clients: e.clients, Log: e.log}
+	down := &worker.Worker{Domain: &domain.Service{Store: store.New(unreachable{}, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log}
 	resp, err = down.Handle(t.Context(), eventOf(good))
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != good.Change.SequenceNumber {
 		t.Fatalf("Handle with the store down = %+v, %v; want the record reported", resp, err)
@@ -103,37 +102,6 @@ func TestHandleRecordOfVanishedCheckpoint(t *testing.T) {
 	e.handle(e.worker, insert)
 }
 
-func TestItemFromImage(t *testing.T) {
-	image := map[string]events.DynamoDBAttributeValue{
-		"s":    events.NewStringAttribute("x"),
-		"n":    events.NewNumberAttribute("12.5"),
-		"b":    events.NewBinaryAttribute([]byte{1, 2}),
-		"bool": events.NewBooleanAttribute(true),
-		"null": events.NewNullAttribute(),
-		"ss":   events.NewStringSetAttribute([]string{"a", "b"}),
-		"ns":   events.NewNumberSetAttribute([]string{"1", "2"}),
-		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
-		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("y"), events.NewNumberAttribute("1")}),
-		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
-	}
-	want := map[string]types.AttributeValue{
-		"s":    &types.AttributeValueMemberS{Value: "x"},
-		"n":    &types.AttributeValueMemberN{Value: "12.5"},
-		"b":    &types.AttributeValueMemberB{Value: []byte{1, 2}},
-		"bool": &types.AttributeValueMemberBOOL{Value: true},
-		"null": &types.AttributeValueMemberNULL{Value: true},
-		"ss":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"ns":   &types.AttributeValueMemberNS{Value: []string{"1", "2"}},
-		"bs":   &types.AttributeValueMemberBS{Value: [][]byte{{3}}},
-		"l":    &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "y"}, &types.AttributeValueMemberN{Value: "1"}}},
-		"m":    &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}},
-	}
-	got, err := worker.ItemFromImage(image)
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ItemFromImage = %#v, %v; want %#v", got, err, want)
-	}
-}
-
 func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CHECKPOINTS_TABLE", "cps")
 	t.Setenv("DELETED_RETENTION", "")
@@ -141,7 +109,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("DYNAMODB_ENDPOINT", "")
 	t.Setenv("EC2_ENDPOINT", "")
 	c, err := worker.ConfigFromEnv()
-	want := worker.Config{CheckpointsTable: "cps", Retention: store.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	want := worker.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
 	if err != nil || c != want {
 		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"karbor/internal/awscfg"
+	"karbor/internal/domain"
 	"karbor/internal/logging"
+	"karbor/internal/provider"
 	"karbor/internal/store"
 )
 
@@ -30,7 +32,7 @@ func ConfigFromEnv() (Config, error) {
 		CheckpointsTable: os.Getenv("CHECKPOINTS_TABLE"),
 		DynamoDBEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
-		Retention:        store.DefaultRetention,
+		Retention:        domain.DefaultRetention,
 		StuckAfter:       DefaultStuckAfter,
 	}
 	if c.CheckpointsTable == "" {
@@ -71,14 +73,14 @@ func setup() (Config, *store.Store, *AWSClients, *slog.Logger) {
 // StartWorker runs the stream worker as a Lambda function.
 func StartWorker() {
 	cfg, st, clients, log := setup()
-	w := &Worker{Store: st, Clients: clients, Log: log, Retention: cfg.Retention}
+	w := &Worker{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Retention: cfg.Retention}, Clients: clients, Log: log}
 	lambda.Start(w.Handle)
 }
 
 // StartSweeper runs the sweeper as a Lambda function on a schedule.
 func StartSweeper() {
 	cfg, st, _, log := setup()
-	s := &Sweeper{Store: st, Log: log, StuckAfter: cfg.StuckAfter}
+	s := &Sweeper{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Log: log, StuckAfter: cfg.StuckAfter}
 	// The scheduled event carries nothing the sweep needs.
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (SweepResult, error) {
 		return s.Sweep(ctx)

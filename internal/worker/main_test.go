@@ -80,7 +80,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.db = &atomicWrites{API: e.ddb}
 	e.store = store.New(e.db, plans, checkpoints)
-	e.worker = &worker.Worker{Store: e.store, Clients: e.clients, Log: e.log}
+	e.worker = &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: e.clients, Log: e.log}
 	return e
 }
 
@@ -160,7 +160,7 @@ func (e *env) get(c *domain.Checkpoint) *domain.Checkpoint {
 // setStatus makes a status change as the API's delete or reset does.
 func (e *env) setStatus(c *domain.Checkpoint, from, to domain.Status) {
 	e.t.Helper()
-	_, err := e.store.SetStatus(e.t.Context(), store.Transition{
+	_, err := e.store.SetStatus(e.t.Context(), domain.Transition{
 		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, From: []domain.Status{from}, To: to,
 	})
 	if err != nil {

@@ -2,26 +2,23 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"karbor/internal/domain"
-	"karbor/internal/store"
 )
 
 // Sweeper ends checkpoints that stay in flight longer than a limit, so that
 // nothing stays protecting or deleting forever (a worker that crashed until
 // its retries ran out, a record sent to the on-failure queue).
 type Sweeper struct {
-	Store *store.Store
-	Log   *slog.Logger
+	Domain *domain.Service
+	Log    *slog.Logger
 	// StuckAfter is how long a checkpoint may stay protecting or deleting.
 	StuckAfter time.Duration
 	// Batch bounds how many checkpoints of each status one run ends.
 	Batch int
-	Now   func() time.Time
 }
 
 // DefaultStuckAfter is how long protection or deletion may take by default.
@@ -38,10 +35,6 @@ type SweepResult struct {
 // to error-deleting, each with the reason in its graph. Every move is
 // conditional on the status it leaves: a worker that finishes meanwhile wins.
 func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
 	limit := s.StuckAfter
 	if limit <= 0 {
 		limit = DefaultStuckAfter
@@ -52,19 +45,19 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	var res SweepResult
 	for _, st := range []struct {
-		from, to domain.Status
-		count    *int
-		what     string
+		move  domain.Move
+		count *int
+		what  string
 	}{
-		{domain.StatusProtecting, domain.StatusError, &res.Protecting, "protection"},
-		{domain.StatusDeleting, domain.StatusErrorDeleting, &res.Deleting, "deletion"},
+		{domain.MoveStuckProtecting, &res.Protecting, "protection"},
+		{domain.MoveStuckDeleting, &res.Deleting, "deletion"},
 	} {
-		keys, err := s.Store.Stuck(ctx, st.from, now.Add(-limit), batch)
+		keys, err := s.Domain.Stuck(ctx, st.move, limit, batch)
 		if err != nil {
 			return res, err
 		}
 		for _, k := range keys {
-			ended, err := s.end(ctx, k, st.from, st.to, fmt.Sprintf("%s did not finish within %s", st.what, limit), now)
+			ended, err := s.end(ctx, k, st.move, fmt.Sprintf("%s did not finish within %s", st.what, limit))
 			if err != nil {
 				// Oldest first: one item that cannot be ended must not
 				// hold back every later one, run after run.
@@ -80,18 +73,13 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, nil
 }
 
-func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to domain.Status, why string, now time.Time) (bool, error) {
-	c, err := s.Store.GetCheckpoint(ctx, k.ProjectID, k.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
+func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move, why string) (bool, error) {
+	c, err := s.Domain.Work(ctx, k, jobOf(m))
+	if err != nil || c == nil {
 		return false, err
 	}
-	if c.Status != from {
-		return false, nil
-	}
 	// Keep what the graph knew (a deletion's saved ids) and add the reason.
+	deleting := m.From[0] == domain.StatusDeleting
 	known := decodeGraph(c.ResourceGraph)
 	g := make(graph, 0, len(c.Plan.Resources))
 	for _, r := range c.Plan.Resources {
@@ -100,7 +88,7 @@ func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to domai
 			info = baseInfo(r)
 		}
 		info["status"] = resourceFailed
-		if from == domain.StatusDeleting {
+		if deleting {
 			info["delete_error"] = why
 		} else {
 			info["error"] = why
@@ -111,16 +99,21 @@ func (s *Sweeper) end(ctx context.Context, k store.CheckpointKey, from, to domai
 	if err != nil {
 		return false, err
 	}
-	_, err = s.Store.SetStatus(ctx, store.Transition{
-		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-		From: []domain.Status{from}, To: to, ResourceGraph: &text, At: now,
-	})
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
+	to := m.To[0]
+	ended, err := s.Domain.Finish(ctx, m, c, to, text)
+	if err != nil || !ended {
 		return false, err
 	}
-	s.Log.Warn("checkpoint stuck; ended", "checkpoint_id", c.ID, "project_id", c.ProjectID, "from", from, "status", to, "reason", why)
+	s.Log.Warn("checkpoint stuck; ended", "checkpoint_id", c.ID, "project_id", c.ProjectID, "from", m.From[0], "status", to, "reason", why)
 	return true, nil
+}
+
+// jobOf is the background job whose status a sweeper's move leaves.
+func jobOf(m domain.Move) domain.Job {
+	for _, t := range domain.StreamTriggers {
+		if t.Status == m.From[0] {
+			return t.Job
+		}
+	}
+	return domain.JobNone
 }

@@ -44,7 +44,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	const limit = 2 * time.Hour
 	start := time.Now()
 	later := start.Add(limit + time.Minute) // the sweeper's now
-	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: limit, Now: func() time.Time { return later }}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return later }}, Log: e.log, StuckAfter: limit}
 
 	// In protecting since start: stuck at later.
 	stuckProtecting := e.newCheckpointAt(provider.NoOpID, noop, nil, start)
@@ -52,7 +52,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 	table := e.sourceTable()
 	stuckDeleting := e.newCheckpointAt(provider.AWSID, []domain.Resource{{ID: table, Type: provider.TypeDynamoDBTable, Name: "Orders"}}, nil, start)
 	e.protect(e.worker, stuckDeleting)
-	if _, err := e.store.SetStatus(t.Context(), store.Transition{
+	if _, err := e.store.SetStatus(t.Context(), domain.Transition{
 		ProjectID: stuckDeleting.ProjectID, ProviderID: stuckDeleting.ProviderID, ID: stuckDeleting.ID,
 		From: []domain.Status{domain.StatusAvailable}, To: domain.StatusDeleting, At: start,
 	}); err != nil {
@@ -144,7 +144,7 @@ func TestSweeperBatch(t *testing.T) {
 	for range 3 {
 		stuck = append(stuck, e.newCheckpointAt(provider.NoOpID, noop, nil, start))
 	}
-	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: time.Hour, Batch: 2, Now: func() time.Time { return start.Add(2 * time.Hour) }}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return start.Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour, Batch: 2}
 	for _, want := range []int{2, 1, 0} {
 		res, err := sweeper.Sweep(t.Context())
 		if err != nil || res.Protecting != want {

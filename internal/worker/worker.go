@@ -7,56 +7,34 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
-	"karbor/internal/store"
 )
 
 // Worker handles stream records of the checkpoints table.
 type Worker struct {
-	Store   *store.Store
+	Domain  *domain.Service
 	Clients provider.Clients
 	Log     *slog.Logger
-	// Retention is how long a deleted checkpoint stays visible before it
-	// expires; zero means store.DefaultRetention.
-	Retention time.Duration
 }
 
-// Job is what a stream record asks for.
-type Job int
-
-// Jobs.
-const (
-	JobNone Job = iota
-	JobProtect
-	JobDelete
-)
-
-// JobOf tells what a record asks for: a checkpoint inserted as protecting
-// is to be protected; one that enters deleting, deleted. This is the same
-// selection as the event source's filter criteria in template.yaml; the
-// worker applies it again so that it never acts on anything else.
-func JobOf(r events.DynamoDBEventRecord) Job {
-	newStatus := statusOf(r.Change.NewImage)
-	switch {
-	case r.EventName == "INSERT" && newStatus == string(domain.StatusProtecting):
-		return JobProtect
-	case r.EventName == "MODIFY" && newStatus == string(domain.StatusDeleting) &&
-		statusOf(r.Change.OldImage) != string(domain.StatusDeleting):
-		return JobDelete
-	}
-	return JobNone
+// JobOf tells what a stream record asks for (domain.StreamTriggers), from
+// the statuses in its images.
+func JobOf(r events.DynamoDBEventRecord) domain.Job {
+	return domain.JobOf(r.EventName, statusOf(r.Change.OldImage), statusOf(r.Change.NewImage))
 }
 
-func statusOf(image map[string]events.DynamoDBAttributeValue) string {
-	v, ok := image["status"]
+func statusOf(image map[string]events.DynamoDBAttributeValue) domain.Status {
+	return domain.Status(stringOf(image, "status"))
+}
+
+func stringOf(image map[string]events.DynamoDBAttributeValue, name string) string {
+	v, ok := image[name]
 	if !ok || v.DataType() != events.DataTypeString {
 		return ""
 	}
@@ -83,34 +61,27 @@ func (w *Worker) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 
 func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord) error {
 	job := JobOf(r)
-	if job == JobNone {
+	if job == domain.JobNone {
 		return nil
 	}
-	item, err := ItemFromImage(r.Change.NewImage)
-	if err != nil {
+	// The record names the checkpoint; the work is done on the checkpoint
+	// as it is now (the record may be a redelivery).
+	key := domain.CheckpointKey{ID: stringOf(r.Change.Keys, "id"), ProjectID: stringOf(r.Change.Keys, "project_id")}
+	if key.ID == "" || key.ProjectID == "" {
+		return fmt.Errorf("record %s has no checkpoint key", r.EventID)
+	}
+	c, err := w.Domain.Work(ctx, key, job)
+	if err != nil || c == nil {
+		if c == nil && err == nil {
+			w.Log.Info("nothing to do", "checkpoint_id", key.ID, "project_id", key.ProjectID)
+		}
 		return err
 	}
-	c, err := store.CheckpointFromItem(item)
-	if err != nil {
-		return err
+	log := w.Log.With("checkpoint_id", c.ID, "project_id", c.ProjectID)
+	if job == domain.JobProtect {
+		return w.protect(ctx, log, c)
 	}
-	// The record may be a redelivery: act on the checkpoint as it is now.
-	current, err := w.Store.GetCheckpoint(ctx, c.ProjectID, c.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log := w.Log.With("checkpoint_id", current.ID, "project_id", current.ProjectID)
-	switch {
-	case job == JobProtect && current.Status == domain.StatusProtecting:
-		return w.protect(ctx, log, current)
-	case job == JobDelete && current.Status == domain.StatusDeleting:
-		return w.delete(ctx, log, current)
-	}
-	log.Info("nothing to do", "status", current.Status)
-	return nil
+	return w.delete(ctx, log, c)
 }
 
 // mergedParameters are a resource's parameters: its type's, overridden key
@@ -162,7 +133,7 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkp
 	if failed > 0 {
 		to = domain.StatusError
 	}
-	return w.finish(ctx, log, c, domain.StatusProtecting, to, g)
+	return w.finish(ctx, log, domain.MoveProtected, c, to, g)
 }
 
 func (w *Worker) protectOne(ctx context.Context, c *domain.Checkpoint, r domain.Resource, plugins map[string]provider.Plugin, perr error) (map[string]any, error) {
@@ -216,27 +187,24 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpo
 	if failed > 0 {
 		to = domain.StatusErrorDeleting
 	}
-	return w.finish(ctx, log, c, domain.StatusDeleting, to, g)
+	return w.finish(ctx, log, domain.MoveDeleted, c, to, g)
 }
 
-// finish writes the outcome, only if the checkpoint is still in from: a
-// sweeper that ended it meanwhile has won, and stays won.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, c *domain.Checkpoint, from, to domain.Status, g graph) error {
+// finish writes the outcome, only if the checkpoint is still in the
+// move's status: a sweeper that ended it meanwhile has won, and stays won.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph) error {
 	text, err := g.encode()
 	if err != nil {
 		return err
 	}
-	_, err = w.Store.SetStatus(ctx, store.Transition{
-		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID,
-		From: []domain.Status{from}, To: to, ResourceGraph: &text, Retention: w.Retention,
-	})
-	switch {
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-		log.Warn("checkpoint changed meanwhile; outcome not written", "wanted", to)
-		return nil
-	case err != nil:
+	written, err := w.Domain.Finish(ctx, m, c, to, text)
+	if err != nil {
 		return err
 	}
-	log.Info("checkpoint finished", "from", from, "status", to)
+	if !written {
+		log.Warn("checkpoint changed meanwhile; outcome not written", "wanted", to)
+		return nil
+	}
+	log.Info("checkpoint finished", "status", to)
 	return nil
 }

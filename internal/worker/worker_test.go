@@ -69,7 +69,7 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
-	if job := worker.JobOf(insert); job != worker.JobProtect {
+	if job := worker.JobOf(insert); job != domain.JobProtect {
 		t.Fatalf("JobOf(the INSERT record) = %v, want protect", job)
 	}
 	e.handle(e.worker, insert)
@@ -126,7 +126,7 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 	// Delete.
 	e.setStatus(got, domain.StatusAvailable, domain.StatusDeleting)
 	modify := e.record(c, "MODIFY", domain.StatusDeleting)
-	if job := worker.JobOf(modify); job != worker.JobDelete {
+	if job := worker.JobOf(modify); job != domain.JobDelete {
 		t.Fatalf("JobOf(the MODIFY record) = %v, want delete", job)
 	}
 	before := time.Now()
@@ -135,8 +135,8 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 	if done.Status != domain.StatusDeleted {
 		t.Fatalf("status %s, want deleted; graph %v", done.Status, done.ResourceGraph)
 	}
-	if lo, hi := before.Add(store.DefaultRetention-time.Minute).Unix(), time.Now().Add(store.DefaultRetention+time.Minute).Unix(); done.ExpiresAt < lo || done.ExpiresAt > hi {
-		t.Errorf("expires_at %d, want about %s from now", done.ExpiresAt, store.DefaultRetention)
+	if lo, hi := before.Add(domain.DefaultRetention-time.Minute).Unix(), time.Now().Add(domain.DefaultRetention+time.Minute).Unix(); done.ExpiresAt < lo || done.ExpiresAt > hi {
+		t.Errorf("expires_at %d, want about %s from now", done.ExpiresAt, domain.DefaultRetention)
 	}
 	for id, n := range graph(t, done) {
 		if n.Info["status"] != "deleted" {
@@ -156,7 +156,7 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 
 func TestRetentionOfDeletedCheckpoint(t *testing.T) {
 	e := newEnv(t)
-	e.worker.Retention = 48 * time.Hour
+	e.worker.Domain.Retention = 48 * time.Hour
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "x", Type: "OS::Nova::Server", Name: "x"}}, nil)
 	e.protect(e.worker, c)
 	before := time.Now()
@@ -240,7 +240,7 @@ func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
 	clients.ec2.deleteErr = &smithy.OperationError{ServiceID: "EC2", OperationName: "DeleteSnapshot", Err: &smithy.GenericAPIError{
 		Code: "InvalidSnapshot.InUse", Message: fmt.Sprintf("The snapshot %s is currently in use by ami-0abcdef1234567890", snapID),
 	}}
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
 
 	done := e.remove(w, c)
 	if done.Status != domain.StatusErrorDeleting {
@@ -267,7 +267,7 @@ func TestRedeliveredBatchProtectsOnce(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
@@ -301,7 +301,7 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 	clients := wrap(e.clients)
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Store: store.New(db, e.plans, e.checkpoints), Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log}
 
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	other := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -356,7 +356,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Store: store.New(db, e.plans, e.checkpoints), Clients: e.clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log}
 	resp, err := w.Handle(t.Context(), eventOf(modify))
 	if err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("Handle = %+v, %v; want the record reported failed", resp, err)
@@ -386,7 +386,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
@@ -427,8 +427,8 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
-	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: 2 * time.Hour, Now: func() time.Time { return time.Now().Add(3 * time.Hour) }}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(3 * time.Hour) }}, Log: e.log, StuckAfter: 2 * time.Hour}
 	var swept worker.SweepResult
 	clients.ddb.afterCreate = func(ctx context.Context) {
 		var err error
@@ -483,7 +483,7 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 func TestSweeperRacesProtection(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
-	sweeper := &worker.Sweeper{Store: e.store, Log: e.log, StuckAfter: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour}
 	outcomes := map[domain.Status]int{}
 	for i := range 6 {
 		c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -561,7 +561,7 @@ func TestProtectionWinsOverRunningSweeper(t *testing.T) {
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	var once sync.Once
 	db := afterGet{API: e.db, then: func() { once.Do(func() { e.handle(e.worker, insert) }) }}
-	sweeper := &worker.Sweeper{Store: store.New(db, e.plans, e.checkpoints), Log: e.log, StuckAfter: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour}
 
 	swept, err := sweeper.Sweep(t.Context())
 	if err != nil || swept != (worker.SweepResult{}) {
@@ -581,7 +581,7 @@ func TestRedeliveredProtectRecordOfSettledCheckpoint(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Store: e.store, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	e.handle(w, insert)
@@ -638,7 +638,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 
 		db := &countingUpdates{API: e.db}
 		clients := wrap(e.clients)
-		w := &worker.Worker{Store: store.New(db, e.plans, e.checkpoints), Clients: clients, Log: e.log}
+		w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log}
 		var wg sync.WaitGroup
 		for _, r := range []events.DynamoDBEventRecord{modify, insert, modify, insert} {
 			wg.Go(func() {
@@ -672,7 +672,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 
 func TestNoOpProvider(t *testing.T) {
 	e := newEnv(t)
-	w := &worker.Worker{Store: e.store, Clients: noClients{t}, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log}
 	resources := []domain.Resource{
 		{ID: domain.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
 		{ID: domain.NewID(), Type: "OS::Nova::Server", Name: "Web server"},

@@ -35,7 +35,7 @@ import (
 
 // repoRoot is the module root as seen from this package's directory, where
 // go test runs.
-const repoRoot = "../.."
+const repoRoot = "../../.."
 
 // tableAccess is the least privilege of each route: the DynamoDB actions its
 // function may call, per table (by logical id). Index ARNs

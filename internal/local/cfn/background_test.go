@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"karbor"
+	"karbor/internal/domain"
 	"karbor/internal/local/cfn"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -311,7 +312,7 @@ func TestAgreementSweeper(t *testing.T) {
 	}
 }
 
-// The sweeper reads store.CheckpointKey from the by_pending index: the
+// The sweeper reads domain.CheckpointKey from the by_pending index: the
 // index must project every attribute of it.
 func TestAgreementPendingIndex(t *testing.T) {
 	tables, err := parseTemplate(t).Tables()
@@ -338,11 +339,11 @@ func TestAgreementPendingIndex(t *testing.T) {
 		projected[a] = true
 	}
 	all := idx.Projection.ProjectionType == types.ProjectionTypeAll
-	key := reflect.TypeFor[store.CheckpointKey]()
+	key := reflect.TypeFor[domain.CheckpointKey]()
 	for i := range key.NumField() {
 		attr, _, _ := strings.Cut(key.Field(i).Tag.Get("dynamodbav"), ",")
 		if !all && !projected[attr] {
-			t.Errorf("%s does not project %s, which store.CheckpointKey reads", store.IndexByPending, attr)
+			t.Errorf("%s does not project %s, which domain.CheckpointKey reads", store.IndexByPending, attr)
 		}
 	}
 }
@@ -351,7 +352,7 @@ func TestAgreementPendingIndex(t *testing.T) {
 // worker parses them.
 func TestAgreementBackgroundParameters(t *testing.T) {
 	tpl := parseTemplate(t)
-	for param, want := range map[string]time.Duration{"DeletedRetention": store.DefaultRetention, "StuckAfter": worker.DefaultStuckAfter} {
+	for param, want := range map[string]time.Duration{"DeletedRetention": domain.DefaultRetention, "StuckAfter": worker.DefaultStuckAfter} {
 		def, _ := tpl.Lookup("Parameters", param, "Default")
 		got, err := time.ParseDuration(def)
 		if err != nil || got != want {
@@ -410,26 +411,41 @@ func templateSelects(t *testing.T, patterns []map[string]any, r events.DynamoDBE
 	return false
 }
 
+// The worker's filter criteria in template.yaml are the lifecycle's
+// stream triggers (domain.StreamTriggers), and select exactly the records
+// the worker acts on.
 func TestAgreementWorkerFilter(t *testing.T) {
 	patterns := filterPatterns(t)
+	if len(patterns) != len(domain.StreamTriggers) {
+		t.Fatalf("template.yaml has %d filter patterns, domain.StreamTriggers %d", len(patterns), len(domain.StreamTriggers))
+	}
+	for i, trigger := range domain.StreamTriggers {
+		var want map[string]any
+		if err := json.Unmarshal([]byte(trigger.FilterPattern()), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(patterns[i], want) {
+			t.Errorf("filter pattern %d is %v; the lifecycle's trigger is %s", i, patterns[i], trigger.FilterPattern())
+		}
+	}
 	s := func(v string) *string { return &v }
 	tests := []struct {
 		name     string
 		record   events.DynamoDBEventRecord
-		want     worker.Job
+		want     domain.Job
 		selected bool
 	}{
-		{"INSERT protecting", sampleRecord("INSERT", nil, s("protecting")), worker.JobProtect, true},
-		{"INSERT available", sampleRecord("INSERT", nil, s("available")), worker.JobNone, false},
-		{"INSERT deleting", sampleRecord("INSERT", nil, s("deleting")), worker.JobNone, false},
-		{"MODIFY available to deleting", sampleRecord("MODIFY", s("available"), s("deleting")), worker.JobDelete, true},
-		{"MODIFY error to deleting", sampleRecord("MODIFY", s("error"), s("deleting")), worker.JobDelete, true},
-		{"MODIFY deleting to deleting", sampleRecord("MODIFY", s("deleting"), s("deleting")), worker.JobNone, false},
-		{"MODIFY protecting to available", sampleRecord("MODIFY", s("protecting"), s("available")), worker.JobNone, false},
-		{"MODIFY protecting to protecting", sampleRecord("MODIFY", s("protecting"), s("protecting")), worker.JobNone, false},
-		{"MODIFY deleting to deleted", sampleRecord("MODIFY", s("deleting"), s("deleted")), worker.JobNone, false},
-		{"REMOVE deleted", sampleRecord("REMOVE", s("deleted"), nil), worker.JobNone, false},
-		{"REMOVE protecting", sampleRecord("REMOVE", s("protecting"), nil), worker.JobNone, false},
+		{"INSERT protecting", sampleRecord("INSERT", nil, s("protecting")), domain.JobProtect, true},
+		{"INSERT available", sampleRecord("INSERT", nil, s("available")), domain.JobNone, false},
+		{"INSERT deleting", sampleRecord("INSERT", nil, s("deleting")), domain.JobNone, false},
+		{"MODIFY available to deleting", sampleRecord("MODIFY", s("available"), s("deleting")), domain.JobDelete, true},
+		{"MODIFY error to deleting", sampleRecord("MODIFY", s("error"), s("deleting")), domain.JobDelete, true},
+		{"MODIFY deleting to deleting", sampleRecord("MODIFY", s("deleting"), s("deleting")), domain.JobNone, false},
+		{"MODIFY protecting to available", sampleRecord("MODIFY", s("protecting"), s("available")), domain.JobNone, false},
+		{"MODIFY protecting to protecting", sampleRecord("MODIFY", s("protecting"), s("protecting")), domain.JobNone, false},
+		{"MODIFY deleting to deleted", sampleRecord("MODIFY", s("deleting"), s("deleted")), domain.JobNone, false},
+		{"REMOVE deleted", sampleRecord("REMOVE", s("deleted"), nil), domain.JobNone, false},
+		{"REMOVE protecting", sampleRecord("REMOVE", s("protecting"), nil), domain.JobNone, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -441,7 +457,7 @@ func TestAgreementWorkerFilter(t *testing.T) {
 			if selected != tt.selected {
 				t.Errorf("template filter selects = %v, want %v", selected, tt.selected)
 			}
-			if selected != (job != worker.JobNone) {
+			if selected != (job != domain.JobNone) {
 				t.Errorf("template filter selects = %v but worker.JobOf = %v: the two filters disagree", selected, job)
 			}
 		})

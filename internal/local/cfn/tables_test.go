@@ -77,7 +77,7 @@ func TestTablesFromTemplate(t *testing.T) {
 			BillingMode: types.BillingModePayPerRequest,
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
 				// The sweeper's sparse index: what it reads besides the
-				// keys is provider_id (store.CheckpointKey).
+				// keys is provider_id (domain.CheckpointKey).
 				{
 					IndexName:  aws.String("by_pending"),
 					KeySchema:  keys("pending", "updated_at"),

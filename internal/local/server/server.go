@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"karbor/internal/domain"
 	"karbor/internal/local/devtoken"
+	"karbor/internal/provider"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,10 +80,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
-	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable)
+	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
-			Store:   st,
+			Domain:  dom,
 			Clients: &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
 			Log:     log.With("component", "worker"),
 		}
@@ -96,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}),
 			Table:   cfg.CheckpointsTable,
 			Handler: w.Handle,
-			Filter:  func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != worker.JobNone },
+			Filter:  func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != domain.JobNone },
 			Log:     log.With("component", "stream"),
 		}
 		pollCtx, stopPoll := context.WithCancel(ctx)
@@ -110,9 +112,9 @@ func Run(ctx context.Context, cfg Config) error {
 		defer func() { stopPoll(); <-polled }()
 	}
 	svc := &api.Service{
-		Store: st,
-		Auth:  devtoken.Auth{},
-		Log:   log,
+		Domain: dom,
+		Auth:   devtoken.Auth{},
+		Log:    log,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,5 +1,3 @@
-// Package model holds the service's domain types and the validation of the
-// identifiers and values that reach the store.
 package domain
 
 import (
@@ -10,32 +8,6 @@ import (
 
 	"github.com/google/uuid"
 )
-
-// Status is a checkpoint's status.
-type Status string
-
-// Checkpoint statuses (CONTRACT.md).
-const (
-	StatusProtecting    Status = "protecting"
-	StatusAvailable     Status = "available"
-	StatusError         Status = "error"
-	StatusDeleting      Status = "deleting"
-	StatusDeleted       Status = "deleted"
-	StatusErrorDeleting Status = "error-deleting"
-)
-
-// Statuses lists every checkpoint status.
-var Statuses = []Status{StatusProtecting, StatusAvailable, StatusError, StatusDeleting, StatusDeleted, StatusErrorDeleting}
-
-// ParseStatus reports whether s names a checkpoint status.
-func ParseStatus(s string) (Status, bool) {
-	for _, st := range Statuses {
-		if string(st) == s {
-			return st, true
-		}
-	}
-	return "", false
-}
 
 // Plan statuses.
 const (

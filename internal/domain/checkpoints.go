@@ -1,0 +1,255 @@
+// Package domain owns the rules of plans and checkpoints: the checkpoint
+// lifecycle (lifecycle.go), the validation of what callers send that is not
+// about HTTP, and the operations that the API, the stream worker and the
+// sweeper call. It defines the Store it needs (store.go); internal/store
+// implements it over DynamoDB.
+package domain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Provider is what the domain needs of a protection provider (internal/provider).
+type Provider interface {
+	fmt.Stringer // the provider's name, for messages
+	Accepts(resourceType string) bool
+	CheckParameters(resourceType string, params json.RawMessage) error
+}
+
+// Service is the domain's operations over a Store. Build it once per process.
+type Service struct {
+	Store Store
+	// Providers finds a provider by its (lower-case, dashed) id.
+	Providers func(id string) (Provider, bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Retention is how long a deleted checkpoint stays visible before it
+	// expires; zero means DefaultRetention.
+	Retention time.Duration
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// DefaultExtraInfo is a checkpoint's extra_info when its creator gives none.
+var DefaultExtraInfo = json.RawMessage(`{"created_by":"manual"}`)
+
+// CreateCheckpoint writes a new checkpoint of the plan, protecting: the
+// worker protects it in the background. The plan must be the project's
+// and at this provider; extraInfo is checked with ExtraInfo (nil gives the
+// default).
+func (s *Service) CreateCheckpoint(ctx context.Context, projectID, providerID, planID string, extraInfo json.RawMessage) (*Checkpoint, error) {
+	info, err := ExtraInfo(extraInfo)
+	if err != nil {
+		return nil, err
+	}
+	if info == nil {
+		info = DefaultExtraInfo
+	}
+	plan, err := s.Store.GetPlan(ctx, projectID, planID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, planNotFound(planID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if plan.ProviderID != providerID {
+		return nil, invalid("Plan %s belongs to provider %s, not %s.", plan.ID, plan.ProviderID, providerID)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	c := &Checkpoint{
+		ID:         NewID(),
+		ProjectID:  projectID,
+		ProviderID: providerID,
+		Status:     MoveCreate.To[0],
+		Plan: ProtectionPlan{
+			ID:         plan.ID,
+			Name:       plan.Name,
+			ProviderID: plan.ProviderID,
+			Resources:  plan.Resources,
+			Parameters: plan.Parameters,
+		},
+		ExtraInfo: info,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if err := s.Store.CreateCheckpoint(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Checkpoint returns a checkpoint of the project at the provider. One that
+// has expired is gone already for its callers: DynamoDB's TTL removes it
+// within days, not at once.
+func (s *Service) Checkpoint(ctx context.Context, projectID, providerID, id string) (*Checkpoint, error) {
+	c, err := s.Store.GetCheckpoint(ctx, projectID, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.ProviderID != providerID || s.expired(c))) {
+		return nil, checkpointNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Service) expired(c *Checkpoint) bool {
+	return c != nil && c.ExpiresAt != 0 && s.now().Unix() >= c.ExpiresAt
+}
+
+// ListCheckpoints returns one page of checkpoints.
+func (s *Service) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Page[*Checkpoint], error) {
+	page, err := s.Store.ListCheckpoints(ctx, q)
+	if errors.Is(err, ErrBadMarker) {
+		return nil, invalid("Invalid marker %s: it is not a checkpoint of this listing.", q.Marker)
+	}
+	return page, err
+}
+
+// DeleteCheckpoint starts the deletion of what protection produced: the
+// checkpoint becomes deleting, and the worker deletes in the background.
+func (s *Service) DeleteCheckpoint(ctx context.Context, projectID, providerID, id string) error {
+	_, err := s.callerMove(ctx, MoveDelete, projectID, providerID, id, StatusDeleting, "deleted")
+	return err
+}
+
+// ResetCheckpoint sets a settled checkpoint's status to state.
+func (s *Service) ResetCheckpoint(ctx context.Context, projectID, providerID, id, state string) error {
+	to := Status(state)
+	if !MoveReset.Allows(to) {
+		return invalid("Invalid state %q: a checkpoint can be reset to %s.", state, either(MoveReset.To))
+	}
+	_, err := s.callerMove(ctx, MoveReset, projectID, providerID, id, to, "reset")
+	return err
+}
+
+// callerMove makes a caller's move and words its refusals.
+func (s *Service) callerMove(ctx context.Context, m Move, projectID, providerID, id string, to Status, verb string) (*Checkpoint, error) {
+	c, err := s.move(ctx, m, Transition{ProjectID: projectID, ProviderID: providerID, ID: id, To: to})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, checkpointNotFound(id)
+	case errors.Is(err, ErrConflict) && s.expired(c):
+		return nil, checkpointNotFound(id) // as show answers: gone, only not yet removed
+	case errors.Is(err, ErrConflict):
+		return nil, refuse(Conflict, "Checkpoint %s is %s: it can be %s only when it is %s.", id, c.Status, verb, either(m.From))
+	}
+	return c, err
+}
+
+// move applies one move of the lifecycle: t.From is the move's, the write
+// is conditional on it.
+func (s *Service) move(ctx context.Context, m Move, t Transition) (*Checkpoint, error) {
+	if !m.Allows(t.To) {
+		return nil, fmt.Errorf("the %s move cannot end in %s", m.Name, t.To)
+	}
+	t.From = m.From
+	if t.At.IsZero() {
+		t.At = s.now()
+	}
+	if t.Retention == 0 {
+		t.Retention = s.Retention
+	}
+	return s.Store.SetStatus(ctx, t)
+}
+
+// either words a list of statuses: "a, b or c".
+func either(statuses []Status) string {
+	words := make([]string, len(statuses))
+	for i, st := range statuses {
+		words[i] = string(st)
+	}
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// Work returns the checkpoint a background job is for, as it is now, when
+// it still waits for that job (a stream record may be a redelivery, the
+// sweeper may have ended it): nil when there is nothing to do.
+func (s *Service) Work(ctx context.Context, key CheckpointKey, job Job) (*Checkpoint, error) {
+	c, err := s.Store.GetCheckpoint(ctx, key.ProjectID, key.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range StreamTriggers {
+		if t.Job == job && c.Status == t.Status {
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+// Finish ends background work on a checkpoint with move m (MoveProtected,
+// MoveDeleted, or the sweeper's MoveStuck*), writing status to and the
+// resource graph. It reports false when the checkpoint left the move's
+// status meanwhile: whoever moved it first has won, and stays won.
+func (s *Service) Finish(ctx context.Context, m Move, c *Checkpoint, to Status, graph string) (bool, error) {
+	_, err := s.move(ctx, m, Transition{
+		ProjectID: c.ProjectID, ProviderID: c.ProviderID, ID: c.ID, To: to, ResourceGraph: &graph,
+	})
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Stuck lists up to max checkpoints that have waited for the sweeper's move
+// m (from its in-flight status) for longer than age, oldest first.
+func (s *Service) Stuck(ctx context.Context, m Move, age time.Duration, max int) ([]CheckpointKey, error) {
+	if m.By != BySweeper || len(m.From) != 1 || !m.From[0].InFlight() {
+		return nil, fmt.Errorf("the %s move is not the sweeper's", m.Name)
+	}
+	return s.Store.Stuck(ctx, m.From[0], s.now().Add(-age), max)
+}
+
+var infoKeyPattern = regexp.MustCompile(`^[A-Za-z0-9\-_:.# ]{1,255}$`)
+
+// ExtraInfo validates a checkpoint's extra_info: string keys to string,
+// integer or boolean values. It returns canonical JSON; null gives nil.
+func ExtraInfo(raw json.RawMessage) (json.RawMessage, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, invalid("Invalid input for field 'extra_info': it must be an object.")
+	}
+	for k, v := range m {
+		if !infoKeyPattern.MatchString(k) {
+			return nil, invalid("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", Clip(k))
+		}
+		switch v := v.(type) {
+		case string, bool:
+		case json.Number:
+			if _, err := strconv.ParseInt(v.String(), 10, 64); err != nil {
+				return nil, invalid("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", Clip(k))
+			}
+		default:
+			return nil, invalid("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", Clip(k))
+		}
+	}
+	return json.Marshal(m)
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}

@@ -1,0 +1,227 @@
+package domain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Plan limits.
+const (
+	MaxNameLength = 255
+	// MaxResources bounds a plan: one checkpoint protects its resources in
+	// one worker run, and its graph is one DynamoDB item.
+	MaxResources = 200
+)
+
+// PlanInput is a new plan as its creator sends it, decoded but not checked.
+type PlanInput struct {
+	Name        string
+	Description *string
+	ProviderID  string
+	Parameters  map[string]json.RawMessage
+	Resources   []Resource
+}
+
+// ValidPlanStatus reports whether s is a plan status.
+func ValidPlanStatus(s string) bool { return s == PlanSuspended || s == PlanStarted }
+
+// CreatePlan checks a new plan against the rules and its provider, and
+// writes it, suspended.
+func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput) (*Plan, error) {
+	if err := checkPlanName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := checkDescription(in.Description); err != nil {
+		return nil, err
+	}
+	prov, ok := s.Providers(in.ProviderID)
+	if !ok {
+		return nil, invalid("The provider %s could not be found.", in.ProviderID)
+	}
+	if err := checkParameters(in.Parameters, prov); err != nil {
+		return nil, err
+	}
+	if err := checkResources(in.Resources, prov); err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		ID:          NewID(),
+		ProjectID:   projectID,
+		Name:        in.Name,
+		Description: in.Description,
+		ProviderID:  in.ProviderID,
+		Status:      PlanSuspended,
+		Parameters:  in.Parameters,
+		Resources:   in.Resources,
+		CreatedAt:   s.now().UTC().Truncate(time.Second),
+	}
+	if err := s.Store.CreatePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Plan returns a plan of the project.
+func (s *Service) Plan(ctx context.Context, projectID, id string) (*Plan, error) {
+	p, err := s.Store.GetPlan(ctx, projectID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, planNotFound(id)
+	}
+	return p, err
+}
+
+// UpdatePlan checks and applies a change of a plan: new resources are
+// checked against the plan's provider.
+func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*Plan, error) {
+	if u.Empty() {
+		return nil, invalid("Missing updated parameters in request body.")
+	}
+	if u.Name != nil {
+		if err := checkPlanName(*u.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkDescription(u.Description); err != nil {
+		return nil, err
+	}
+	if u.Status != nil && !ValidPlanStatus(*u.Status) {
+		return nil, invalid("Invalid plan status %q: use suspended or started.", Clip(*u.Status))
+	}
+	if u.Resources != nil {
+		current, err := s.Plan(ctx, projectID, id)
+		if err != nil {
+			return nil, err
+		}
+		prov, ok := s.Providers(current.ProviderID)
+		if !ok {
+			return nil, invalid("The provider %s of plan %s no longer exists.", current.ProviderID, id)
+		}
+		if err := checkResources(u.Resources, prov); err != nil {
+			return nil, err
+		}
+	}
+	p, err := s.Store.UpdatePlan(ctx, projectID, id, u)
+	if errors.Is(err, ErrNotFound) {
+		return nil, planNotFound(id)
+	}
+	return p, err
+}
+
+// DeletePlan removes a plan. Checkpoints keep their snapshot of it.
+func (s *Service) DeletePlan(ctx context.Context, projectID, id string) error {
+	err := s.Store.DeletePlan(ctx, projectID, id)
+	if errors.Is(err, ErrNotFound) {
+		return planNotFound(id)
+	}
+	return err
+}
+
+// ListPlans returns one page of plans.
+func (s *Service) ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], error) {
+	if q.Status != "" && !ValidPlanStatus(q.Status) {
+		return nil, invalid("Invalid status %q: use suspended or started.", Clip(q.Status))
+	}
+	page, err := s.Store.ListPlans(ctx, q)
+	if errors.Is(err, ErrBadMarker) {
+		return nil, invalid("Invalid marker %s: it is not a plan of this listing.", q.Marker)
+	}
+	return page, err
+}
+
+func checkPlanName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return invalid("An invalid 'name' value was provided. The 'name' can not be empty.")
+	}
+	if utf8.RuneCountInString(name) > MaxNameLength {
+		return invalid("An invalid 'name' value was provided. The 'name' is longer than %d characters.", MaxNameLength)
+	}
+	return nil
+}
+
+func checkDescription(desc *string) error {
+	if desc != nil && utf8.RuneCountInString(*desc) > MaxNameLength {
+		return invalid("Invalid input for field 'description': it is longer than %d characters.", MaxNameLength)
+	}
+	return nil
+}
+
+// CheckResourceCount checks the length of a plan's resource list; the API
+// calls it before it decodes the list's items.
+func CheckResourceCount(n int) error {
+	if n == 0 {
+		return invalid("Invalid input for field 'resources': the list is empty.")
+	}
+	if n > MaxResources {
+		return invalid("Invalid input for field 'resources': at most %d resources per plan.", MaxResources)
+	}
+	return nil
+}
+
+// checkResources checks a plan's resources: each with an id, a type the
+// provider accepts and a name, none listed twice.
+func checkResources(resources []Resource, prov Provider) error {
+	if err := CheckResourceCount(len(resources)); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, res := range resources {
+		for _, f := range []struct{ key, value string }{{"id", res.ID}, {"type", res.Type}, {"name", res.Name}} {
+			if strings.TrimSpace(f.value) == "" {
+				return invalid("Invalid input for field 'resources': resource %d needs a non-empty '%s'.", i, f.key)
+			}
+			if utf8.RuneCountInString(f.value) > MaxNameLength {
+				return invalid("Invalid input for field 'resources': '%s' of resource %d is longer than %d characters.", f.key, i, MaxNameLength)
+			}
+		}
+		if !prov.Accepts(res.Type) {
+			return invalid("Resource type %s is not supported by provider %s.", res.Type, prov)
+		}
+		k := res.Type + "#" + res.ID
+		if seen[k] {
+			return invalid("Invalid input for field 'resources': resource %s of type %s is listed twice.", res.ID, res.Type)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// paramKeyOK: a resource type, optionally "#<resource id>", 1 to 255
+// characters; only the id may hold "/" (ids may be ARNs).
+var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:. ]+(#[A-Za-z0-9\-_:.#/ ]*)?$`)
+
+// checkParameters checks a plan's parameters: keys are resource types of
+// the provider, optionally "Type#<resource id>", each value an object the
+// provider's options schema accepts.
+func checkParameters(params map[string]json.RawMessage, prov Provider) error {
+	for k, v := range params {
+		if len(k) > MaxNameLength || !paramKeyOK.MatchString(k) {
+			return invalid("Invalid parameters key %q.", Clip(k))
+		}
+		typ, id, hasID := strings.Cut(k, "#")
+		if hasID && id == "" {
+			return invalid("Invalid parameters key %q: a resource id must follow '#'.", Clip(k))
+		}
+		var obj map[string]json.RawMessage
+		if isNull(v) || json.Unmarshal(v, &obj) != nil || obj == nil {
+			return invalid("Invalid input for parameters of %s: it must be a JSON object.", k)
+		}
+		if err := prov.CheckParameters(typ, v); err != nil {
+			return invalid("Invalid parameters for %s: %s", k, err.Error())
+		}
+	}
+	return nil
+}
+
+// Clip shortens caller input quoted in a message.
+func Clip(s string) string {
+	const max = 64
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "..."
+}

@@ -1,0 +1,129 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is what the domain needs of storage; internal/store implements it
+// over DynamoDB. Every method names the project: no call can reach another
+// project's item.
+type Store interface {
+	CreateCheckpoint(ctx context.Context, c *Checkpoint) error
+	// GetCheckpoint is one strongly consistent read.
+	GetCheckpoint(ctx context.Context, projectID, id string) (*Checkpoint, error)
+	// SetStatus changes a checkpoint's status with one conditional write
+	// on the status it leaves. It returns the checkpoint as written,
+	// ErrNotFound when there is none at this project and provider, or
+	// ErrConflict with the checkpoint as it is when its status is not one
+	// of t.From.
+	SetStatus(ctx context.Context, t Transition) (*Checkpoint, error)
+	ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Page[*Checkpoint], error)
+	// Stuck lists up to max checkpoints that entered status (an in-flight
+	// one) before cutoff, oldest first.
+	Stuck(ctx context.Context, status Status, cutoff time.Time, max int) ([]CheckpointKey, error)
+
+	CreatePlan(ctx context.Context, p *Plan) error
+	GetPlan(ctx context.Context, projectID, id string) (*Plan, error)
+	UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*Plan, error)
+	DeletePlan(ctx context.Context, projectID, id string) error
+	ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], error)
+}
+
+// Errors a Store returns; match them with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflicting status")
+	ErrExists    = errors.New("already exists")
+	ErrBadMarker = errors.New("marker is not an item of this listing")
+)
+
+// Transition is a status change of one checkpoint.
+type Transition struct {
+	ProjectID  string
+	ProviderID string
+	ID         string
+	From       []Status // the change happens only from one of these
+	To         Status
+	// ResourceGraph, when set, is written with the status.
+	ResourceGraph *string
+	// At is the time of the change; zero means now.
+	At time.Time
+	// Retention is how long a checkpoint that becomes deleted is kept
+	// before it expires; zero means DefaultRetention.
+	Retention time.Duration
+}
+
+// DefaultRetention is how long a deleted checkpoint stays visible.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// CheckpointKey names a checkpoint.
+type CheckpointKey struct {
+	ID        string `dynamodbav:"id"`
+	ProjectID string `dynamodbav:"project_id"`
+}
+
+// MaxPageLimit is the largest page of a listing (and its default size).
+const MaxPageLimit = 1000
+
+// ClampLimit applies the default and maximum page size.
+func ClampLimit(limit int) int {
+	if limit <= 0 || limit > MaxPageLimit {
+		return MaxPageLimit
+	}
+	return limit
+}
+
+// Page is one page of a listing.
+type Page[T any] struct {
+	Items []T
+	More  bool // another page follows
+	// NextMarker, set when More is, is the marker of the next page: the
+	// id of the last item of this one, or, when a filtered listing stopped
+	// at its read budget (a short, maybe empty, page), of the last item it
+	// read, which the filter may have left out.
+	NextMarker string
+}
+
+// Listing is what every listing shares: the project listed, the order and
+// the page.
+type Listing struct {
+	// ProjectID is the project listed; empty lists every project (admin).
+	ProjectID string
+	Ascending bool
+	Limit     int    // page size, 1..MaxPageLimit
+	Marker    string // id of the last item of the previous page
+}
+
+// CheckpointQuery selects a page of checkpoints at one provider.
+type CheckpointQuery struct {
+	Listing
+	ProviderID string
+	PlanID     string // optional filter
+	Status     Status // optional filter
+	// Since and Until bound created_at, both inclusive; zero means open.
+	Since, Until time.Time
+}
+
+// PlanQuery selects a page of plans.
+type PlanQuery struct {
+	Listing
+	// Exact-match filters; empty means any.
+	Name, Description, Status string
+}
+
+// PlanUpdate holds the fields a plan update sets; nil leaves a field as is.
+type PlanUpdate struct {
+	Name        *string
+	Description *string
+	// ClearDescription sets the description to null.
+	ClearDescription bool
+	Resources        []Resource
+	Status           *string
+}
+
+// Empty reports an update that changes nothing.
+func (u PlanUpdate) Empty() bool {
+	return u.Name == nil && u.Description == nil && !u.ClearDescription && u.Resources == nil && u.Status == nil
+}
