@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -103,11 +102,7 @@ func (it *checkpointItem) checkpoint() (*domain.Checkpoint, error) {
 // CheckpointFromItem decodes a checkpoint from a DynamoDB item, such as a
 // stream record's image.
 func CheckpointFromItem(item map[string]types.AttributeValue) (*domain.Checkpoint, error) {
-	var it checkpointItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return nil, err
-	}
-	return it.checkpoint()
+	return decode(item, (*checkpointItem).checkpoint)
 }
 
 // CreateCheckpoint writes a new checkpoint. Its id must be new.
@@ -116,25 +111,13 @@ func (s *Store) CreateCheckpoint(ctx context.Context, c *domain.Checkpoint) erro
 	if err != nil {
 		return err
 	}
-	item, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return fmt.Errorf("encode checkpoint: %w", err)
-	}
-	err = s.putNew(ctx, s.checkpointsTable, item)
-	if err != nil && !errors.Is(err, domain.ErrExists) {
-		return fmt.Errorf("put checkpoint %s: %w", c.ID, err)
-	}
-	return err
+	return s.create(ctx, s.checkpointsTable, "checkpoint", c.ID, it)
 }
 
 // GetCheckpoint reads one checkpoint of a project: one strongly consistent
 // GetItem.
 func (s *Store) GetCheckpoint(ctx context.Context, projectID, id string) (*domain.Checkpoint, error) {
-	var it checkpointItem
-	if err := s.getItem(ctx, s.checkpointsTable, id, projectID, &it); err != nil {
-		return nil, err
-	}
-	return it.checkpoint()
+	return get(ctx, s, s.checkpointsTable, id, projectID, (*checkpointItem).checkpoint)
 }
 
 // SetStatus changes a checkpoint's status with one conditional write on the

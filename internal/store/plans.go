@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -53,11 +52,7 @@ func (it *planItem) plan() (*domain.Plan, error) {
 }
 
 func planFromItem(item map[string]types.AttributeValue) (*domain.Plan, error) {
-	var it planItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return nil, err
-	}
-	return it.plan()
+	return decode(item, (*planItem).plan)
 }
 
 func jsonText(v any) (string, error) {
@@ -75,7 +70,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 	if err != nil {
 		return err
 	}
-	item, err := attributevalue.MarshalMap(planItem{
+	return s.create(ctx, s.plansTable, "plan", p.ID, planItem{
 		ID:          p.ID,
 		ProjectID:   p.ProjectID,
 		Name:        p.Name,
@@ -88,23 +83,11 @@ func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 		ListOrder:   listOrder(p.CreatedAt, p.ID),
 		ListAll:     listAllPlans,
 	})
-	if err != nil {
-		return fmt.Errorf("encode plan: %w", err)
-	}
-	err = s.putNew(ctx, s.plansTable, item)
-	if err != nil && !errors.Is(err, domain.ErrExists) {
-		return fmt.Errorf("put plan %s: %w", p.ID, err)
-	}
-	return err
 }
 
 // GetPlan reads one plan of a project.
 func (s *Store) GetPlan(ctx context.Context, projectID, id string) (*domain.Plan, error) {
-	var it planItem
-	if err := s.getItem(ctx, s.plansTable, id, projectID, &it); err != nil {
-		return nil, err
-	}
-	return it.plan()
+	return get(ctx, s, s.plansTable, id, projectID, (*planItem).plan)
 }
 
 // UpdatePlan changes an existing plan and returns it as written.

@@ -105,15 +105,38 @@ func key(id, projectID string) map[string]types.AttributeValue {
 	}
 }
 
-func (s *Store) getItem(ctx context.Context, table, id, projectID string, out any) error {
+// get reads one item of a project (one strongly consistent GetItem),
+// decodes it as I and converts it with conv.
+func get[I, T any](ctx context.Context, s *Store, table, id, projectID string, conv func(*I) (T, error)) (T, error) {
 	item, err := s.getRaw(ctx, table, id, projectID)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	if err := attributevalue.UnmarshalMap(item, out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", table, id, err)
+	return decode(item, conv)
+}
+
+// decode reads an item as its stored form I and converts it with conv.
+func decode[I, T any](item map[string]types.AttributeValue, conv func(*I) (T, error)) (T, error) {
+	var it I
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s: %w", stringAttr(item, attrID), err)
 	}
-	return nil
+	return conv(&it)
+}
+
+// create writes a new item, v encoded; its key must be free (ErrExists).
+func (s *Store) create(ctx context.Context, table, what, id string, v any) error {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
+	}
+	err = s.putNew(ctx, table, item)
+	if err != nil && !errors.Is(err, domain.ErrExists) {
+		return fmt.Errorf("put %s %s: %w", what, id, err)
+	}
+	return err
 }
 
 // getRaw reads one item of a project: one strongly consistent GetItem.
