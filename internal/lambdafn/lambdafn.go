@@ -1,6 +1,8 @@
-// Package lambdafn runs one route of the API as a Lambda function behind an
-// API Gateway HTTP API (payload 2.0). Each functions/<route>/main.go calls
-// Start with its route's name.
+// Package lambdafn wires the service's code to Lambda: a route of the API
+// (api.Routes, api.Fallback) behind an API Gateway HTTP API (payload 2.0),
+// with Start, and the background functions (Backgrounds), with
+// StartBackground. Each functions/<name>/main.go, generated, calls one of
+// them.
 package lambdafn
 
 import (
@@ -24,29 +26,26 @@ import (
 	"karbor/internal/store"
 )
 
-// Start serves the named route and never returns. Clients are built here,
-// once per execution environment, not per request.
-func Start(routeName string) {
+// Start serves the route and never returns. Clients are built here, once
+// per execution environment, not per request.
+func Start(route api.Route) {
 	log := logging.FromEnv()
-	route, ok := api.RouteByName(routeName)
-	if !ok {
-		log.Error("unknown route", "route", routeName)
-		os.Exit(1)
-	}
 	svc, err := NewService(context.Background(), route, log)
 	if err != nil {
-		log.Error("init failed", "route", routeName, "error", err.Error())
+		log.Error("init failed", "route", route.Name, "error", err.Error())
 		os.Exit(1)
 	}
+	lambda.Start(httpadapter.NewV2(Handler(svc, route)).ProxyWithContext)
+}
+
+// Handler is what the route's function serves.
+func Handler(svc *api.Service, route api.Route) http.Handler {
 	// Not svc.Handler(api.Fallback): the fallback has no path, and an
 	// empty pattern makes ServeMux panic.
-	var handler http.Handler
-	if route.Name == api.Fallback.Name {
-		handler = svc.FallbackHandler()
-	} else {
-		handler = svc.Handler(route)
+	if route.Path == "" {
+		return svc.FallbackHandler()
 	}
-	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
+	return svc.Handler(route)
 }
 
 // NewService builds the route's service from the environment. Routes that

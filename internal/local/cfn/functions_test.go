@@ -54,7 +54,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 				}
 				return
 			}
-			if f.LogicalID == api.Fallback.LogicalID {
+			if f.LogicalID == api.NotFound.LogicalID() {
 				// API Gateway's $default route: no Method, no Path, public.
 				want := cfn.HTTPEvent{Name: "DefaultRoute", APIID: "!Ref HttpApi", Authorizer: "NONE"}
 				if len(f.Events) != 1 || f.Events[0] != want || len(f.EventTypes) != 1 {
@@ -104,7 +104,12 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantStatements := []cfn.Statement{{
 		Effect:    "Allow",
 		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
-		Resources: []string{"!GetAtt CheckpointsTable.Arn", "!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
+		Resources: []string{"!GetAtt CheckpointsTable.Arn"},
+		Refs:      []string{"CheckpointsTable"},
+	}, {
+		Effect:    "Allow",
+		Actions:   []string{"dynamodb:Query"},
+		Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
 		Refs:      []string{"CheckpointsTable"},
 	}}
 	if !reflect.DeepEqual(list.Statements, wantStatements) {
