@@ -14,7 +14,9 @@
 GOARCH ?= arm64
 LAMBDA_GOFLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 
-include functions.mk
+# Next to this Makefile, wherever make runs it from (sam build may run it
+# from a copy of the source tree with --makefile).
+include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 
 # ---------------------------------------------------------------------------
 # Development targets. `make` alone prints this list (help is the default
