@@ -3,49 +3,28 @@
 #
 # template.yaml gives every function BuildMethod: makefile, so sam build runs
 # `make build-<LogicalId>` with ARTIFACTS_DIR set and packages whatever lands
-# there. Each target builds ./functions/<route> as a static binary named
+# there. Each target builds ./functions/<name> as a static binary named
 # bootstrap (what provided.al2023 executes). GOARCH must match the template's
 # Architectures (arm64); tests override it with the host's architecture to
 # run the binary locally. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/, and `make build-functions` builds all of them there.
-# One line per route of internal/api/routes.go: <LogicalId>,<route name>.
+# The targets are generated into functions.mk (make generate), one per
+# function of internal/api/routes.go and internal/lambdafn.
 # ---------------------------------------------------------------------------
 GOARCH ?= arm64
 LAMBDA_GOFLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 
-.PHONY: build-functions
-build-functions:
-
-# lambda-function,<LogicalId>,<route name>: defines target build-<LogicalId>.
-define lambda-function
-.PHONY: build-$(1)
-build-functions: build-$(1)
-build-$(1):
-	GOOS=linux GOARCH=$$(GOARCH) CGO_ENABLED=0 go build $$(LAMBDA_GOFLAGS) -o $$(or $$(ARTIFACTS_DIR),build/$(1))/bootstrap ./functions/$(2)
-endef
-
-$(eval $(call lambda-function,ListCheckpointsFunction,list-checkpoints))
-$(eval $(call lambda-function,CreateCheckpointFunction,create-checkpoint))
-$(eval $(call lambda-function,ShowCheckpointFunction,show-checkpoint))
-$(eval $(call lambda-function,DeleteCheckpointFunction,delete-checkpoint))
-$(eval $(call lambda-function,ResetCheckpointStateFunction,reset-checkpoint-state))
-$(eval $(call lambda-function,ListProvidersFunction,list-providers))
-$(eval $(call lambda-function,ShowProviderFunction,show-provider))
-$(eval $(call lambda-function,CreatePlanFunction,create-plan))
-$(eval $(call lambda-function,ListPlansFunction,list-plans))
-$(eval $(call lambda-function,ShowPlanFunction,show-plan))
-$(eval $(call lambda-function,UpdatePlanFunction,update-plan))
-$(eval $(call lambda-function,DeletePlanFunction,delete-plan))
-# API Gateway's $default route (not a route of its own): 404/405 faults.
-$(eval $(call lambda-function,NotFoundFunction,not-found))
-# Background functions (not routes): the stream worker and the sweeper.
-$(eval $(call lambda-function,WorkerFunction,worker))
-$(eval $(call lambda-function,SweeperFunction,sweeper))
+# Next to this Makefile, wherever make runs it from (sam build may run it
+# from a copy of the source tree with --makefile).
+include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 
 # ---------------------------------------------------------------------------
 # Development targets. `make` alone prints this list (help is the default
 # goal, so that a bare `make` builds or starts nothing).
 #
+#   make generate  write what follows from internal/api/routes.go and
+#                internal/lambdafn: template.yaml's route functions,
+#                functions.mk, functions/*/main.go, missing events/*.json
 #   make tools   install the pinned aws-lambda-rie and staticcheck into .bin/
 #   make run     serve the whole API on http://127.0.0.1:PORT (PORT=3000 by
 #                default), over a moto_server it starts itself unless
@@ -98,6 +77,10 @@ require-moto:
 require-cfn-lint:
 	@command -v cfn-lint >/dev/null 2>&1 || { \
 		echo "ERROR: cfn-lint is not on PATH. The lint checks template.yaml with it: pip install cfn-lint" >&2; exit 1; }
+
+.PHONY: generate
+generate:
+	go run ./internal/local/cmd/karbor-gen
 
 .PHONY: run
 run:

@@ -5,17 +5,82 @@ import (
 	"strings"
 )
 
-// Route is one operation of the API. It is the single source of truth for
-// what the local server mounts, what template.yaml declares (one function per
-// route, LogicalID) and what events/ exercises (events/<Name>.json); a test
-// checks the three against each other.
+// Route is one Lambda function behind the HTTP API: an operation of the API,
+// or the Fallback. Its declaration here is the only one: `make generate`
+// (internal/local/cmd/karbor-gen) derives from it the function's block of
+// template.yaml (its event and its IAM statements, from Access), its build
+// target in functions.mk, functions/<Name>/main.go and, when missing, a
+// skeleton events/<Name>.json; the local server mounts Routes.
 type Route struct {
-	Name      string // folder under functions/ and file name under events/
-	LogicalID string // function's logical id in template.yaml
-	Method    string
-	Path      string // API Gateway route path, also a net/http pattern
-	Writes    bool   // the function needs write access to DynamoDB
-	handle    handlerFunc
+	Name   string // folder under functions/, file name under events/, and (as LogicalID) the template's logical id
+	Method string // "" only for the Fallback
+	Path   string // API Gateway route path, also a net/http pattern; "" only for the Fallback
+	// Anonymous routes take no caller: API Gateway runs no authorizer and
+	// the handler asks for no credentials.
+	Anonymous bool
+	// Access is every DynamoDB action the function may call, on which
+	// table or index: its IAM statements, exactly. A test runs the handler
+	// against DynamoDB and checks that it calls all of them and nothing
+	// else.
+	Access []Access
+	handle handlerFunc
+}
+
+// Table is a DynamoDB table by its logical id in template.yaml.
+type Table string
+
+// The tables of template.yaml.
+const (
+	PlansTable       Table = "PlansTable"
+	CheckpointsTable Table = "CheckpointsTable"
+)
+
+// Action is an IAM action on DynamoDB.
+type Action string
+
+// The DynamoDB actions routes call.
+const (
+	GetItem    Action = "dynamodb:GetItem"
+	Query      Action = "dynamodb:Query"
+	PutItem    Action = "dynamodb:PutItem"
+	UpdateItem Action = "dynamodb:UpdateItem"
+	DeleteItem Action = "dynamodb:DeleteItem"
+)
+
+// Writes reports whether the action changes data.
+func (a Action) Writes() bool { return a != GetItem && a != Query }
+
+// Access grants one action on a table, or on one of its indexes.
+type Access struct {
+	Action Action
+	Table  Table
+	Index  string // "" for the table itself, an index name, or "*" for all of its indexes
+}
+
+// On grants actions on a table.
+func On(t Table, actions ...Action) []Access {
+	out := make([]Access, 0, len(actions))
+	for _, a := range actions {
+		out = append(out, Access{Action: a, Table: t})
+	}
+	return out
+}
+
+// QueryIndexes grants Query on indexes of a table ("*": all of them).
+func QueryIndexes(t Table, indexes ...string) []Access {
+	out := make([]Access, 0, len(indexes))
+	for _, ix := range indexes {
+		out = append(out, Access{Action: Query, Table: t, Index: ix})
+	}
+	return out
+}
+
+func grants(lists ...[]Access) []Access {
+	var out []Access
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 const (
@@ -27,34 +92,64 @@ const (
 	planPath        = plansPath + "/{plan_id}"
 )
 
-// Routes lists every operation of the service.
+// The functions behind the HTTP API. Each is named after its Name
+// (show-checkpoint: ShowCheckpoint), as functions/<Name>/main.go, generated,
+// refers to it: lambdafn.Start(api.ShowCheckpoint).
+var (
+	ListCheckpoints = Route{Name: "list-checkpoints", Method: http.MethodGet, Path: checkpointsPath, handle: (*Service).listCheckpoints,
+		// The table: the marker's item (GetItem in one project, Query by
+		// id for all_tenants); by_provider: all_tenants.
+		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable, "by_project", "by_provider"))}
+	CreateCheckpoint = Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
+		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem))}
+	ShowCheckpoint = Route{Name: "show-checkpoint", Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,
+		Access: On(CheckpointsTable, GetItem)}
+	DeleteCheckpoint = Route{Name: "delete-checkpoint", Method: http.MethodDelete, Path: checkpointPath, handle: (*Service).deleteCheckpoint,
+		Access: On(CheckpointsTable, UpdateItem)}
+	ResetCheckpointState = Route{Name: "reset-checkpoint-state", Method: http.MethodPut, Path: checkpointPath, handle: (*Service).resetCheckpointState,
+		Access: On(CheckpointsTable, UpdateItem)}
+	// Providers are a registry compiled into the code: no table access.
+	ListProviders = Route{Name: "list-providers", Method: http.MethodGet, Path: providersPath, handle: (*Service).listProviders}
+	ShowProvider  = Route{Name: "show-provider", Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
+	CreatePlan    = Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
+		Access: On(PlansTable, PutItem)}
+	ListPlans = Route{Name: "list-plans", Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
+		Access: grants(On(PlansTable, GetItem, Query), QueryIndexes(PlansTable, "*"))}
+	ShowPlan = Route{Name: "show-plan", Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,
+		Access: On(PlansTable, GetItem)}
+	// GetItem: a change of resources reads the plan first, to check them
+	// against the plan's provider.
+	UpdatePlan = Route{Name: "update-plan", Method: http.MethodPut, Path: planPath, handle: (*Service).updatePlan,
+		Access: On(PlansTable, GetItem, UpdateItem)}
+	DeletePlan = Route{Name: "delete-plan", Method: http.MethodDelete, Path: planPath, handle: (*Service).deletePlan,
+		Access: On(PlansTable, DeleteItem)}
+
+	// NotFound is the function behind API Gateway's $default route, which
+	// gets every request no route matches: it has no Method and no Path.
+	// Without it API Gateway would answer those itself, outside the fault
+	// shape and without a request id. It is anonymous (what it answers
+	// reveals nothing) and reads no table. It is not in Routes: the local
+	// server's own mux does its job.
+	NotFound = Route{Name: "not-found", Anonymous: true}
+)
+
+// Routes lists every operation of the service, in template order.
 var Routes = []Route{
-	{"list-checkpoints", "ListCheckpointsFunction", http.MethodGet, checkpointsPath, false, (*Service).listCheckpoints},
-	{"create-checkpoint", "CreateCheckpointFunction", http.MethodPost, checkpointsPath, true, (*Service).createCheckpoint},
-	{"show-checkpoint", "ShowCheckpointFunction", http.MethodGet, checkpointPath, false, (*Service).showCheckpoint},
-	{"delete-checkpoint", "DeleteCheckpointFunction", http.MethodDelete, checkpointPath, true, (*Service).deleteCheckpoint},
-	{"reset-checkpoint-state", "ResetCheckpointStateFunction", http.MethodPut, checkpointPath, true, (*Service).resetCheckpointState},
-	{"list-providers", "ListProvidersFunction", http.MethodGet, providersPath, false, (*Service).listProviders},
-	{"show-provider", "ShowProviderFunction", http.MethodGet, providerPath, false, (*Service).showProvider},
-	{"create-plan", "CreatePlanFunction", http.MethodPost, plansPath, true, (*Service).createPlan},
-	{"list-plans", "ListPlansFunction", http.MethodGet, plansPath, false, (*Service).listPlans},
-	{"show-plan", "ShowPlanFunction", http.MethodGet, planPath, false, (*Service).showPlan},
-	{"update-plan", "UpdatePlanFunction", http.MethodPut, planPath, true, (*Service).updatePlan},
-	{"delete-plan", "DeletePlanFunction", http.MethodDelete, planPath, true, (*Service).deletePlan},
+	ListCheckpoints, CreateCheckpoint, ShowCheckpoint, DeleteCheckpoint, ResetCheckpointState,
+	ListProviders, ShowProvider,
+	CreatePlan, ListPlans, ShowPlan, UpdatePlan, DeletePlan,
 }
 
-// Fallback is the function behind API Gateway's $default route, which gets
-// every request no route matches (it has no Method and no Path). Without it
-// API Gateway would answer those itself, outside the fault shape and without
-// a request id. It is not in Routes: the local server's own mux does its job.
-var Fallback = Route{Name: "not-found", LogicalID: "NotFoundFunction"}
+// Fallback is NotFound, the function of API Gateway's $default route.
+var Fallback = NotFound
+
+// Functions lists every function behind the HTTP API: Routes, then the
+// Fallback.
+func Functions() []Route { return append(append([]Route(nil), Routes...), Fallback) }
 
 // RouteByName finds a route, or the Fallback, by its Name.
 func RouteByName(name string) (Route, bool) {
-	if name == Fallback.Name {
-		return Fallback, true
-	}
-	for _, r := range Routes {
+	for _, r := range Functions() {
 		if r.Name == name {
 			return r, true
 		}
@@ -62,8 +157,32 @@ func RouteByName(name string) (Route, bool) {
 	return Route{}, false
 }
 
-// UsesTables reports whether the route reads or writes DynamoDB; provider
-// routes read the compiled-in registry only.
-func (r Route) UsesTables() bool {
-	return r.Name != Fallback.Name && (!strings.Contains(r.Path, "/providers") || strings.Contains(r.Path, "/checkpoints"))
+// LogicalID is the function's logical id in template.yaml and the name of
+// its build target (build-<LogicalID>), derived from its name:
+// show-checkpoint ↔ ShowCheckpointFunction.
+func (r Route) LogicalID() string { return LogicalID(r.Name) }
+
+// LogicalID derives a function's logical id from its folder name:
+// "reset-checkpoint-state" → "ResetCheckpointStateFunction".
+func LogicalID(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String() + "Function"
+}
+
+// UsesTables reports whether the route reads or writes DynamoDB.
+func (r Route) UsesTables() bool { return len(r.Access) > 0 }
+
+// Writes reports whether the route may change data.
+func (r Route) Writes() bool {
+	for _, a := range r.Access {
+		if a.Action.Writes() {
+			return true
+		}
+	}
+	return false
 }

@@ -81,8 +81,7 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 				}, false)
 				return
 			}
-			// The fallback's answers need no caller.
-			s.serve(w, r, rt.Name, rt.handle, rt.Name != Fallback.Name)
+			s.serve(w, r, rt.Name, rt.handle, !rt.Anonymous)
 		})
 	}
 	unknownPath := func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +108,7 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 func (s *Service) FallbackHandler() http.Handler {
 	routes := make([]Route, 0, len(Routes))
 	for _, rt := range Routes {
-		rt.Name = Fallback.Name
+		rt.Name, rt.Anonymous = Fallback.Name, Fallback.Anonymous
 		rt.handle = func(*Service, *request) (any, error) {
 			return nil, faultf(http.StatusNotFound, "The resource could not be found.")
 		}

@@ -34,10 +34,10 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	"karbor/internal/lambdafn"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
-	"karbor/internal/worker"
 )
 
 // iterationTB is the benchmark as rie.Start sees it, except that the
@@ -92,20 +92,13 @@ func checkWorker(b *testing.B, emu *rie.Emulator, event []byte) {
 }
 
 func BenchmarkColdStart(b *testing.B) {
-	show, _ := api.RouteByName("show-checkpoint")
-	providers, _ := api.RouteByName("list-providers")
-	var workerID string
-	for _, f := range worker.Functions {
-		if f.Name == "worker" {
-			workerID = f.LogicalID
-		}
-	}
+	show, providers := api.ShowCheckpoint, api.ListProviders
 	for _, cs := range []coldStart{
-		{name: show.Name, logicalID: show.LogicalID, tables: true, check: checkHTTP},
-		{name: providers.Name, logicalID: providers.LogicalID, check: checkHTTP},
+		{name: show.Name, logicalID: show.LogicalID(), tables: true, check: checkHTTP},
+		{name: providers.Name, logicalID: providers.LogicalID(), check: checkHTTP},
 		// An empty batch: the init is what is measured, and the worker's
 		// answer to no records is no failure.
-		{name: "worker", logicalID: workerID, event: []byte(`{"Records":[]}`), check: checkWorker},
+		{name: "worker", logicalID: lambdafn.Worker.LogicalID(), event: []byte(`{"Records":[]}`), check: checkWorker},
 	} {
 		b.Run(cs.name, func(b *testing.B) { benchColdStart(b, cs) })
 	}

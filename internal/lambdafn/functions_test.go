@@ -101,7 +101,7 @@ func seed(t *testing.T, s *store.Store) {
 // fresh, seeded tables.
 func start(t *testing.T, r api.Route) *fixture {
 	t.Helper()
-	bootstrap := rie.Build(t, r.LogicalID)
+	bootstrap := rie.Build(t, r.LogicalID())
 	plans, checkpoints := testenv.Tables(t)
 	endpoint := testenv.Endpoint(t)
 	s := store.New(testenv.DynamoDB(t), plans, checkpoints)
@@ -452,8 +452,7 @@ func checkFault(t *testing.T, body, name string, code int) {
 // TestFunctionIdentity checks that a deployed function takes the caller
 // from the JWT authorizer's claims only.
 func TestFunctionIdentity(t *testing.T) {
-	r, _ := api.RouteByName("show-checkpoint")
-	f := start(t, r)
+	f := start(t, api.ShowCheckpoint)
 	if _, ok := f.emu.InitDuration(); ok {
 		t.Errorf("an init duration before the first invoke: the emulator inits on the first invoke")
 	}
@@ -498,7 +497,7 @@ func TestFunctionIdentity(t *testing.T) {
 // endpoint. It answers without a caller and without a table.
 func TestFallbackFunction(t *testing.T) {
 	fb := api.Fallback
-	bootstrap := rie.Build(t, fb.LogicalID)
+	bootstrap := rie.Build(t, fb.LogicalID())
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", fb.Name+".json"))
 	if err != nil {
 		t.Fatal(err)

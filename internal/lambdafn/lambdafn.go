@@ -1,6 +1,8 @@
-// Package lambdafn runs one route of the API as a Lambda function behind an
-// API Gateway HTTP API (payload 2.0). Each functions/<route>/main.go calls
-// Start with its route's name.
+// Package lambdafn wires the service's code to Lambda: a route of the API
+// (api.Routes, api.Fallback) behind an API Gateway HTTP API (payload 2.0),
+// with Start, and the background functions (Backgrounds), with
+// StartBackground. Each functions/<name>/main.go, generated, calls one of
+// them.
 package lambdafn
 
 import (
@@ -25,34 +27,47 @@ import (
 	"karbor/internal/store"
 )
 
-// Start serves the named route and never returns. Clients are built here,
-// once per execution environment, not per request.
-func Start(routeName string) {
+// Start serves the route and never returns. Clients are built here, once
+// per execution environment, not per request.
+func Start(route api.Route) {
 	log := logging.FromEnv()
-	route, ok := api.RouteByName(routeName)
-	if !ok {
-		log.Error("unknown route", "route", routeName)
-		os.Exit(1)
-	}
 	svc, err := NewService(context.Background(), route, log)
 	if err != nil {
-		log.Error("init failed", "route", routeName, "error", err.Error())
+		log.Error("init failed", "route", route.Name, "error", err.Error())
 		os.Exit(1)
 	}
+	lambda.Start(httpadapter.NewV2(Handler(svc, route)).ProxyWithContext)
+}
+
+// Handler is what the route's function serves.
+func Handler(svc *api.Service, route api.Route) http.Handler {
 	// Not svc.Handler(api.Fallback): the fallback has no path, and an
 	// empty pattern makes ServeMux panic.
-	var handler http.Handler
-	if route.Name == api.Fallback.Name {
-		handler = svc.FallbackHandler()
-	} else {
-		handler = svc.Handler(route)
+	if route.Path == "" {
+		return svc.FallbackHandler()
 	}
-	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
+	return svc.Handler(route)
 }
 
 // NewService builds the route's service from the environment. Routes that
 // read no table (providers) build no AWS client at all.
 func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Service, error) {
+	return newService(route, log, func() (store.API, error) {
+		cfg, err := awscfg.Load(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		return awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
+	})
+}
+
+// NewServiceOver is NewService over the given DynamoDB client, for tests
+// that watch the calls it makes.
+func NewServiceOver(route api.Route, log *slog.Logger, db store.API) (*api.Service, error) {
+	return newService(route, log, func() (store.API, error) { return db, nil })
+}
+
+func newService(route api.Route, log *slog.Logger, client func() (store.API, error)) (*api.Service, error) {
 	svc := &api.Service{
 		Auth:      ClaimsAuth{User: env("CLAIM_USER", "sub"), Project: env("CLAIM_PROJECT", "project_id"), Roles: env("CLAIM_ROLES", "roles")},
 		Log:       log,
@@ -65,12 +80,11 @@ func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Se
 	if plans == "" || checkpoints == "" {
 		return nil, fmt.Errorf("PLANS_TABLE and CHECKPOINTS_TABLE must be set")
 	}
-	cfg, err := awscfg.Load(ctx, false)
+	db, err := client()
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), plans, checkpoints)
-	svc.Domain = &domain.Service{Store: st, Providers: provider.Lookup}
+	svc.Domain = &domain.Service{Store: store.New(db, plans, checkpoints), Providers: provider.Lookup}
 	return svc, nil
 }
 

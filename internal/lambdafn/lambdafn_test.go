@@ -7,13 +7,16 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"karbor/internal/api"
+	"karbor/internal/domain"
 	"karbor/internal/lambdafn"
+	"karbor/internal/worker"
 )
 
 func TestParseRoles(t *testing.T) {
@@ -92,5 +95,40 @@ func TestRequestID(t *testing.T) {
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8476a536-e9f4-11e8-9739-2dfe598c3fcd"})
 	if got := lambdafn.RequestID(r.WithContext(ctx)); got != "req-8476a536-e9f4-11e8-9739-2dfe598c3fcd" {
 		t.Errorf("RequestID = %q", got)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv("CHECKPOINTS_TABLE", "cps")
+	t.Setenv("DELETED_RETENTION", "")
+	t.Setenv("STUCK_AFTER", "")
+	t.Setenv("DYNAMODB_ENDPOINT", "")
+	t.Setenv("EC2_ENDPOINT", "")
+	c, err := lambdafn.ConfigFromEnv()
+	want := lambdafn.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	if err != nil || c != want {
+		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
+	}
+
+	t.Setenv("DELETED_RETENTION", "48h")
+	t.Setenv("STUCK_AFTER", "30m")
+	t.Setenv("EC2_ENDPOINT", "http://127.0.0.1:5000")
+	c, err = lambdafn.ConfigFromEnv()
+	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" {
+		t.Errorf("from the environment: %+v, %v", c, err)
+	}
+
+	for name, value := range map[string]string{"DELETED_RETENTION": "30 days", "STUCK_AFTER": "-1h"} {
+		t.Setenv("DELETED_RETENTION", "48h")
+		t.Setenv("STUCK_AFTER", "30m")
+		t.Setenv(name, value)
+		if _, err := lambdafn.ConfigFromEnv(); err == nil {
+			t.Errorf("%s=%q was accepted", name, value)
+		}
+	}
+	t.Setenv("STUCK_AFTER", "30m")
+	t.Setenv("CHECKPOINTS_TABLE", "")
+	if _, err := lambdafn.ConfigFromEnv(); err == nil {
+		t.Error("a missing CHECKPOINTS_TABLE was accepted")
 	}
 }

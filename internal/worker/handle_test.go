@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -100,39 +99,4 @@ func TestHandleRecordOfVanishedCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.handle(e.worker, insert)
-}
-
-func TestConfigFromEnv(t *testing.T) {
-	t.Setenv("CHECKPOINTS_TABLE", "cps")
-	t.Setenv("DELETED_RETENTION", "")
-	t.Setenv("STUCK_AFTER", "")
-	t.Setenv("DYNAMODB_ENDPOINT", "")
-	t.Setenv("EC2_ENDPOINT", "")
-	c, err := worker.ConfigFromEnv()
-	want := worker.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
-	if err != nil || c != want {
-		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
-	}
-
-	t.Setenv("DELETED_RETENTION", "48h")
-	t.Setenv("STUCK_AFTER", "30m")
-	t.Setenv("EC2_ENDPOINT", "http://127.0.0.1:5000")
-	c, err = worker.ConfigFromEnv()
-	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" {
-		t.Errorf("from the environment: %+v, %v", c, err)
-	}
-
-	for name, value := range map[string]string{"DELETED_RETENTION": "30 days", "STUCK_AFTER": "-1h"} {
-		t.Setenv("DELETED_RETENTION", "48h")
-		t.Setenv("STUCK_AFTER", "30m")
-		t.Setenv(name, value)
-		if _, err := worker.ConfigFromEnv(); err == nil {
-			t.Errorf("%s=%q was accepted", name, value)
-		}
-	}
-	t.Setenv("STUCK_AFTER", "30m")
-	t.Setenv("CHECKPOINTS_TABLE", "")
-	if _, err := worker.ConfigFromEnv(); err == nil {
-		t.Error("a missing CHECKPOINTS_TABLE was accepted")
-	}
 }

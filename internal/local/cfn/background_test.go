@@ -25,6 +25,7 @@ import (
 
 	"karbor"
 	"karbor/internal/domain"
+	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -603,7 +604,7 @@ func TestPatternMatcher(t *testing.T) {
 // checkBackgroundEvent checks a sample event of a background function:
 // worker events are stream batches Lambda would deliver (every record
 // passes the template's filter), sweeper events are scheduled events.
-func checkBackgroundEvent(t *testing.T, f worker.Function, path string) {
+func checkBackgroundEvent(t *testing.T, f lambdafn.Background, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -611,7 +612,7 @@ func checkBackgroundEvent(t *testing.T, f worker.Function, path string) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	switch f.LogicalID {
+	switch f.LogicalID() {
 	case "WorkerFunction":
 		var ev events.DynamoDBEvent
 		if err := dec.Decode(&ev); err != nil {
@@ -639,6 +640,6 @@ func checkBackgroundEvent(t *testing.T, f worker.Function, path string) {
 			t.Errorf("%s: source %q, detail-type %q; want aws.events, Scheduled Event", path, ev.Source, ev.DetailType)
 		}
 	default:
-		t.Errorf("%s: no check for the events of %s", path, f.LogicalID)
+		t.Errorf("%s: no check for the events of %s", path, f.LogicalID())
 	}
 }

@@ -1,6 +1,6 @@
 // Package cfn reads the parts of the SAM template (template.yaml) that the
 // code and the tests depend on: the DynamoDB tables, and the functions with
-// their HTTP routes, environment and IAM statements.
+// their build settings, environment and IAM statements.
 //
 // It reads the template as written, before the SAM transform, and resolves no
 // intrinsic function. Short-form tags (!Ref, !GetAtt, !Sub, ...) and their

@@ -20,8 +20,6 @@ type Function struct {
 	Runtime       string
 	Architectures []string
 	BuildMethod   string            // Metadata.BuildMethod
-	Events        []HTTPEvent       // the HttpApi events, in template order
-	EventTypes    map[string]string // every event, HttpApi or not: name → Type
 	Env           map[string]string // environment variables with literal values
 	EnvRefs       map[string]string // environment variables whose value is !Ref <id>: name → id
 	Role          string            // as text; when set, SAM ignores Policies
@@ -30,18 +28,6 @@ type Function struct {
 	// policies and SAM policy templates are listed by name in Policies.
 	Policies   []string
 	Statements []Statement
-	// Every action and every resource (as text) of the Allow statements.
-	Actions   []string
-	Resources []string
-}
-
-// HTTPEvent is an event of type HttpApi.
-type HTTPEvent struct {
-	Name       string // the event's key under Events
-	Method     string
-	Path       string
-	APIID      string // ApiId as text, e.g. "!Ref HttpApi"
-	Authorizer string // Auth.Authorizer as text; "" means the API's default
 }
 
 // Statement is one statement of an inline policy document.
@@ -53,9 +39,8 @@ type Statement struct {
 }
 
 // Functions returns every AWS::Serverless::Function of the template in
-// template order. An event method or path, an environment variable name, a
-// statement's Effect or Action that is not a literal is an error, and so is a
-// statement with NotAction or NotResource: a test of least privilege could
+// template order. A statement's Effect or Action that is not a literal is an
+// error, and so is a statement with NotAction or NotResource: a test of least privilege could
 // not reason about them.
 func (t *Template) Functions() ([]Function, error) {
 	globals := at(t.root, "Globals", "Function")
@@ -87,7 +72,6 @@ func function(r resource, globals *yaml.Node) (Function, error) {
 		Handler:     text(prop("Handler")),
 		Runtime:     text(prop("Runtime")),
 		Role:        text(get(props, "Role")),
-		EventTypes:  map[string]string{},
 		Env:         map[string]string{},
 		EnvRefs:     map[string]string{},
 		BuildMethod: text(at(r.node, "Metadata", "BuildMethod")),
@@ -109,32 +93,6 @@ func function(r resource, globals *yaml.Node) (Function, error) {
 		}
 	}
 
-	for _, kv := range pairs(get(props, "Events")) {
-		name, ev := kv[0].Value, kv[1]
-		typ, ok := literal(get(ev, "Type"))
-		if !ok {
-			return f, fmt.Errorf("event %s has no literal Type", name)
-		}
-		f.EventTypes[name] = typ
-		if typ != "HttpApi" {
-			continue
-		}
-		ep := get(ev, "Properties")
-		e := HTTPEvent{
-			Name:       name,
-			APIID:      text(get(ep, "ApiId")),
-			Authorizer: text(at(ep, "Auth", "Authorizer")),
-		}
-		for key, dst := range map[string]*string{"Method": &e.Method, "Path": &e.Path} {
-			if n := get(ep, key); n != nil {
-				if *dst, ok = literal(n); !ok {
-					return f, fmt.Errorf("event %s: %s is %s, want a literal", name, key, text(n))
-				}
-			}
-		}
-		f.Events = append(f.Events, e)
-	}
-
 	for _, p := range items(get(props, "Policies")) {
 		if p.Kind != yaml.MappingNode || isIntrinsic(p) {
 			f.Policies = append(f.Policies, text(p)) // a managed policy's name or ARN
@@ -152,10 +110,6 @@ func function(r resource, globals *yaml.Node) (Function, error) {
 				return f, fmt.Errorf("policies: %w", err)
 			}
 			f.Statements = append(f.Statements, st)
-			if st.Effect == "Allow" {
-				f.Actions = appendNew(f.Actions, st.Actions...)
-				f.Resources = appendNew(f.Resources, st.Resources...)
-			}
 		}
 	}
 	return f, nil

@@ -22,14 +22,10 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
 	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel"}
 	// The background functions add their own parameters to Globals'
-	// environment, and have no HttpApi event (their events are a stream
-	// and a schedule).
-	background := map[string]struct {
-		refs   map[string]string
-		events map[string]string
-	}{
-		"WorkerFunction":  {map[string]string{"DELETED_RETENTION": "DeletedRetention"}, map[string]string{"CheckpointStream": "DynamoDB"}},
-		"SweeperFunction": {map[string]string{"STUCK_AFTER": "StuckAfter"}, map[string]string{"Every5Minutes": "Schedule"}},
+	// environment.
+	background := map[string]map[string]string{
+		"WorkerFunction":  {"DELETED_RETENTION": "DeletedRetention"},
+		"SweeperFunction": {"STUCK_AFTER": "StuckAfter"},
 	}
 	byID := map[string]cfn.Function{}
 	for _, f := range fns {
@@ -43,30 +39,13 @@ func TestFunctionsFromTemplate(t *testing.T) {
 				t.Errorf("CodeUri %q, BuildMethod %q; want . and makefile", f.CodeURI, f.BuildMethod)
 			}
 			wantRefs := maps.Clone(globalRefs)
-			bg, isBackground := background[f.LogicalID]
-			maps.Copy(wantRefs, bg.refs)
+			bg := background[f.LogicalID]
+			maps.Copy(wantRefs, bg)
 			if !reflect.DeepEqual(f.Env, wantEnv) || !reflect.DeepEqual(f.EnvRefs, wantRefs) {
 				t.Errorf("Env %v, EnvRefs %v; want %v and %v", f.Env, f.EnvRefs, wantEnv, wantRefs)
 			}
-			if isBackground {
-				if len(f.Events) != 0 || !reflect.DeepEqual(f.EventTypes, bg.events) {
-					t.Errorf("HttpApi events %+v, event types %v; want none and %v", f.Events, f.EventTypes, bg.events)
-				}
-				return
-			}
-			if f.LogicalID == api.Fallback.LogicalID {
-				// API Gateway's $default route: no Method, no Path, public.
-				want := cfn.HTTPEvent{Name: "DefaultRoute", APIID: "!Ref HttpApi", Authorizer: "NONE"}
-				if len(f.Events) != 1 || f.Events[0] != want || len(f.EventTypes) != 1 {
-					t.Errorf("Events = %+v (types %v), want only %+v", f.Events, f.EventTypes, want)
-				}
-				if len(f.Statements) != 0 || len(f.Policies) != 0 || f.Role != "" {
-					t.Errorf("policies %q, statements %+v, role %q; want none", f.Policies, f.Statements, f.Role)
-				}
-				return
-			}
-			if len(f.Events) != 1 || f.Events[0].APIID != "!Ref HttpApi" || f.Events[0].Authorizer != "" {
-				t.Errorf("Events = %+v, want one on !Ref HttpApi with the default authorizer", f.Events)
+			if f.LogicalID == api.NotFound.LogicalID() && (len(f.Statements) != 0 || len(f.Policies) != 0 || f.Role != "") {
+				t.Errorf("policies %q, statements %+v, role %q; want none", f.Policies, f.Statements, f.Role)
 			}
 		})
 	}
@@ -97,26 +76,19 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	}
 
 	list := byID["ListCheckpointsFunction"]
-	wantEvent := cfn.HTTPEvent{Name: "Route", Method: "GET", Path: "/v1/{tenant_id}/providers/{provider_id}/checkpoints", APIID: "!Ref HttpApi"}
-	if len(list.Events) != 1 || list.Events[0] != wantEvent {
-		t.Errorf("ListCheckpointsFunction events = %+v, want %+v", list.Events, wantEvent)
-	}
 	wantStatements := []cfn.Statement{{
 		Effect:    "Allow",
 		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
-		Resources: []string{"!GetAtt CheckpointsTable.Arn", "!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
+		Resources: []string{"!GetAtt CheckpointsTable.Arn"},
+		Refs:      []string{"CheckpointsTable"},
+	}, {
+		Effect:    "Allow",
+		Actions:   []string{"dynamodb:Query"},
+		Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
 		Refs:      []string{"CheckpointsTable"},
 	}}
 	if !reflect.DeepEqual(list.Statements, wantStatements) {
 		t.Errorf("ListCheckpointsFunction statements = %+v, want %+v", list.Statements, wantStatements)
-	}
-
-	create := byID["CreateCheckpointFunction"]
-	if want := []string{"dynamodb:GetItem", "dynamodb:PutItem"}; !reflect.DeepEqual(create.Actions, want) {
-		t.Errorf("CreateCheckpointFunction actions = %q, want %q", create.Actions, want)
-	}
-	if want := []string{"!GetAtt PlansTable.Arn", "!GetAtt CheckpointsTable.Arn"}; !reflect.DeepEqual(create.Resources, want) {
-		t.Errorf("CreateCheckpointFunction resources = %q, want %q", create.Resources, want)
 	}
 
 	providers := byID["ListProvidersFunction"]
@@ -199,14 +171,9 @@ Resources:
 		Handler:       "bootstrap",
 		Runtime:       "provided.al2",
 		Architectures: []string{"arm64"},
-		Events: []cfn.HTTPEvent{
-			{Name: "Get", Method: "get", Path: "/x", APIID: "!Ref Api", Authorizer: "NONE"},
-			{Name: "Catchall"},
-		},
-		EventTypes: map[string]string{"Stream": "DynamoDB", "Get": "HttpApi", "Catchall": "HttpApi"},
-		Env:        map[string]string{"TABLE": "fixed"},
-		EnvRefs:    map[string]string{"LEVEL": "Level"},
-		Role:       "!GetAtt WorkerRole.Arn",
+		Env:           map[string]string{"TABLE": "fixed"},
+		EnvRefs:       map[string]string{"LEVEL": "Level"},
+		Role:          "!GetAtt WorkerRole.Arn",
 		Policies: []string{
 			"AWSLambdaBasicExecutionRole",
 			"!Sub arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess",
@@ -217,8 +184,6 @@ Resources:
 			{Effect: "Deny", Actions: []string{"dynamodb:DeleteItem"}, Resources: []string{"*"}},
 			{Effect: "Allow", Actions: []string{"dynamodb:Query", "dynamodb:GetItem"}, Resources: []string{"!Sub [${T}/index/*, {T: !GetAtt Other.Arn}]"}, Refs: []string{"Other"}},
 		},
-		Actions:   []string{"dynamodb:GetItem", "dynamodb:Query"},
-		Resources: []string{"!GetAtt Table.Arn", "!Sub [${T}/index/*, {T: !GetAtt Other.Arn}]"},
 	}
 	if !reflect.DeepEqual(fns[0], want) {
 		t.Errorf("Functions()[0] =\n%s\nwant\n%s", jsonText(fns[0]), jsonText(want))
@@ -230,8 +195,6 @@ func TestFunctionsErrors(t *testing.T) {
 	tests := []struct {
 		name, props, want string
 	}{
-		{"event without type", "      Events: {E: {Properties: {}}}\n", "event E has no literal Type"},
-		{"intrinsic method", "      Events: {E: {Type: HttpApi, Properties: {Method: !Ref M, Path: /x}}}\n", "event E: Method is !Ref M, want a literal"},
 		{"not action", "      Policies: [{Statement: [{Effect: Allow, NotAction: 's3:*', Resource: '*'}]}]\n", "statement uses NotAction"},
 		{"not resource", "      Policies: [{Statement: [{Effect: Allow, Action: 's3:*', NotResource: '*'}]}]\n", "statement uses NotResource"},
 		{"no effect", "      Policies: [{Statement: [{Action: 's3:*', Resource: '*'}]}]\n", "no Effect"},
@@ -276,8 +239,5 @@ func TestParseLookup(t *testing.T) {
 	}
 	if got, ok := tpl.Lookup("Resources", "Nope"); ok {
 		t.Errorf("Lookup of a missing key = %q, true; want false", got)
-	}
-	if got, want := tpl.ResourceIDs("AWS::DynamoDB::Table"), []string{"PlansTable", "CheckpointsTable"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("ResourceIDs(table) = %q, want %q", got, want)
 	}
 }

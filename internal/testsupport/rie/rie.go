@@ -83,7 +83,7 @@ type build struct {
 }
 
 // Build builds the function with the given logical id (template.yaml, and
-// api.Route.LogicalID) by running `make build-<LogicalID>` from the
+// api.Route.LogicalID()) by running `make build-<LogicalID>` from the
 // repository root, as `sam build` does, with GOARCH set to the host's so the
 // emulator can run it, and returns the path of its bootstrap binary. Each
 // function is built once per test binary; later calls return the same path.

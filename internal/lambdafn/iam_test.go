@@ -1,0 +1,301 @@
+package lambdafn_test
+
+// TestRoutePolicies proves each HTTP function's IAM policy by what its
+// handler calls: every route runs, as Lambda runs it (its sample event
+// through the HTTP API adapter, the caller from the JWT claims), through
+// scenarios that reach every branch touching DynamoDB, against a real
+// DynamoDB endpoint, with a middleware on the SDK client that records each
+// call's operation, table and index. Every recorded call must be granted to
+// the function by template.yaml, and every (action, resource) pair granted
+// must have been called by some scenario. A new route needs scenarios here.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"karbor"
+	"karbor/internal/api"
+	"karbor/internal/lambdafn"
+	"karbor/internal/local/cfn"
+	"karbor/internal/store"
+	"karbor/internal/testsupport/rie"
+	"karbor/internal/testsupport/testenv"
+)
+
+// grant is one action on one resource: a table (Index "") or an index of
+// it (a name, or "*" for all of them, in a grant only).
+type grant struct {
+	Action string // e.g. dynamodb:GetItem
+	Table  string // logical id in template.yaml
+	Index  string
+}
+
+func (g grant) String() string {
+	if g.Index == "" {
+		return g.Action + " on " + g.Table
+	}
+	return g.Action + " on " + g.Table + "/index/" + g.Index
+}
+
+// covers reports whether granted g allows call c.
+func (g grant) covers(c grant) bool {
+	return g.Action == c.Action && g.Table == c.Table && (g.Index == c.Index || g.Index == "*" && c.Index != "")
+}
+
+// recorder records the DynamoDB calls made through its client.
+type recorder struct {
+	tables map[string]string // table name → logical id
+	mu     sync.Mutex
+	calls  []grant
+	errs   []string
+}
+
+// client is a client of the test endpoint that records every call.
+func (rec *recorder) client(t *testing.T) *dynamodb.Client {
+	return dynamodb.New(testenv.DynamoDB(t).Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			// After the operation's own initialize middlewares, which put
+			// its name in the context.
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("RecordCall",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					rec.record(awsmiddleware.GetOperationName(ctx), in.Parameters)
+					return next.HandleInitialize(ctx, in)
+				}), middleware.After)
+		})
+	})
+}
+
+func (rec *recorder) record(op string, input any) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	field := func(name string) string {
+		v := reflect.ValueOf(input)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return ""
+		}
+		f := v.FieldByName(name)
+		if !f.IsValid() || f.Type() != reflect.TypeFor[*string]() || f.IsNil() {
+			return ""
+		}
+		return f.Elem().String()
+	}
+	table, ok := rec.tables[field("TableName")]
+	if op == "" || !ok {
+		// A batch or transaction names its tables elsewhere: teach
+		// record to read them before a route calls one.
+		rec.errs = append(rec.errs, fmt.Sprintf("%s on table %q: not a single-table call on a table of the test", op, field("TableName")))
+		return
+	}
+	rec.calls = append(rec.calls, grant{Action: "dynamodb:" + op, Table: table, Index: field("IndexName")})
+}
+
+// scenario is one request to a route: its sample event, changed by edit.
+type scenario struct {
+	name   string
+	edit   func(ev *events.APIGatewayV2HTTPRequest)
+	status int
+}
+
+func sample(status int) scenario { return scenario{name: "sample event", status: status} }
+
+// setQuery replaces the event's query string.
+func setQuery(ev *events.APIGatewayV2HTTPRequest, q url.Values) {
+	ev.RawQueryString = q.Encode()
+	ev.QueryStringParameters = map[string]string{}
+	for k := range q {
+		ev.QueryStringParameters[k] = q.Get(k)
+	}
+}
+
+func asAdmin(ev *events.APIGatewayV2HTTPRequest) {
+	ev.RequestContext.Authorizer.JWT.Claims["roles"] = "admin"
+}
+
+func listScenarios(markerID string) []scenario {
+	return []scenario{
+		sample(http.StatusOK),
+		{"marker", func(ev *events.APIGatewayV2HTTPRequest) {
+			setQuery(ev, url.Values{"marker": {markerID}})
+		}, http.StatusOK},
+		{"all_tenants as admin", func(ev *events.APIGatewayV2HTTPRequest) {
+			asAdmin(ev)
+			setQuery(ev, url.Values{"all_tenants": {"1"}})
+		}, http.StatusOK},
+		{"all_tenants as admin with marker", func(ev *events.APIGatewayV2HTTPRequest) {
+			asAdmin(ev)
+			setQuery(ev, url.Values{"all_tenants": {"1"}, "marker": {markerID}})
+		}, http.StatusOK},
+	}
+}
+
+// scenarios lists, per function, requests that together reach every call
+// the function makes to DynamoDB. Each runs over fresh tables seeded with
+// the plan and the checkpoint the sample events name.
+var scenarios = map[string][]scenario{
+	"list-checkpoints":       listScenarios(checkpointID),
+	"create-checkpoint":      {sample(http.StatusOK)},
+	"show-checkpoint":        {sample(http.StatusOK)},
+	"delete-checkpoint":      {sample(http.StatusOK)},
+	"reset-checkpoint-state": {sample(http.StatusOK)},
+	"list-providers":         {sample(http.StatusOK)},
+	"show-provider":          {sample(http.StatusOK)},
+	"create-plan":            {sample(http.StatusOK)},
+	"list-plans":             listScenarios(planID),
+	"show-plan":              {sample(http.StatusOK)},
+	"update-plan": {
+		sample(http.StatusOK),
+		// A change of resources reads the plan, to check them against its
+		// provider.
+		{"with resources", func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.Body = `{"plan": {"resources": [{"id": "cb4ef2ff-10f5-46c9-bce4-cf7a49c65a01", "type": "OS::Nova::Server", "name": "App server"}]}}`
+			delete(ev.Headers, "content-length")
+		}, http.StatusOK},
+	},
+	"delete-plan": {sample(http.StatusOK)},
+	"not-found":   {sample(http.StatusMethodNotAllowed)},
+}
+
+func TestRoutePolicies(t *testing.T) {
+	tpl, err := cfn.Parse(karbor.TemplateYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range api.Functions() {
+		t.Run(r.Name, func(t *testing.T) {
+			scs, ok := scenarios[r.Name]
+			if !ok || len(scs) == 0 {
+				t.Fatalf("no scenarios for %s: add requests that reach every DynamoDB call it makes", r.Name)
+			}
+			i := slices.IndexFunc(fns, func(f cfn.Function) bool { return f.LogicalID == r.LogicalID() })
+			if i < 0 {
+				t.Fatalf("template.yaml has no function %s; run make generate", r.LogicalID())
+			}
+			granted := grants(t, fns[i])
+
+			var called []grant
+			for _, sc := range scs {
+				t.Run(sc.name, func(t *testing.T) { called = append(called, runScenario(t, r, sc)...) })
+			}
+			for _, c := range called {
+				if !slices.ContainsFunc(granted, func(g grant) bool { return g.covers(c) }) {
+					t.Errorf("%s calls %s, which template.yaml does not grant it: add it to the route's Access", r.LogicalID(), c)
+				}
+			}
+			for _, g := range granted {
+				if !slices.ContainsFunc(called, g.covers) {
+					t.Errorf("%s is granted %s, which no scenario called: remove it from the route's Access, or add the scenario that needs it", r.LogicalID(), g)
+				}
+				if r.Method == http.MethodGet && api.Action(g.Action).Writes() {
+					t.Errorf("%s serves GET and is granted the write action %s", r.LogicalID(), g)
+				}
+			}
+		})
+	}
+	for name := range scenarios {
+		if _, ok := api.RouteByName(name); !ok {
+			t.Errorf("scenarios has %s, which is no route", name)
+		}
+	}
+}
+
+// The only resources a route's statements may name: a table, or its
+// indexes.
+var (
+	tableARN = regexp.MustCompile(`^!GetAtt (\w+)\.Arn$`)
+	indexARN = regexp.MustCompile(`^!Sub \$\{(\w+)\.Arn\}/index/(\*|\w+)$`)
+)
+
+// grants lists the (action, resource) pairs a function's policy allows.
+func grants(t *testing.T, f cfn.Function) []grant {
+	t.Helper()
+	if f.Role != "" || len(f.Policies) > 0 {
+		t.Errorf("%s has role %q and managed policies or policy templates %q; want only explicit statements", f.LogicalID, f.Role, f.Policies)
+	}
+	var out []grant
+	for _, st := range f.Statements {
+		if st.Effect != "Allow" {
+			t.Errorf("%s has a %s statement; want Allow only", f.LogicalID, st.Effect)
+			continue
+		}
+		for _, res := range st.Resources {
+			var table, index string
+			if m := tableARN.FindStringSubmatch(res); m != nil {
+				table = m[1]
+			} else if m := indexARN.FindStringSubmatch(res); m != nil {
+				table, index = m[1], m[2]
+			} else {
+				t.Errorf("%s is allowed %q on %q; want !GetAtt <table>.Arn or !Sub ${<table>.Arn}/index/<name or *>", f.LogicalID, st.Actions, res)
+				continue
+			}
+			for _, a := range st.Actions {
+				out = append(out, grant{Action: a, Table: table, Index: index})
+			}
+		}
+	}
+	return out
+}
+
+// runScenario serves one request with the route's handler as its Lambda
+// function does, and returns the DynamoDB calls it made.
+func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
+	b, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if sc.edit != nil {
+		sc.edit(&ev)
+	}
+
+	plans, checkpoints := testenv.Tables(t)
+	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints))
+	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable)}}
+	// The service as the function builds it, over the recording client.
+	t.Setenv("PLANS_TABLE", plans)
+	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
+	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := httpadapter.NewV2(lambdafn.Handler(svc, r)).ProxyWithContext(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != sc.status {
+		t.Errorf("status %d, want %d; body %s", resp.StatusCode, sc.status, resp.Body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, e := range rec.errs {
+		t.Error(e)
+	}
+	return rec.calls
+}
