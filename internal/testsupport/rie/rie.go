@@ -44,6 +44,8 @@ import (
 	"github.com/google/uuid"
 
 	"karbor/internal/local/proc"
+	"karbor/internal/testsupport/syncbuf"
+	"karbor/internal/testsupport/wait"
 )
 
 // RepoRoot returns the module root: the nearest directory at or above the
@@ -173,7 +175,7 @@ type Emulator struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{} // closed when the process has exited
 
 	// The emulator crashes when two invokes overlap: one at a time.
@@ -248,7 +250,7 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 		bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = environ
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: stopping the group stops the function too.
 	proc.OwnGroup(cmd)
@@ -265,23 +267,23 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 	}
 	go func() { _ = cmd.Wait(); close(e.done) }()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = wait.Poll(func() error {
+		select {
+		case <-e.done:
+			return wait.Stop(fmt.Errorf("aws-lambda-rie exited during start:\n%s", out.String()))
+		default:
+		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = conn.Close()
-			return e, nil
 		}
-		select {
-		case <-e.done:
-			return nil, fmt.Errorf("aws-lambda-rie exited during start:\n%s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("aws-lambda-rie did not accept on %s within 10s:\n%s", addr, out.String())
-		}
+		return err
+	})
+	if err != nil {
+		e.stop()
+		return nil, fmt.Errorf("aws-lambda-rie did not accept on %s: %w\n%s", addr, err, out.String())
 	}
+	return e, nil
 }
 
 // stop ends the emulator's process group by its PID, and waits for it.
@@ -369,23 +371,4 @@ func (e *Emulator) InvokeHTTP(t testing.TB, event []byte) (resp events.APIGatewa
 		t.Fatalf("rie: the answer is not an HTTP API response (%v): %s", err, body)
 	}
 	return resp, requestID
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's writes and the
-// test's reads at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
