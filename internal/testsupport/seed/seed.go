@@ -23,7 +23,7 @@ import (
 	"karbor/internal/store"
 )
 
-// Workers is how many BatchWriteItem calls are in flight at once.
+// Workers is how many writes are in flight at once.
 const Workers = 4
 
 // batchSize is DynamoDB's limit of items in one BatchWriteItem.
@@ -74,7 +74,15 @@ func Items(t testing.TB, db *dynamodb.Client, items []Item) {
 		}
 		batches = append(batches, batch)
 	}
-	work := make(chan map[string][]types.WriteRequest)
+	Parallel(t, batches, func(batch map[string][]types.WriteRequest) error { return write(db, batch) })
+}
+
+// Parallel calls write for each of items from Workers goroutines, and
+// fails the test with the first error once all calls have returned: the
+// one pool of the tests that write many items through the store itself.
+func Parallel[T any](t testing.TB, items []T, write func(T) error) {
+	t.Helper()
+	work := make(chan T)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -82,15 +90,15 @@ func Items(t testing.TB, db *dynamodb.Client, items []Item) {
 	)
 	for range Workers {
 		wg.Go(func() {
-			for batch := range work {
-				if err := write(db, batch); err != nil {
+			for it := range work {
+				if err := write(it); err != nil {
 					errOnce.Do(func() { firstErr = err })
 				}
 			}
 		})
 	}
-	for _, b := range batches {
-		work <- b
+	for _, it := range items {
+		work <- it
 	}
 	close(work)
 	wg.Wait()
