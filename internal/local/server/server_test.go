@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"karbor/internal/local/server"
 	"karbor/internal/provider"
 	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -67,9 +69,9 @@ func start(t *testing.T, ec2Endpoint string) *client {
 	case err := <-done:
 		cancel()
 		t.Fatalf("Run ended before serving: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(wait.Timeout):
 		cancel()
-		t.Fatal("the local server did not start within 30s")
+		t.Fatalf("the local server did not start within %v", wait.Timeout)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -145,18 +147,16 @@ func (c *client) createCheckpoint(providerID string, resources []map[string]any,
 // waitStatus polls the checkpoint until it has the status, and returns it.
 func (c *client) waitStatus(providerID, id, want string) map[string]any {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var cp map[string]any
+	wait.Until(c.t, fmt.Sprintf("checkpoint %s to be %s", id, want), func() error {
 		out := c.must("GET", "/providers/"+providerID+"/checkpoints/"+id, nil)
-		cp, _ := out["checkpoint"].(map[string]any)
-		if cp["status"] == want {
-			return cp
+		cp, _ = out["checkpoint"].(map[string]any)
+		if cp["status"] != want {
+			return fmt.Errorf("it is %v (graph %v)", cp["status"], cp["resource_graph"])
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("checkpoint %s is %v, want %s (graph %v)", id, cp["status"], want, cp["resource_graph"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return cp
 }
 
 func dig(v any, path ...string) any {
