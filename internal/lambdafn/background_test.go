@@ -84,6 +84,7 @@ type background struct {
 
 func newBackground(t *testing.T) *background {
 	t.Helper()
+	rie.SkipIfShort(t)
 	plans, checkpoints := testenv.Tables(t)
 	return &background{checkpoints: checkpoints, endpoint: testenv.Endpoint(t), store: store.New(testenv.DynamoDB(t), plans, checkpoints)}
 }

@@ -93,6 +93,9 @@ func walkBudgeted(t *testing.T, db store.API, plans, table string, limit int, ac
 }
 
 func TestFilteredCheckpointsReadBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 1,200 checkpoints and walks them a dozen times: skipped by -short")
+	}
 	t.Parallel()
 	plans, table := testenv.Tables(t)
 	db := testenv.DynamoDB(t)

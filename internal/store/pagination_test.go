@@ -18,6 +18,9 @@ import (
 // provider through markers. The tables are filled once and shared by the
 // subtests.
 func TestCheckpointPagination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a table of 2,580 checkpoints: skipped by -short")
+	}
 	t.Parallel()
 	plans, table := testenv.Tables(t)
 	db := testenv.DynamoDB(t)

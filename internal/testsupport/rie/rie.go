@@ -89,8 +89,10 @@ type build struct {
 // repository root, as `sam build` does, with GOARCH set to the host's so the
 // emulator can run it, and returns the path of its bootstrap binary. Each
 // function is built once per test binary; later calls return the same path.
+// Under -short (make test-short) Build skips the test (see SkipIfShort).
 func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 	t.Helper()
+	SkipIfShort(t)
 	if runtime.GOOS != "linux" {
 		t.Fatalf("rie: Lambda functions are linux binaries and aws-lambda-rie runs on Linux only, not on %s", runtime.GOOS)
 	}
@@ -139,6 +141,16 @@ func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 		t.Fatalf("rie: %v", b.err)
 	}
 	return b.bootstrap
+}
+
+// SkipIfShort skips the test under -short (make test-short): building
+// function binaries and running them under the emulator is the slow tier's.
+// Build calls it; a test that prepares much before its Build calls it first.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds function binaries and runs them under aws-lambda-rie: skipped by -short")
+	}
 }
 
 // RemoveBuilds removes the binaries that Build made. Call it from TestMain
