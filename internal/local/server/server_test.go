@@ -144,14 +144,18 @@ func (c *client) createCheckpoint(providerID string, resources []map[string]any,
 	return id
 }
 
-// waitStatus polls the checkpoint until it has the status, and returns it.
+// waitStatus polls the checkpoint until the worker has left it in the
+// status, and returns it. The worker writes the status and the
+// resource_graph in one UpdateItem, atomic at DynamoDB; moto_server applies
+// its SET actions one by one, so a read racing the write may see the new
+// status without the graph yet: both are waited for.
 func (c *client) waitStatus(providerID, id, want string) map[string]any {
 	c.t.Helper()
 	var cp map[string]any
-	wait.Until(c.t, fmt.Sprintf("checkpoint %s to be %s", id, want), func() error {
+	wait.Until(c.t, fmt.Sprintf("checkpoint %s to be %s, with its resource graph", id, want), func() error {
 		out := c.must("GET", "/providers/"+providerID+"/checkpoints/"+id, nil)
 		cp, _ = out["checkpoint"].(map[string]any)
-		if cp["status"] != want {
+		if cp["status"] != want || cp["resource_graph"] == nil {
 			return fmt.Errorf("it is %v (graph %v)", cp["status"], cp["resource_graph"])
 		}
 		return nil
