@@ -150,9 +150,10 @@ func TestPaginationAtScale(t *testing.T) {
 
 // TestPaginationWalk follows the next links over a small listing at a
 // small page size, both ways: every checkpoint exactly once, in order, the
-// expected number of pages, also while checkpoints are created between the
-// pages (new ones are the newest: newest first they never show, oldest first
-// they come last).
+// expected number of pages; also while checkpoints are created between the
+// pages: new ones are the newest, so newest first (where the walk is past
+// them) they never show, and oldest first they show where their time puts
+// them, once each.
 func TestPaginationWalk(t *testing.T) {
 	e := newEnv(t)
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
@@ -225,8 +226,11 @@ func TestPaginationWalk(t *testing.T) {
 					t.Errorf("%s: %s listed twice", query, id)
 				}
 			}
-			if ascending && len(old) == len(seen) {
+			switch {
+			case ascending && len(old) == len(seen):
 				t.Errorf("oldest first, none of the %d checkpoints created during the walk was listed", len(created))
+			case !ascending && len(old) != len(seen):
+				t.Errorf("newest first, %d checkpoints created during the walk were listed behind its marker", len(seen)-len(old))
 			}
 			// Leave the new ones out of the next walk.
 			for _, c := range created {

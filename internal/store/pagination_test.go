@@ -15,8 +15,9 @@ import (
 )
 
 // TestCheckpointPagination lists 2,500 checkpoints of one project at one
-// provider through markers. The tables are filled once and shared by the
-// subtests.
+// provider through markers. The tables are filled once, in batches (package
+// seed), and shared by the subtests; what a page costs whatever the table's
+// size is counted (package counting), not timed.
 func TestCheckpointPagination(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds a table of 2,580 checkpoints: skipped by -short")
