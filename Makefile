@@ -30,6 +30,9 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #                default), over a moto_server it starts itself unless
 #                DYNAMODB_ENDPOINT is set; Ctrl-C stops both
 #   make test    tools, lint, then every test (what CI runs: .ci/run)
+#   make test-short  the fast tier, under a minute: go test -short, still
+#                over moto, without the lint, the function binaries under
+#                aws-lambda-rie and the large seeded tables
 #   make demo-resources  create a DynamoDB table "orders" and an EBS volume
 #                on the endpoint of a running `make run`; prints the volume id
 #   make lint    gofmt check, go vet, staticcheck, cfn-lint
@@ -105,6 +108,13 @@ lint: tools require-cfn-lint
 .PHONY: test
 test: require-moto lint
 	go test -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
+
+# The fast tier: tests that are slow by nature (building functions and
+# running them under aws-lambda-rie, seeding thousands of items) skip
+# themselves under -short; the rest run as in `make test`.
+.PHONY: test-short
+test-short: require-moto
+	go test -short -count=1 -timeout 5m ./...
 
 .PHONY: bench
 bench: tools require-moto

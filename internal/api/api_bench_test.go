@@ -18,7 +18,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"karbor/internal/local/devtoken"
@@ -26,13 +25,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -90,43 +89,22 @@ func (br benchRequest) run(b *testing.B, name string, h http.Handler) {
 	b.Run(name, func(b *testing.B) { br.measure(b, h) })
 }
 
-// seedCheckpoints writes cs through the store with a bounded pool of
-// goroutines.
-func seedCheckpoints(b *testing.B, st *store.Store, cs []*domain.Checkpoint) {
+// benchStore returns a store over fresh tables, and seeds it with cs (see
+// package seed).
+func benchStore(b *testing.B, cs ...*domain.Checkpoint) *store.Store {
 	b.Helper()
-	const workers = 8
-	work := make(chan *domain.Checkpoint)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range workers {
-		wg.Go(func() {
-			for c := range work {
-				if err := st.CreateCheckpoint(context.Background(), c); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("CreateCheckpoint(%s): %w", c.ID, err) })
-				}
-			}
-		})
-	}
-	for _, c := range cs {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
+	plans, checkpoints := testenv.Tables(b)
+	db := testenv.DynamoDB(b)
+	seed.Checkpoints(b, db, plans, checkpoints, cs)
+	return store.New(db, plans, checkpoints)
 }
 
 var benchCreated = time.Date(2026, 11, 26, 18, 30, 5, 0, time.UTC)
 
 // BenchmarkShowCheckpoint is GET .../checkpoints/{id}: one GetItem.
 func BenchmarkShowCheckpoint(b *testing.B) {
-	st := testenv.Store(b)
 	c := newCheckpoint(projA, noop, domain.NewID(), domain.StatusAvailable, benchCreated)
-	seedCheckpoints(b, st, []*domain.Checkpoint{c})
+	st := benchStore(b, c)
 	benchRequest{http.MethodGet, checkpointPath(projA, noop, c.ID), tokenA, nil, http.StatusOK}.
 		measure(b, benchHandler(st))
 }
@@ -134,14 +112,12 @@ func BenchmarkShowCheckpoint(b *testing.B) {
 // BenchmarkListCheckpoints is GET .../checkpoints of a project with
 // benchListSize checkpoints: the first page, newest first.
 func BenchmarkListCheckpoints(b *testing.B) {
-	st := testenv.Store(b)
 	plan := domain.NewID()
 	cs := make([]*domain.Checkpoint, benchListSize)
 	for i := range cs {
 		cs[i] = newCheckpoint(projA, noop, plan, domain.StatusAvailable, benchCreated.Add(time.Duration(i)*time.Second))
 	}
-	seedCheckpoints(b, st, cs)
-	h := benchHandler(st)
+	h := benchHandler(benchStore(b, cs...))
 	for _, limit := range []int{10, 1000} {
 		path := fmt.Sprintf("%s?limit=%d", checkpointsPath(projA, noop), limit)
 		benchRequest{http.MethodGet, path, tokenA, nil, http.StatusOK}.run(b, fmt.Sprintf("limit=%d", limit), h)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -375,33 +375,15 @@ func newCheckpoint(project, providerID, planID string, status domain.Status, cre
 	}
 }
 
-// storeCheckpoints writes many checkpoints with a bounded pool of workers.
+// storeCheckpoints writes checkpoints with the store, a few at once.
 func (e *env) storeCheckpoints(t *testing.T, cs []*domain.Checkpoint) {
 	t.Helper()
-	const workers = 16
-	work := make(chan *domain.Checkpoint)
-	errs := make(chan error, len(cs))
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				if err := e.store.CreateCheckpoint(context.Background(), c); err != nil {
-					errs <- fmt.Errorf("checkpoint %s: %w", c.ID, err)
-				}
-			}
-		}()
-	}
-	for _, c := range cs {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	seed.Parallel(t, cs, func(c *domain.Checkpoint) error {
+		if err := e.store.CreateCheckpoint(context.Background(), c); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", c.ID, err)
+		}
+		return nil
+	})
 }
 
 // setStatus moves a checkpoint with the store, as the background work does.

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,18 +37,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
-	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/rie"
+	"karbor/internal/testsupport/streamread"
 	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
 	"karbor/internal/worker"
 )
 
@@ -84,6 +84,7 @@ type background struct {
 
 func newBackground(t *testing.T) *background {
 	t.Helper()
+	rie.SkipIfShort(t)
 	plans, checkpoints := testenv.Tables(t)
 	return &background{checkpoints: checkpoints, endpoint: testenv.Endpoint(t), store: store.New(testenv.DynamoDB(t), plans, checkpoints)}
 }
@@ -318,11 +319,11 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 		CreatedAt:  now,
 		UpdatedAt:  now,
 	}
-	stream := newStreamReader(t, b.checkpoints, b.endpoint)
+	stream := streamread.New(t, b.checkpoints)
 	b.create(t, c)
 	emu := b.start(t, "WorkerFunction", nil)
 
-	insert := stream.next(t, c.ID, "INSERT", domain.StatusProtecting)
+	insert := stream.Wait(t, c.ID, "INSERT", domain.StatusProtecting)
 	if failed := handle(t, emu, eventJSON(t, insert)); len(failed) != 0 {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
@@ -366,7 +367,7 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	}
 
 	b.setStatus(t, c, domain.StatusAvailable, domain.StatusDeleting, time.Time{})
-	modify := stream.next(t, c.ID, "MODIFY", domain.StatusDeleting)
+	modify := stream.Wait(t, c.ID, "MODIFY", domain.StatusDeleting)
 	if failed := handle(t, emu, eventJSON(t, modify)); len(failed) != 0 {
 		t.Fatalf("batchItemFailures %q, want none", failed)
 	}
@@ -457,7 +458,7 @@ func TestSweeperFunctionBadConfig(t *testing.T) {
 	}
 	t.Logf("the emulator answered %s: %q", resp.Status, body)
 	// The emulator may answer before it has written its last lines: wait
-	// for them, within a bound.
+	// for them.
 	wants := []string{`STUCK_AFTER=\"garbage\" is not a positive duration`, "INIT RTDONE(status: error)"}
 	hasAll := func(out string) bool {
 		for _, w := range wants {
@@ -467,95 +468,12 @@ func TestSweeperFunctionBadConfig(t *testing.T) {
 		}
 		return true
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !hasAll(emu.Output()) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if out := emu.Output(); !hasAll(out) {
-		t.Errorf("the emulator's output lacks one of %q:\n%s", wants, out)
-	}
-}
-
-// streamReader reads a table's stream (one shard on moto_server, as on a
-// table this small) as Lambda's event source mapping would, converting
-// records to Lambda's event form.
-type streamReader struct {
-	client  *dynamodbstreams.Client
-	arn     string
-	iters   map[string]*string // shard id → next iterator
-	records []events.DynamoDBEventRecord
-}
-
-func newStreamReader(t *testing.T, table, endpoint string) *streamReader {
-	t.Helper()
-	cfg, err := awscfg.Load(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := testenv.DynamoDB(t).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &streamReader{
-		client: dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		arn:    aws.ToString(desc.Table.LatestStreamArn),
-		iters:  map[string]*string{},
-	}
-}
-
-func (s *streamReader) read(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	stream, err := s.client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(s.arn)})
-	if err != nil {
-		t.Fatalf("DescribeStream: %v", err)
-	}
-	for _, sh := range stream.StreamDescription.Shards {
-		id := aws.ToString(sh.ShardId)
-		if _, ok := s.iters[id]; ok {
-			continue
+	wait.Until(t, "the emulator's last lines", func() error {
+		if out := emu.Output(); !hasAll(out) {
+			return fmt.Errorf("its output lacks one of %q:\n%s", wants, out)
 		}
-		it, err := s.client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-			StreamArn: aws.String(s.arn), ShardId: sh.ShardId, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon,
-		})
-		if err != nil {
-			t.Fatalf("GetShardIterator: %v", err)
-		}
-		s.iters[id] = it.ShardIterator
-	}
-	for id, it := range s.iters {
-		if it == nil {
-			continue
-		}
-		out, err := s.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
-		if err != nil {
-			t.Fatalf("GetRecords: %v", err)
-		}
-		s.iters[id] = out.NextShardIterator
-		for _, r := range out.Records {
-			s.records = append(s.records, streams.ToEventRecord(r, s.arn))
-		}
-	}
-}
-
-// next returns the record of the checkpoint's change with this event name
-// and new status, waiting for it to show up.
-func (s *streamReader) next(t *testing.T, id, eventName string, newStatus domain.Status) events.DynamoDBEventRecord {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.read(t)
-		for _, r := range s.records {
-			st := r.Change.NewImage["status"]
-			if r.EventName == eventName && r.Change.Keys["id"].String() == id && st.DataType() == events.DataTypeString && st.String() == string(newStatus) {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s record of checkpoint %s into %s on the stream", eventName, id, newStatus)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // What the worker's sample events fix of a real record: what differs from
@@ -624,10 +542,10 @@ func fixRecord(t *testing.T, r events.DynamoDBEventRecord, f sampleFix) events.D
 // once the worker had protected it.
 func TestWorkerSampleEvents(t *testing.T) {
 	b := newBackground(t)
-	stream := newStreamReader(t, b.checkpoints, b.endpoint)
+	stream := streamread.New(t, b.checkpoints)
 	c := sampleCheckpoint(domain.StatusProtecting)
 	b.create(t, c)
-	insert := stream.next(t, c.ID, "INSERT", domain.StatusProtecting)
+	insert := stream.Wait(t, c.ID, "INSERT", domain.StatusProtecting)
 
 	w := &worker.Worker{Domain: &domain.Service{Store: b.store, Providers: provider.Lookup}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{insert}})
@@ -638,7 +556,7 @@ func TestWorkerSampleEvents(t *testing.T) {
 		t.Fatalf("status %s after the worker, want available", got.Status)
 	}
 	b.setStatus(t, c, domain.StatusAvailable, domain.StatusDeleting, deletingAt)
-	modify := stream.next(t, c.ID, "MODIFY", domain.StatusDeleting)
+	modify := stream.Wait(t, c.ID, "MODIFY", domain.StatusDeleting)
 
 	samples := map[string]events.DynamoDBEventRecord{
 		"worker-protect": fixRecord(t, insert, sampleFix{

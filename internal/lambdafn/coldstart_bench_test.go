@@ -26,6 +26,7 @@ package lambdafn_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ import (
 	"karbor/internal/store"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
 )
 
 // iterationTB is the benchmark as rie.Start sees it, except that the
@@ -150,20 +152,19 @@ func benchColdStart(b *testing.B, cs coldStart) {
 	b.ReportMetric(float64(info.Size()), "bytes-binary")
 }
 
-// initDuration waits briefly for the emulator's INIT REPORT (it has come
+// initDuration waits for the emulator's INIT REPORT (it has come
 // by the time the first invoke answers, but its output is read
 // asynchronously) and returns its duration.
 func initDuration(b *testing.B, emu *rie.Emulator) time.Duration {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if d, ok := emu.InitDuration(); ok {
-			return d
+	var d time.Duration
+	wait.Until(b, "the emulator's INIT REPORT after the first invoke", func() error {
+		var ok bool
+		if d, ok = emu.InitDuration(); !ok {
+			return fmt.Errorf("emulator output:\n%s", emu.Output())
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("no INIT REPORT after the first invoke; emulator output:\n%s", emu.Output())
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
+	return d
 }
 
 // seedEventCheckpoint writes the available checkpoint that

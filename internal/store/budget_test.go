@@ -16,6 +16,8 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/counting"
+	"karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -32,7 +34,7 @@ type listFunc func(st *store.Store, marker string) (ids []string, more bool, nex
 // across projects, acrossProjects); a page whose NextMarker is not its last
 // id must have read exactly the budget, and its marker must lie past what
 // it returned.
-func walkBudgeted(t *testing.T, db *countingAPI, plans, table string, limit int, acrossProjects bool, order []string, list listFunc) (all []string, pages int) {
+func walkBudgeted(t *testing.T, db store.API, plans, table string, limit int, acrossProjects bool, order []string, list listFunc) (all []string, pages int) {
 	t.Helper()
 	pos := map[string]int{}
 	for i, id := range order {
@@ -43,7 +45,7 @@ func walkBudgeted(t *testing.T, db *countingAPI, plans, table string, limit int,
 		if pages > 100 {
 			t.Fatalf("more than 100 pages: markers do not advance")
 		}
-		counter := &countingAPI{db: db.db}
+		counter := counting.New(db)
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
 		ids, more, next, err := list(st, marker)
@@ -51,7 +53,7 @@ func walkBudgeted(t *testing.T, db *countingAPI, plans, table string, limit int,
 			t.Fatalf("page %d (marker %q): %v", pages, marker, err)
 		}
 		read := 0
-		for _, n := range counter.scanned {
+		for _, n := range counter.Counts().Scanned {
 			read += n
 		}
 		if marker != "" && acrossProjects {
@@ -91,10 +93,12 @@ func walkBudgeted(t *testing.T, db *countingAPI, plans, table string, limit int,
 }
 
 func TestFilteredCheckpointsReadBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 1,200 checkpoints and walks them a dozen times: skipped by -short")
+	}
 	t.Parallel()
 	plans, table := testenv.Tables(t)
-	db := &countingAPI{db: testenv.DynamoDB(t)}
-	s := store.New(db.db, plans, table)
+	db := testenv.DynamoDB(t)
 	project, provider := newProjectID(), domain.NewID()
 	planA, planB := domain.NewID(), domain.NewID()
 	const n = 1200
@@ -111,10 +115,10 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		}
 		cs = append(cs, c)
 	}
-	createConcurrently(t, s, cs)
+	seed.Checkpoints(t, db, plans, table, cs)
 
 	t.Run("matching nothing stops at the budget", func(t *testing.T) {
-		counter := &countingAPI{db: db.db}
+		counter := counting.New(db)
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
 		page, err := st.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, PlanID: domain.NewID(), Listing: domain.Listing{ProjectID: project, Limit: 10}})
@@ -125,14 +129,14 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		if len(page.Items) != 0 || !page.More || page.NextMarker != listOrdered(cs, false)[testBudget-1] {
 			t.Errorf("%d checkpoints, More %v, NextMarker %s; want none, More, the %dth of the listing", len(page.Items), page.More, page.NextMarker, testBudget)
 		}
-		if !slices.Equal(counter.scanned, []int{200, 100}) || counter.getItems != 0 {
-			t.Errorf("Queries read %v items, %d GetItem; want [200 100], 0", counter.scanned, counter.getItems)
+		if counts := counter.Counts(); !slices.Equal(counts.Scanned, []int{200, 100}) || counts.GetItems != 0 {
+			t.Errorf("Queries read %v items, %d GetItem; want [200 100], 0", counts.Scanned, counts.GetItems)
 		}
 	})
 
 	// An unfiltered listing has no budget: one Query of Limit+1 items.
 	t.Run("unfiltered unchanged", func(t *testing.T) {
-		counter := &countingAPI{db: db.db}
+		counter := counting.New(db)
 		st := store.New(counter, plans, table)
 		st.SetMaxExamined(testBudget)
 		page, err := st.ListCheckpoints(t.Context(), domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{ProjectID: project, Limit: 1000}})
@@ -144,8 +148,8 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 		if !page.More || page.NextMarker != want[999] {
 			t.Errorf("More %v, NextMarker %s; want More, %s", page.More, page.NextMarker, want[999])
 		}
-		if !slices.Equal(counter.scanned, []int{1001}) {
-			t.Errorf("Queries read %v items, want one of 1001", counter.scanned)
+		if scanned := counter.Counts().Scanned; !slices.Equal(scanned, []int{1001}) {
+			t.Errorf("Queries read %v items, want one of 1001", scanned)
 		}
 	})
 
@@ -203,8 +207,7 @@ func TestFilteredCheckpointsReadBudget(t *testing.T) {
 func TestFilteredPlansReadBudget(t *testing.T) {
 	t.Parallel()
 	plans, table := testenv.Tables(t)
-	db := &countingAPI{db: testenv.DynamoDB(t)}
-	s := store.New(db.db, plans, table)
+	db := testenv.DynamoDB(t)
 	project := newProjectID()
 	const n = 2 * testBudget
 	var mine []*domain.Plan
@@ -215,32 +218,7 @@ func TestFilteredPlansReadBudget(t *testing.T) {
 		}
 		mine = append(mine, p)
 	}
-	work := make(chan *domain.Plan)
-	errs := make(chan error, n)
-	go func() {
-		for _, p := range mine {
-			work <- p
-		}
-		close(work)
-	}()
-	done := make(chan struct{})
-	for range 16 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for p := range work {
-				if err := s.CreatePlan(t.Context(), p); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for range 16 {
-		<-done
-	}
-	close(errs)
-	for err := range errs {
-		t.Fatalf("CreatePlan: %v", err)
-	}
+	seed.Plans(t, db, plans, table, mine)
 
 	for _, tc := range []struct {
 		name           string

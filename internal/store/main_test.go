@@ -1,14 +1,12 @@
 package store_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,37 +70,6 @@ func createCheckpoints(t *testing.T, s *store.Store, cs ...*domain.Checkpoint) {
 		if err := s.CreateCheckpoint(t.Context(), c); err != nil {
 			t.Fatalf("CreateCheckpoint(%s): %v", c.ID, err)
 		}
-	}
-}
-
-// createConcurrently writes many checkpoints with a bounded number of
-// goroutines.
-func createConcurrently(t *testing.T, s *store.Store, cs []*domain.Checkpoint) {
-	t.Helper()
-	const workers = 16
-	work := make(chan *domain.Checkpoint)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c := range work {
-				if err := s.CreateCheckpoint(t.Context(), c); err != nil {
-					errs <- err
-					for range work { // drain, so that the feeder finishes
-					}
-					return
-				}
-			}
-		})
-	}
-	for _, c := range cs {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("CreateCheckpoint: %v", err)
 	}
 }
 
@@ -249,63 +216,10 @@ func rawItem(t *testing.T, table, id, projectID string) map[string]types.Attribu
 	return res.Item
 }
 
-// countingAPI is the real DynamoDB client with a tally of the calls the store
-// makes through it. It delegates every call unchanged. store.API has no Scan
-// method, so the store cannot scan a table at all: the compiler checks that,
-// and TestAPIHasNoScan keeps it so.
-type countingAPI struct {
-	db *dynamodb.Client
-
-	mu         sync.Mutex
-	queries    int
-	queryItems []int // items each Query returned
-	scanned    []int // items each Query evaluated, as the server reports
-	getItems   int
-	writes     int
-}
-
-var _ store.API = (*countingAPI)(nil)
-
-func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.mu.Lock()
-	c.getItems++
-	c.mu.Unlock()
-	return c.db.GetItem(ctx, in, opts...)
-}
-
-func (c *countingAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.mu.Lock()
-	c.writes++
-	c.mu.Unlock()
-	return c.db.PutItem(ctx, in, opts...)
-}
-
-func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.mu.Lock()
-	c.writes++
-	c.mu.Unlock()
-	return c.db.UpdateItem(ctx, in, opts...)
-}
-
-func (c *countingAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.mu.Lock()
-	c.writes++
-	c.mu.Unlock()
-	return c.db.DeleteItem(ctx, in, opts...)
-}
-
-func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	out, err := c.db.Query(ctx, in, opts...)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.queries++
-	if out != nil {
-		c.queryItems = append(c.queryItems, len(out.Items))
-		c.scanned = append(c.scanned, int(out.ScannedCount))
-	}
-	return out, err
-}
-
+// store.API has no Scan method, so the store cannot scan a table at all:
+// the compiler checks that (counting.API, which every cost test wraps the
+// client in, implements no more than store.API), and TestAPIHasNoScan keeps
+// it so.
 func TestAPIHasNoScan(t *testing.T) {
 	t.Parallel()
 	api := reflect.TypeFor[store.API]()

@@ -9,13 +9,19 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/counting"
+	"karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
 
 // TestCheckpointPagination lists 2,500 checkpoints of one project at one
-// provider through markers. The tables are filled once and shared by the
-// subtests.
+// provider through markers. The tables are filled once, in batches (package
+// seed), and shared by the subtests; what a page costs whatever the table's
+// size is counted (package counting), not timed.
 func TestCheckpointPagination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a table of 2,580 checkpoints: skipped by -short")
+	}
 	t.Parallel()
 	plans, table := testenv.Tables(t)
 	db := testenv.DynamoDB(t)
@@ -45,7 +51,7 @@ func TestCheckpointPagination(t *testing.T) {
 		deleted = append(deleted, newCheckpoint(project, provider, created(), domain.StatusAvailable))
 	}
 	all = append(append(all, mine...), deleted...)
-	createConcurrently(t, s, all)
+	seed.Checkpoints(t, db, plans, table, all)
 	for _, c := range deleted {
 		deleteCheckpoint(t, s, c)
 	}
@@ -117,23 +123,24 @@ func TestCheckpointPagination(t *testing.T) {
 			{"date range and marker", domain.CheckpointQuery{Since: since.Add(-100 * time.Second), Until: since.Add(100 * time.Second), Listing: domain.Listing{Marker: mine[0].ID}}, nil, 1, 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				counter := &countingAPI{db: db}
+				counter := counting.New(db)
 				q := tc.q
 				q.ProviderID, q.ProjectID, q.Limit = provider, project, limit
 				page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), q)
 				if err != nil {
 					t.Fatalf("ListCheckpoints: %v", err)
 				}
+				counts := counter.Counts()
 				if tc.want != nil {
 					sameIDs(t, "page", checkpointIDs(page.Items), tc.want)
 				}
-				if counter.queries != tc.queries || counter.getItems != tc.getItems || counter.writes != 0 {
-					t.Errorf("%d Query, %d GetItem, %d writes; want %d, %d, 0", counter.queries, counter.getItems, counter.writes, tc.queries, tc.getItems)
+				if counts.Queries != tc.queries || counts.GetItems != tc.getItems || counts.Writes != 0 {
+					t.Errorf("%d Query, %d GetItem, %d writes; want %d, %d, 0", counts.Queries, counts.GetItems, counts.Writes, tc.queries, tc.getItems)
 				}
-				for i := range counter.queryItems {
-					if counter.queryItems[i] > limit+1 || counter.scanned[i] > limit+1 {
+				for i := range counts.QueryItems {
+					if counts.QueryItems[i] > limit+1 || counts.Scanned[i] > limit+1 {
 						t.Errorf("Query %d returned %d items and evaluated %d, want at most %d of %d in the table",
-							i+1, counter.queryItems[i], counter.scanned[i], limit+1, len(all))
+							i+1, counts.QueryItems[i], counts.Scanned[i], limit+1, len(all))
 					}
 				}
 			})
@@ -142,7 +149,7 @@ func TestCheckpointPagination(t *testing.T) {
 		// Across projects a marker is placed by a Query on its id (the table
 		// key's hash), which reads one item.
 		t.Run("all projects with marker", func(t *testing.T) {
-			counter := &countingAPI{db: db}
+			counter := counting.New(db)
 			page, err := store.New(counter, plans, table).ListCheckpoints(t.Context(), domain.CheckpointQuery{
 				ProviderID: provider,
 				Listing:    domain.Listing{Limit: limit, Marker: middle},
@@ -150,14 +157,15 @@ func TestCheckpointPagination(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ListCheckpoints: %v", err)
 			}
+			counts := counter.Counts()
 			if len(page.Items) != limit || !page.More {
 				t.Errorf("%d checkpoints, More %v", len(page.Items), page.More)
 			}
-			if counter.queries != 2 || counter.getItems != 0 || counter.writes != 0 {
-				t.Errorf("%d Query, %d GetItem, %d writes; want 2, 0, 0", counter.queries, counter.getItems, counter.writes)
+			if counts.Queries != 2 || counts.GetItems != 0 || counts.Writes != 0 {
+				t.Errorf("%d Query, %d GetItem, %d writes; want 2, 0, 0", counts.Queries, counts.GetItems, counts.Writes)
 			}
-			if len(counter.queryItems) == 2 && (counter.queryItems[0] != 1 || counter.queryItems[1] > limit+1 || counter.scanned[1] > limit+1) {
-				t.Errorf("Queries returned %v items, evaluated %v; want 1 for the marker, at most %d for the page", counter.queryItems, counter.scanned, limit+1)
+			if len(counts.QueryItems) == 2 && (counts.QueryItems[0] != 1 || counts.QueryItems[1] > limit+1 || counts.Scanned[1] > limit+1) {
+				t.Errorf("Queries returned %v items, evaluated %v; want 1 for the marker, at most %d for the page", counts.QueryItems, counts.Scanned, limit+1)
 			}
 		})
 	})

@@ -16,13 +16,13 @@ package store_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"karbor/internal/domain"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/counting"
+	seeding "karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -31,80 +31,46 @@ import (
 // Python sort of the index keeps a run of `make bench` short.
 const benchListSize = 2000
 
-// benchStores returns two stores over the same fresh tables: seed, whose
-// calls are not counted (for the setup), and counted, whose calls api tallies
-// (for the operation measured).
-func benchStores(b *testing.B) (seed, counted *store.Store, api *countingAPI) {
+// benchStores returns, over the same fresh tables, seed, which writes
+// checkpoints uncounted (for the setup; see package seed), and counted, a
+// store whose calls api tallies (for the operation measured).
+func benchStores(b *testing.B) (seed func([]*domain.Checkpoint), counted *store.Store, api *counting.API) {
 	b.Helper()
 	plans, checkpoints := testenv.Tables(b)
 	db := testenv.DynamoDB(b)
-	api = &countingAPI{db: db}
-	return store.New(db, plans, checkpoints), store.New(api, plans, checkpoints), api
-}
-
-// reset forgets the calls counted so far.
-func (c *countingAPI) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.queries, c.getItems, c.writes = 0, 0, 0
-	c.queryItems, c.scanned = nil, nil
+	api = counting.New(db)
+	seed = func(cs []*domain.Checkpoint) {
+		b.Helper()
+		seeding.Checkpoints(b, db, plans, checkpoints, cs)
+	}
+	return seed, store.New(api, plans, checkpoints), api
 }
 
 // report adds the per-operation DynamoDB calls (and, with items, the items
 // read) to the benchmark's results. Call it after the b.Loop loop, when b.N
 // is the number of operations run.
-func (c *countingAPI) report(b *testing.B, items bool) {
+func report(b *testing.B, api *counting.API, items bool) {
 	b.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c := api.Counts()
 	n := float64(b.N)
-	b.ReportMetric(float64(c.queries+c.getItems+c.writes)/n, "ddb-calls/op")
+	b.ReportMetric(float64(c.Calls())/n, "ddb-calls/op")
 	if items {
-		read := c.getItems
-		for _, k := range c.queryItems {
+		read := c.GetItems
+		for _, k := range c.QueryItems {
 			read += k
 		}
 		b.ReportMetric(float64(read)/n, "items-read/op")
 	}
 }
 
-// seedCheckpoints writes cs with a bounded pool of goroutines.
-func seedCheckpoints(b *testing.B, s *store.Store, cs []*domain.Checkpoint) {
-	b.Helper()
-	const workers = 8
-	work := make(chan *domain.Checkpoint)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range workers {
-		wg.Go(func() {
-			for c := range work {
-				if err := s.CreateCheckpoint(context.Background(), c); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("CreateCheckpoint(%s): %w", c.ID, err) })
-				}
-			}
-		})
-	}
-	for _, c := range cs {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
-}
-
 func BenchmarkGetCheckpoint(b *testing.B) {
 	seed, s, api := benchStores(b)
 	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusAvailable)
-	seedCheckpoints(b, seed, []*domain.Checkpoint{c})
+	seed([]*domain.Checkpoint{c})
 	ctx := context.Background()
 
 	b.ReportAllocs()
-	api.reset()
+	api.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		got, err := s.GetCheckpoint(ctx, c.ProjectID, c.ID)
@@ -112,7 +78,7 @@ func BenchmarkGetCheckpoint(b *testing.B) {
 			b.Fatalf("GetCheckpoint = %v, %v", got, err)
 		}
 	}
-	api.report(b, true)
+	report(b, api, true)
 }
 
 // BenchmarkListCheckpointsPage reads one page of one project's listing, as
@@ -126,7 +92,7 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 	for i := range cs {
 		cs[i] = newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), domain.StatusAvailable)
 	}
-	seedCheckpoints(b, seed, cs)
+	seed(cs)
 	// Newest first: a quarter of the listing is before the marker, three
 	// quarters (more than a page of 1000) after it.
 	marker := cs[benchListSize*3/4].ID
@@ -145,7 +111,7 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 			q := domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{ProjectID: project, Limit: bc.limit, Marker: bc.marker}}
 			ctx := context.Background()
 			b.ReportAllocs()
-			api.reset()
+			api.Reset()
 			b.ResetTimer()
 			for b.Loop() {
 				page, err := s.ListCheckpoints(ctx, q)
@@ -156,7 +122,7 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 					b.Fatalf("page of %d (more: %t), want a full page of %d with more", len(page.Items), page.More, bc.limit)
 				}
 			}
-			api.report(b, true)
+			report(b, api, true)
 		})
 	}
 }
@@ -166,12 +132,12 @@ func BenchmarkListCheckpointsPage(b *testing.B) {
 func BenchmarkSetStatus(b *testing.B) {
 	seed, s, api := benchStores(b)
 	c := newCheckpoint(newProjectID(), domain.NewID(), base, domain.StatusAvailable)
-	seedCheckpoints(b, seed, []*domain.Checkpoint{c})
+	seed([]*domain.Checkpoint{c})
 	ctx := context.Background()
 	from, to := domain.StatusAvailable, domain.StatusError
 
 	b.ReportAllocs()
-	api.reset()
+	api.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		got, err := s.SetStatus(ctx, domain.Transition{
@@ -183,7 +149,7 @@ func BenchmarkSetStatus(b *testing.B) {
 		}
 		from, to = to, from
 	}
-	api.report(b, false)
+	report(b, api, false)
 }
 
 // BenchmarkCreateCheckpoint writes a new checkpoint (a plan snapshot of two
@@ -196,7 +162,7 @@ func BenchmarkCreateCheckpoint(b *testing.B) {
 	i := 0
 
 	b.ReportAllocs()
-	api.reset()
+	api.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		c := newCheckpoint(project, provider, base.Add(time.Duration(i)*time.Second), domain.StatusProtecting)
@@ -205,5 +171,5 @@ func BenchmarkCreateCheckpoint(b *testing.B) {
 			b.Fatalf("CreateCheckpoint: %v", err)
 		}
 	}
-	api.report(b, false)
+	report(b, api, false)
 }

@@ -22,16 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
-	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/streamread"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
@@ -45,18 +43,13 @@ type env struct {
 	ddb         *dynamodb.Client
 	db          store.API // the store's: ddb with atomic conditional writes
 	ec2         *ec2.Client
-	streams     *dynamodbstreams.Client
 	store       *store.Store
 	checkpoints string // table name
 	plans       string
 	clients     *worker.AWSClients
 	worker      *worker.Worker
 	log         *slog.Logger
-
-	mu      sync.Mutex
-	iters   map[string]*string // shard id → next iterator
-	records []events.DynamoDBEventRecord
-	arn     string
+	stream      *streamread.Reader // the checkpoints table's
 }
 
 func newEnv(t *testing.T) *env {
@@ -71,12 +64,11 @@ func newEnv(t *testing.T) *env {
 		t:           t,
 		ddb:         testenv.DynamoDB(t),
 		ec2:         ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		streams:     dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		checkpoints: checkpoints,
 		plans:       plans,
 		clients:     &worker.AWSClients{Config: cfg, DynamoDBEndpoint: endpoint, EC2Endpoint: endpoint},
 		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
-		iters:       map[string]*string{},
+		stream:      streamread.New(t, checkpoints),
 	}
 	e.db = &atomicWrites{API: e.ddb}
 	e.store = store.New(e.db, plans, checkpoints)
@@ -168,79 +160,11 @@ func (e *env) setStatus(c *domain.Checkpoint, from, to domain.Status) {
 	}
 }
 
-// readStream reads every record the checkpoints table's stream has
-// gained since the last read, as Lambda would deliver them.
-func (e *env) readStream() {
-	e.t.Helper()
-	ctx := context.Background()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.arn == "" {
-		desc, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.checkpoints)})
-		if err != nil {
-			e.t.Fatalf("DescribeTable: %v", err)
-		}
-		e.arn = aws.ToString(desc.Table.LatestStreamArn)
-	}
-	stream, err := e.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(e.arn)})
-	if err != nil {
-		e.t.Fatalf("DescribeStream: %v", err)
-	}
-	for _, sh := range stream.StreamDescription.Shards {
-		id := aws.ToString(sh.ShardId)
-		if _, ok := e.iters[id]; !ok {
-			it, err := e.streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(e.arn), ShardId: sh.ShardId, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				e.t.Fatalf("GetShardIterator: %v", err)
-			}
-			e.iters[id] = it.ShardIterator
-		}
-	}
-	for id, it := range e.iters {
-		if it == nil {
-			continue
-		}
-		out, err := e.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
-		if err != nil {
-			e.t.Fatalf("GetRecords: %v", err)
-		}
-		e.iters[id] = out.NextShardIterator
-		for _, r := range out.Records {
-			e.records = append(e.records, streams.ToEventRecord(r, e.arn))
-		}
-	}
-}
-
 // record returns the stream record of the checkpoint's change with this
 // event name and new status, waiting for it to show up on the stream.
 func (e *env) record(c *domain.Checkpoint, eventName string, newStatus domain.Status) events.DynamoDBEventRecord {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		e.readStream()
-		e.mu.Lock()
-		for _, r := range e.records {
-			if r.EventName == eventName && r.Change.Keys["id"].String() == c.ID && statusIn(r.Change.NewImage) == string(newStatus) {
-				e.mu.Unlock()
-				return r
-			}
-		}
-		e.mu.Unlock()
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no %s record of checkpoint %s into %s on the stream", eventName, c.ID, newStatus)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func statusIn(image map[string]events.DynamoDBAttributeValue) string {
-	v, ok := image["status"]
-	if !ok || v.DataType() != events.DataTypeString {
-		return ""
-	}
-	return v.String()
+	return e.stream.Wait(e.t, c.ID, eventName, newStatus)
 }
 
 func eventOf(records ...events.DynamoDBEventRecord) events.DynamoDBEvent {

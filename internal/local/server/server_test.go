@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"karbor/internal/local/server"
 	"karbor/internal/provider"
 	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -67,9 +69,9 @@ func start(t *testing.T, ec2Endpoint string) *client {
 	case err := <-done:
 		cancel()
 		t.Fatalf("Run ended before serving: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(wait.Timeout):
 		cancel()
-		t.Fatal("the local server did not start within 30s")
+		t.Fatalf("the local server did not start within %v", wait.Timeout)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -142,21 +144,23 @@ func (c *client) createCheckpoint(providerID string, resources []map[string]any,
 	return id
 }
 
-// waitStatus polls the checkpoint until it has the status, and returns it.
+// waitStatus polls the checkpoint until the worker has left it in the
+// status, and returns it. The worker writes the status and the
+// resource_graph in one UpdateItem, atomic at DynamoDB; moto_server applies
+// its SET actions one by one, so a read racing the write may see the new
+// status without the graph yet: both are waited for.
 func (c *client) waitStatus(providerID, id, want string) map[string]any {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var cp map[string]any
+	wait.Until(c.t, fmt.Sprintf("checkpoint %s to be %s, with its resource graph", id, want), func() error {
 		out := c.must("GET", "/providers/"+providerID+"/checkpoints/"+id, nil)
-		cp, _ := out["checkpoint"].(map[string]any)
-		if cp["status"] == want {
-			return cp
+		cp, _ = out["checkpoint"].(map[string]any)
+		if cp["status"] != want || cp["resource_graph"] == nil {
+			return fmt.Errorf("it is %v (graph %v)", cp["status"], cp["resource_graph"])
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("checkpoint %s is %v, want %s (graph %v)", id, cp["status"], want, cp["resource_graph"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return cp
 }
 
 func dig(v any, path ...string) any {

@@ -6,10 +6,10 @@ package streams_test
 // attempts).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -30,7 +30,10 @@ import (
 	"karbor/internal/local/streams"
 	"karbor/internal/provider"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/streamread"
+	"karbor/internal/testsupport/syncbuf"
 	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
 	"karbor/internal/worker"
 )
 
@@ -158,53 +161,34 @@ func (r *recorder) snapshot() [][]events.DynamoDBEventRecord {
 	return append([][]events.DynamoDBEventRecord(nil), r.batches...)
 }
 
-// waitFor polls until the handler has been given a record of c with this
+// waitFor waits until the handler has been given a record of c with this
 // event name and new status, and returns every batch so far.
 func (r *recorder) waitFor(t *testing.T, c *domain.Checkpoint, eventName string, status domain.Status) [][]events.DynamoDBEventRecord {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		batches := r.snapshot()
+	var batches [][]events.DynamoDBEventRecord
+	wait.Until(t, fmt.Sprintf("a %s record of %s into %s at the handler", eventName, c.ID, status), func() error {
+		batches = r.snapshot()
 		for _, b := range batches {
 			for _, rec := range b {
-				if idOf(rec) == c.ID && rec.EventName == eventName && statusOf(rec.Change.NewImage) == string(status) {
-					return batches
+				if streamread.Is(rec, c.ID, eventName, status) {
+					return nil
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the handler got no %s record of %s into %s; it got %s", eventName, c.ID, status, describe(batches))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("it got %s", describe(batches))
+	})
+	return batches
 }
 
-// waitForBatches polls until the handler has been called n times.
+// waitForBatches waits until the handler has been called n times.
 func (r *recorder) waitForBatches(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(r.snapshot()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the handler was called %d times, want %d: %s", len(r.snapshot()), n, describe(r.snapshot()))
+	wait.Until(t, fmt.Sprintf("%d calls of the handler", n), func() error {
+		if got := r.snapshot(); len(got) < n {
+			return fmt.Errorf("%d calls: %s", len(got), describe(got))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func idOf(r events.DynamoDBEventRecord) string {
-	v, ok := r.Change.Keys["id"]
-	if !ok || v.DataType() != events.DataTypeString {
-		return ""
-	}
-	return v.String()
-}
-
-func statusOf(image map[string]events.DynamoDBAttributeValue) string {
-	v, ok := image["status"]
-	if !ok || v.DataType() != events.DataTypeString {
-		return ""
-	}
-	return v.String()
+		return nil
+	})
 }
 
 type seen struct{ event, id, old, new string }
@@ -213,7 +197,7 @@ func flatten(batches [][]events.DynamoDBEventRecord) []seen {
 	var out []seen
 	for _, b := range batches {
 		for _, r := range b {
-			out = append(out, seen{r.EventName, idOf(r), statusOf(r.Change.OldImage), statusOf(r.Change.NewImage)})
+			out = append(out, seen{r.EventName, streamread.ID(r), streamread.Status(r.Change.OldImage), streamread.Status(r.Change.NewImage)})
 		}
 	}
 	return out
@@ -224,7 +208,7 @@ func describe(batches [][]events.DynamoDBEventRecord) string {
 	for _, b := range batches {
 		var recs []string
 		for _, r := range b {
-			recs = append(recs, r.EventName+" "+idOf(r)+" "+statusOf(r.Change.OldImage)+"→"+statusOf(r.Change.NewImage))
+			recs = append(recs, r.EventName+" "+streamread.ID(r)+" "+streamread.Status(r.Change.OldImage)+"→"+streamread.Status(r.Change.NewImage))
 		}
 		parts = append(parts, "["+strings.Join(recs, ", ")+"]")
 	}
@@ -282,7 +266,7 @@ func TestPollerDeliversFilteredRecordsInLambdaShape(t *testing.T) {
 			}
 			// The image is the whole item, in Lambda's attribute shape.
 			img := ch.NewImage
-			if img["id"].String() != idOf(r) || img["provider_id"].String() != provider.NoOpID || img["protection_plan"].DataType() != events.DataTypeString {
+			if img["id"].String() != streamread.ID(r) || img["provider_id"].String() != provider.NoOpID || img["protection_plan"].DataType() != events.DataTypeString {
 				t.Errorf("record's new image = %v", img)
 			}
 		}
@@ -306,7 +290,7 @@ func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
 		// The first delivery fails at b: b and what follows come again.
 		if call == 1 {
 			for _, r := range batch {
-				if idOf(r) == b.ID {
+				if streamread.ID(r) == b.ID {
 					return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}}, nil
 				}
 			}
@@ -322,7 +306,7 @@ func TestPollerRetriesFromTheReportedFailure(t *testing.T) {
 	ids := func(batch []events.DynamoDBEventRecord) []string {
 		var out []string
 		for _, r := range batch {
-			out = append(out, idOf(r))
+			out = append(out, streamread.ID(r))
 		}
 		return out
 	}
@@ -341,7 +325,7 @@ func TestPollerGivesUpAfterMaxAttempts(t *testing.T) {
 	poison := f.checkpoint(domain.StatusProtecting)
 	rec := &recorder{fail: func(_ int, batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
 		for _, r := range batch {
-			if idOf(r) == poison.ID {
+			if streamread.ID(r) == poison.ID {
 				return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}}, nil
 			}
 		}
@@ -400,20 +384,16 @@ func TestPollerDrivesTheWorker(t *testing.T) {
 
 func waitStatus(t *testing.T, st *store.Store, c *domain.Checkpoint, want domain.Status) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	wait.Until(t, fmt.Sprintf("checkpoint %s to be %s", c.ID, want), func() error {
 		got, err := st.GetCheckpoint(context.Background(), c.ProjectID, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status == want {
-			return
+		if got.Status != want {
+			return fmt.Errorf("it is %s", got.Status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkpoint %s is %s, want %s", c.ID, got.Status, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // flakyStreams is the real Streams client with failures injected. moto never
@@ -492,24 +472,6 @@ func (f *flakyStreams) with(fn func()) {
 	fn()
 }
 
-// syncBuffer is a log destination the test reads while the poller writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A read that fails (an expired iterator, after a laptop's sleep) is retried
 // from a new iterator after the last record handled: what the failed reads
 // carried arrives once, nothing before it again, and the failure streak is
@@ -517,7 +479,7 @@ func (b *syncBuffer) String() string {
 func TestPollerRecoversAFailedIterator(t *testing.T) {
 	f := newFixture(t)
 	fake := &flakyStreams{}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	rec := &recorder{}
 	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
 
@@ -576,7 +538,7 @@ func TestPollerRecoversAFailedIterator(t *testing.T) {
 func TestPollerGoesOnFromTheTrimHorizonWhenTrimmed(t *testing.T) {
 	f := newFixture(t)
 	fake := &flakyStreams{}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	rec := &recorder{}
 	f.startWith(rec.handle, 0, func(c streams.StreamsAPI) streams.StreamsAPI { fake.StreamsAPI = c; return fake }, logs)
 
@@ -620,16 +582,12 @@ func TestPollerListsShardsWhenOneCloses(t *testing.T) {
 	a := f.checkpoint(domain.StatusProtecting)
 	rec.waitFor(t, a, "INSERT", domain.StatusProtecting)
 	fake.with(func() { fake.closeNext = true })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.Until(t, "the shards listed again after the shard closed", func() error {
 		var describes int
 		fake.with(func() { describes = fake.describes })
-		if describes == 2 {
-			break
+		if describes != 2 {
+			return fmt.Errorf("DescribeStream called %d times, want 2", describes)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("DescribeStream called %d times after the shard closed, want 2", describes)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -44,6 +44,8 @@ import (
 	"github.com/google/uuid"
 
 	"karbor/internal/local/proc"
+	"karbor/internal/testsupport/syncbuf"
+	"karbor/internal/testsupport/wait"
 )
 
 // RepoRoot returns the module root: the nearest directory at or above the
@@ -87,8 +89,10 @@ type build struct {
 // repository root, as `sam build` does, with GOARCH set to the host's so the
 // emulator can run it, and returns the path of its bootstrap binary. Each
 // function is built once per test binary; later calls return the same path.
+// Under -short (make test-short) Build skips the test (see SkipIfShort).
 func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 	t.Helper()
+	SkipIfShort(t)
 	if runtime.GOOS != "linux" {
 		t.Fatalf("rie: Lambda functions are linux binaries and aws-lambda-rie runs on Linux only, not on %s", runtime.GOOS)
 	}
@@ -139,6 +143,16 @@ func Build(t testing.TB, logicalID string) (bootstrapPath string) {
 	return b.bootstrap
 }
 
+// SkipIfShort skips the test under -short (make test-short): building
+// function binaries and running them under the emulator is the slow tier's.
+// Build calls it; a test that prepares much before its Build calls it first.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds function binaries and runs them under aws-lambda-rie: skipped by -short")
+	}
+}
+
 // RemoveBuilds removes the binaries that Build made. Call it from TestMain
 // after the tests have run.
 func RemoveBuilds() {
@@ -173,7 +187,7 @@ type Emulator struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{} // closed when the process has exited
 
 	// The emulator crashes when two invokes overlap: one at a time.
@@ -248,7 +262,7 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 		bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = environ
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: stopping the group stops the function too.
 	proc.OwnGroup(cmd)
@@ -265,23 +279,23 @@ func startOnce(rie, bootstrap string, environ []string) (*Emulator, error) {
 	}
 	go func() { _ = cmd.Wait(); close(e.done) }()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = wait.Poll(func() error {
+		select {
+		case <-e.done:
+			return wait.Stop(fmt.Errorf("aws-lambda-rie exited during start:\n%s", out.String()))
+		default:
+		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = conn.Close()
-			return e, nil
 		}
-		select {
-		case <-e.done:
-			return nil, fmt.Errorf("aws-lambda-rie exited during start:\n%s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("aws-lambda-rie did not accept on %s within 10s:\n%s", addr, out.String())
-		}
+		return err
+	})
+	if err != nil {
+		e.stop()
+		return nil, fmt.Errorf("aws-lambda-rie did not accept on %s: %w\n%s", addr, err, out.String())
 	}
+	return e, nil
 }
 
 // stop ends the emulator's process group by its PID, and waits for it.
@@ -369,23 +383,4 @@ func (e *Emulator) InvokeHTTP(t testing.TB, event []byte) (resp events.APIGatewa
 		t.Fatalf("rie: the answer is not an HTTP API response (%v): %s", err, body)
 	}
 	return resp, requestID
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's writes and the
-// test's reads at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
