@@ -61,7 +61,11 @@ func (s *Service) writeError(w http.ResponseWriter, req *request, err error) int
 	var f *Fault
 	var refusal *domain.Error
 	if errors.As(err, &refusal) {
-		f = &Fault{Status: refusalStatus[refusal.Kind], Message: refusal.Message}
+		status, ok := refusalStatus[refusal.Kind]
+		if !ok {
+			status = http.StatusBadRequest
+		}
+		f = &Fault{Status: status, Message: refusal.Message}
 	}
 	if f == nil && !errors.As(err, &f) && throttled(err) {
 		req.log.Warn("throttled", "error", err.Error())

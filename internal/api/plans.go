@@ -6,16 +6,20 @@ import (
 	"karbor/internal/domain"
 )
 
-// planName decodes a plan's name: a string, not null.
+// planName decodes and checks a plan's name: a string, not null.
 func planName(o object) (string, bool, error) {
 	name, present, err := o.str("name")
 	if err != nil && isNull(o["name"]) {
 		return "", true, badRequest("An invalid 'name' value was provided. The 'name' can not be None.")
 	}
+	if err == nil && present {
+		err = domain.CheckPlanName(name)
+	}
 	return name, present, err
 }
 
-// planDescription decodes an optional description; null clears it.
+// planDescription decodes and checks an optional description; null clears
+// it.
 func planDescription(o object) (desc *string, present bool, err error) {
 	raw, ok := o["description"]
 	if !ok {
@@ -28,11 +32,12 @@ func planDescription(o object) (desc *string, present bool, err error) {
 	if json.Unmarshal(raw, &s) != nil {
 		return nil, true, badRequest("Invalid input for field 'description': it must be a string or null.")
 	}
-	return &s, true, nil
+	return &s, true, domain.CheckDescription(&s)
 }
 
-// planResources decodes a list of resources; the domain checks them.
-func planResources(raw json.RawMessage) ([]domain.Resource, error) {
+// planResources decodes a list of resources, checking each as it goes
+// with the domain's rules for the plan's provider.
+func planResources(raw json.RawMessage, prov domain.Provider) ([]domain.Resource, error) {
 	var items []json.RawMessage
 	if isNull(raw) || json.Unmarshal(raw, &items) != nil {
 		return nil, badRequest("Invalid input for field 'resources': it must be a list of resources.")
@@ -40,8 +45,9 @@ func planResources(raw json.RawMessage) ([]domain.Resource, error) {
 	if err := domain.CheckResourceCount(len(items)); err != nil {
 		return nil, err
 	}
+	check := domain.NewResourceChecker(prov)
 	out := make([]domain.Resource, 0, len(items))
-	for _, item := range items {
+	for i, item := range items {
 		o, err := asObject(item, "a resource")
 		if err != nil {
 			return nil, err
@@ -57,6 +63,12 @@ func planResources(raw json.RawMessage) ([]domain.Resource, error) {
 			if *f.dst, _, err = o.str(f.key); err != nil {
 				return nil, err
 			}
+			if err := check.Field(i, f.key, *f.dst); err != nil {
+				return nil, err
+			}
+		}
+		if err := check.Type(res.Type); err != nil {
+			return nil, err
 		}
 		if raw, ok := o["extra_info"]; ok && !isNull(raw) {
 			info, err := asObject(raw, "'extra_info' of a resource")
@@ -67,10 +79,16 @@ func planResources(raw json.RawMessage) ([]domain.Resource, error) {
 				res.ExtraInfo, _ = json.Marshal(info)
 			}
 		}
+		if err := check.Unique(res); err != nil {
+			return nil, err
+		}
 		out = append(out, res)
 	}
 	return out, nil
 }
+
+// The plan routes decode and check a body's fields in upstream's order, so
+// that a body with several faults is answered about the same one.
 
 func (s *Service) createPlan(r *request) (any, error) {
 	body, err := readBody(r)
@@ -101,6 +119,10 @@ func (s *Service) createPlan(r *request) (any, error) {
 	if p.ProviderID, err = in.requiredUUID("provider_id"); err != nil {
 		return nil, err
 	}
+	prov, err := s.Domain.Provider(p.ProviderID)
+	if err != nil {
+		return nil, err
+	}
 	rawParams, ok := in["parameters"]
 	if !ok {
 		return nil, badRequest("'parameters' is a required property.")
@@ -110,11 +132,14 @@ func (s *Service) createPlan(r *request) (any, error) {
 		return nil, err
 	}
 	p.Parameters = map[string]json.RawMessage(params)
+	if err := domain.CheckParameters(p.Parameters, prov); err != nil {
+		return nil, err
+	}
 	rawResources, ok := in["resources"]
 	if !ok {
 		return nil, badRequest("'resources' is a required property.")
 	}
-	if p.Resources, err = planResources(rawResources); err != nil {
+	if p.Resources, err = planResources(rawResources, prov); err != nil {
 		return nil, err
 	}
 	plan, err := s.Domain.CreatePlan(r.ctx(), r.tenant, p)
@@ -155,28 +180,32 @@ func (s *Service) updatePlan(r *request) (any, error) {
 	if err := in.only("'plan'", "name", "description", "resources", "status"); err != nil {
 		return nil, err
 	}
-	var u domain.PlanUpdate
+	if len(in) == 0 {
+		return nil, badRequest("Missing updated parameters in request body.")
+	}
+	var c domain.PlanChange
 	if name, present, err := planName(in); err != nil {
 		return nil, err
 	} else if present {
-		u.Name = &name
+		c.Name = &name
 	}
 	desc, present, err := planDescription(in)
 	if err != nil {
 		return nil, err
 	}
-	u.Description, u.ClearDescription = desc, present && desc == nil
+	c.Description, c.ClearDescription = desc, present && desc == nil
 	if status, present, err := in.str("status"); err != nil {
 		return nil, err
 	} else if present {
-		u.Status = &status
-	}
-	if raw, ok := in["resources"]; ok {
-		if u.Resources, err = planResources(raw); err != nil {
+		if err := domain.CheckPlanStatus(status); err != nil {
 			return nil, err
 		}
+		c.Status = &status
 	}
-	p, err := s.Domain.UpdatePlan(r.ctx(), r.tenant, id, u)
+	if raw, ok := in["resources"]; ok {
+		c.Resources = func(prov domain.Provider) ([]domain.Resource, error) { return planResources(raw, prov) }
+	}
+	p, err := s.Domain.UpdatePlan(r.ctx(), r.tenant, id, c)
 	if err != nil {
 		return nil, err
 	}

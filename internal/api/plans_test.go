@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"karbor/internal/domain"
+	"karbor/internal/provider"
 )
 
 func plansPath(tenant string) string { return "/v1/" + tenant + "/plans" }
@@ -400,4 +401,46 @@ func TestDeletePlan(t *testing.T) {
 	// A checkpoint of a deleted plan cannot be created.
 	e.do(t, http.MethodPost, checkpointsPath(projA, noop), tokenA, map[string]any{"checkpoint": map[string]any{"plan_id": id}}).
 		wantFault(t, http.StatusNotFound, "Plan "+id+" could not be found.")
+}
+
+// A body with several faults is answered about the first in upstream's
+// order of checks (name, description, provider, parameters, resources; each
+// resource's fields in turn), and an update of a missing plan that changes
+// resources is a 404 whatever its resources.
+func TestPlanFaultOrder(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("x", 300)
+	res := func(id, typ string) map[string]any { return map[string]any{"id": id, "type": typ, "name": "n"} }
+	tests := []struct {
+		name, method string
+		plan         map[string]any
+		want         string
+	}{
+		{"blank name, bad provider", "POST", map[string]any{"name": "", "provider_id": "xx", "parameters": map[string]any{}, "resources": []any{}}, "can not be empty"},
+		{"long name, bad provider", "POST", map[string]any{"name": long, "provider_id": "bad", "parameters": map[string]any{}, "resources": []any{}}, "longer than 255"},
+		{"long description, no resources", "POST", map[string]any{"name": "p", "description": long, "provider_id": noop, "parameters": map[string]any{}, "resources": []any{}}, "'description': it is longer"},
+		{"unknown provider, bad resources", "POST", map[string]any{"name": "p", "provider_id": domain.NewID(), "parameters": map[string]any{}, "resources": "x"}, "could not be found"},
+		{"bad parameters key, no resources", "POST", map[string]any{"name": "p", "provider_id": noop, "parameters": map[string]any{"bad key!": map[string]any{}}, "resources": []any{}}, "Invalid parameters key"},
+		{"unsupported type, then not an object", "POST", map[string]any{"name": "p", "provider_id": provider.AWSID, "parameters": map[string]any{}, "resources": []any{res("i", "OS::Nova::Server"), 5}}, "is not supported"},
+		{"empty id, then unknown key", "POST", map[string]any{"name": "p", "provider_id": noop, "parameters": map[string]any{}, "resources": []any{res("", "OS::Nova::Server"), map[string]any{"id": "a", "type": "t", "name": "n", "bogus": 1}}}, "resource 0 needs a non-empty 'id'"},
+		{"update: blank name, no resources", "PUT", map[string]any{"name": "", "resources": []any{}}, "can not be empty"},
+		{"update: bad status, no resources", "PUT", map[string]any{"status": "bogus", "resources": []any{}}, "Invalid plan status"},
+		{"update: long name, status not a string", "PUT", map[string]any{"name": long, "status": 5}, "longer than 255"},
+		{"update of a missing plan, empty resources", "PUT", map[string]any{"resources": []any{}}, "could not be found"},
+		{"update of a missing plan, resources not a list", "PUT", map[string]any{"resources": "x"}, "could not be found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/v1/" + projA + "/plans"
+			if tc.method == "PUT" {
+				path += "/" + domain.NewID()
+			}
+			r := e.do(t, tc.method, path, tokenA, map[string]any{"plan": tc.plan})
+			status := http.StatusBadRequest
+			if strings.Contains(tc.name, "missing plan") {
+				status = http.StatusNotFound
+			}
+			r.wantFault(t, status, tc.want)
+		})
+	}
 }

@@ -30,20 +30,31 @@ type PlanInput struct {
 // ValidPlanStatus reports whether s is a plan status.
 func ValidPlanStatus(s string) bool { return s == PlanSuspended || s == PlanStarted }
 
-// CreatePlan checks a new plan against the rules and its provider, and
-// writes it, suspended.
-func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput) (*Plan, error) {
-	if err := checkPlanName(in.Name); err != nil {
-		return nil, err
-	}
-	if err := checkDescription(in.Description); err != nil {
-		return nil, err
-	}
-	prov, ok := s.Providers(in.ProviderID)
+// Provider finds a plan's provider: an unknown one is invalid input.
+func (s *Service) Provider(id string) (Provider, error) {
+	prov, ok := s.Providers(id)
 	if !ok {
-		return nil, invalid("The provider %s could not be found.", in.ProviderID)
+		return nil, invalid("The provider %s could not be found.", id)
 	}
-	if err := checkParameters(in.Parameters, prov); err != nil {
+	return prov, nil
+}
+
+// CreatePlan checks a new plan against the rules and its provider, and
+// writes it, suspended. (The API applies the same checks while it decodes
+// the body, so that a body with several faults is answered about the first,
+// as upstream did.)
+func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput) (*Plan, error) {
+	if err := CheckPlanName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := CheckDescription(in.Description); err != nil {
+		return nil, err
+	}
+	prov, err := s.Provider(in.ProviderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckParameters(in.Parameters, prov); err != nil {
 		return nil, err
 	}
 	if err := checkResources(in.Resources, prov); err != nil {
@@ -75,24 +86,39 @@ func (s *Service) Plan(ctx context.Context, projectID, id string) (*Plan, error)
 	return p, err
 }
 
+// PlanChange is a change of a plan as its caller sends it.
+type PlanChange struct {
+	Name             *string
+	Description      *string
+	ClearDescription bool
+	Status           *string
+	// Resources, when set, decodes the new resources, checking them
+	// against the plan's provider (with a ResourceChecker): it is called
+	// once the plan has been read.
+	Resources func(Provider) ([]Resource, error)
+}
+
 // UpdatePlan checks and applies a change of a plan: new resources are
-// checked against the plan's provider.
-func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*Plan, error) {
-	if u.Empty() {
+// checked against the plan's provider, after the plan is read.
+func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, c PlanChange) (*Plan, error) {
+	u := PlanUpdate{Name: c.Name, Description: c.Description, ClearDescription: c.ClearDescription, Status: c.Status}
+	if u.Empty() && c.Resources == nil {
 		return nil, invalid("Missing updated parameters in request body.")
 	}
 	if u.Name != nil {
-		if err := checkPlanName(*u.Name); err != nil {
+		if err := CheckPlanName(*u.Name); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkDescription(u.Description); err != nil {
+	if err := CheckDescription(u.Description); err != nil {
 		return nil, err
 	}
-	if u.Status != nil && !ValidPlanStatus(*u.Status) {
-		return nil, invalid("Invalid plan status %q: use suspended or started.", Clip(*u.Status))
+	if u.Status != nil {
+		if err := CheckPlanStatus(*u.Status); err != nil {
+			return nil, err
+		}
 	}
-	if u.Resources != nil {
+	if c.Resources != nil {
 		current, err := s.Plan(ctx, projectID, id)
 		if err != nil {
 			return nil, err
@@ -100,6 +126,9 @@ func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, u PlanUp
 		prov, ok := s.Providers(current.ProviderID)
 		if !ok {
 			return nil, invalid("The provider %s of plan %s no longer exists.", current.ProviderID, id)
+		}
+		if u.Resources, err = c.Resources(prov); err != nil {
+			return nil, err
 		}
 		if err := checkResources(u.Resources, prov); err != nil {
 			return nil, err
@@ -133,7 +162,9 @@ func (s *Service) ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], err
 	return page, err
 }
 
-func checkPlanName(name string) error {
+// CheckPlanName checks a plan's name: not blank, at most MaxNameLength
+// characters.
+func CheckPlanName(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return invalid("An invalid 'name' value was provided. The 'name' can not be empty.")
 	}
@@ -143,9 +174,19 @@ func checkPlanName(name string) error {
 	return nil
 }
 
-func checkDescription(desc *string) error {
+// CheckDescription checks a plan's description: at most MaxNameLength
+// characters.
+func CheckDescription(desc *string) error {
 	if desc != nil && utf8.RuneCountInString(*desc) > MaxNameLength {
 		return invalid("Invalid input for field 'description': it is longer than %d characters.", MaxNameLength)
+	}
+	return nil
+}
+
+// CheckPlanStatus checks a plan status.
+func CheckPlanStatus(status string) error {
+	if !ValidPlanStatus(status) {
+		return invalid("Invalid plan status %q: use suspended or started.", Clip(status))
 	}
 	return nil
 }
@@ -162,30 +203,65 @@ func CheckResourceCount(n int) error {
 	return nil
 }
 
-// checkResources checks a plan's resources: each with an id, a type the
-// provider accepts and a name, none listed twice.
+// ResourceChecker checks a plan's resources one at a time, in order: each
+// with an id, a type the provider accepts and a name, none listed twice.
+type ResourceChecker struct {
+	prov Provider
+	seen map[string]bool
+}
+
+// NewResourceChecker checks resources for a plan at prov.
+func NewResourceChecker(prov Provider) *ResourceChecker {
+	return &ResourceChecker{prov: prov, seen: map[string]bool{}}
+}
+
+// Field checks field key ("id", "type" or "name") of resource i.
+func (c *ResourceChecker) Field(i int, key, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return invalid("Invalid input for field 'resources': resource %d needs a non-empty '%s'.", i, key)
+	}
+	if utf8.RuneCountInString(value) > MaxNameLength {
+		return invalid("Invalid input for field 'resources': '%s' of resource %d is longer than %d characters.", key, i, MaxNameLength)
+	}
+	return nil
+}
+
+// Type checks that the provider protects resources of this type.
+func (c *ResourceChecker) Type(resourceType string) error {
+	if !c.prov.Accepts(resourceType) {
+		return invalid("Resource type %s is not supported by provider %s.", resourceType, c.prov)
+	}
+	return nil
+}
+
+// Unique checks that r was not listed before, and remembers it.
+func (c *ResourceChecker) Unique(r Resource) error {
+	k := r.Type + "#" + r.ID
+	if c.seen[k] {
+		return invalid("Invalid input for field 'resources': resource %s of type %s is listed twice.", r.ID, r.Type)
+	}
+	c.seen[k] = true
+	return nil
+}
+
+// checkResources applies every resource rule to a whole list.
 func checkResources(resources []Resource, prov Provider) error {
 	if err := CheckResourceCount(len(resources)); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for i, res := range resources {
-		for _, f := range []struct{ key, value string }{{"id", res.ID}, {"type", res.Type}, {"name", res.Name}} {
-			if strings.TrimSpace(f.value) == "" {
-				return invalid("Invalid input for field 'resources': resource %d needs a non-empty '%s'.", i, f.key)
-			}
-			if utf8.RuneCountInString(f.value) > MaxNameLength {
-				return invalid("Invalid input for field 'resources': '%s' of resource %d is longer than %d characters.", f.key, i, MaxNameLength)
+	c := NewResourceChecker(prov)
+	for i, r := range resources {
+		for _, f := range []struct{ key, value string }{{"id", r.ID}, {"type", r.Type}, {"name", r.Name}} {
+			if err := c.Field(i, f.key, f.value); err != nil {
+				return err
 			}
 		}
-		if !prov.Accepts(res.Type) {
-			return invalid("Resource type %s is not supported by provider %s.", res.Type, prov)
+		if err := c.Type(r.Type); err != nil {
+			return err
 		}
-		k := res.Type + "#" + res.ID
-		if seen[k] {
-			return invalid("Invalid input for field 'resources': resource %s of type %s is listed twice.", res.ID, res.Type)
+		if err := c.Unique(r); err != nil {
+			return err
 		}
-		seen[k] = true
 	}
 	return nil
 }
@@ -194,10 +270,10 @@ func checkResources(resources []Resource, prov Provider) error {
 // characters; only the id may hold "/" (ids may be ARNs).
 var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:. ]+(#[A-Za-z0-9\-_:.#/ ]*)?$`)
 
-// checkParameters checks a plan's parameters: keys are resource types of
+// CheckParameters checks a plan's parameters: keys are resource types of
 // the provider, optionally "Type#<resource id>", each value an object the
 // provider's options schema accepts.
-func checkParameters(params map[string]json.RawMessage, prov Provider) error {
+func CheckParameters(params map[string]json.RawMessage, prov Provider) error {
 	for k, v := range params {
 		if len(k) > MaxNameLength || !paramKeyOK.MatchString(k) {
 			return invalid("Invalid parameters key %q.", Clip(k))
