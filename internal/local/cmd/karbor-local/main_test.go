@@ -29,6 +29,9 @@ import (
 // build compiles karbor-local into the test's directory.
 func build(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary: not in the fast tier")
+	}
 	bin := filepath.Join(t.TempDir(), "karbor-local")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
