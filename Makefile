@@ -28,7 +28,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #   make tools   install the pinned aws-lambda-rie and staticcheck into .bin/
 #   make run     serve the whole API on http://127.0.0.1:PORT (PORT=3000 by
 #                default), over a moto_server it starts itself unless
-#                DYNAMODB_ENDPOINT is set; Ctrl-C stops both
+#                DYNAMODB_ENDPOINT is set; Ctrl-C, kill or closing the
+#                terminal (SIGHUP) stops both; a port in use fails at once
 #   make test    tools, lint, then every test (what CI runs: .ci/run)
 #   make test-short  the fast tier, under a minute: go test -short, still
 #                over moto, without the lint, the function binaries under

@@ -135,10 +135,15 @@ func (s *Service) deleteCheckpoint(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Domain.DeleteCheckpoint(r.ctx(), r.tenant, providerID, id); err != nil {
+	changed, err := s.Domain.DeleteCheckpoint(r.ctx(), r.tenant, providerID, id)
+	if err != nil {
 		return nil, err
 	}
-	r.log.Info("checkpoint status changed", "checkpoint_id", id, "status", domain.StatusDeleting)
+	if changed {
+		r.log.Info("checkpoint status changed", "checkpoint_id", id, "status", domain.StatusDeleting)
+	} else {
+		r.log.Info("checkpoint deleting or deleted already; nothing changed", "checkpoint_id", id)
+	}
 	return struct{}{}, nil
 }
 

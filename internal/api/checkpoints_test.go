@@ -3,14 +3,20 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/store"
+	"karbor/internal/testsupport/testenv"
 )
 
 func checkCheckpointShape(t *testing.T, c map[string]any) {
@@ -273,28 +279,77 @@ func TestShowCheckpoint(t *testing.T) {
 	}
 }
 
+// writes wraps the store's DynamoDB client and counts the writes DynamoDB
+// carried out (a write refused by its condition is not one).
+type writes struct {
+	store.API
+	done atomic.Int64
+}
+
+func (w *writes) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := w.API.UpdateItem(ctx, in, opts...)
+	if err == nil {
+		w.done.Add(1)
+	}
+	return out, err
+}
+
+// newCountingEnv is newEnv whose successful DynamoDB writes are counted.
+func newCountingEnv(t *testing.T) (*env, *writes) {
+	t.Helper()
+	plans, checkpoints := testenv.Tables(t)
+	w := &writes{API: testenv.DynamoDB(t)}
+	return newEnvWith(t, store.New(w, plans, checkpoints)), w
+}
+
+// storeAt writes a checkpoint and moves it, with the store, through path.
+func (e *env) storeAt(t *testing.T, planID string, path ...domain.Status) string {
+	t.Helper()
+	c := e.storeCheckpoint(t, projA, noop, planID, domain.StatusProtecting, time.Now())
+	from := domain.StatusProtecting
+	for _, to := range path {
+		e.setStatus(t, projA, c.ID, from, to)
+		from = to
+	}
+	return c.ID
+}
+
+var (
+	toDeleted       = []domain.Status{domain.StatusAvailable, domain.StatusDeleting, domain.StatusDeleted}
+	toDeleting      = []domain.Status{domain.StatusAvailable, domain.StatusDeleting}
+	toErrorDeleting = []domain.Status{domain.StatusAvailable, domain.StatusDeleting, domain.StatusErrorDeleting}
+)
+
 func TestDeleteCheckpoint(t *testing.T) {
-	e := newEnv(t)
+	e, w := newCountingEnv(t)
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 	show := func(t *testing.T, id string) map[string]any {
 		t.Helper()
 		return e.do(t, http.MethodGet, checkpointPath(projA, noop, id), tokenA, nil).wantStatus(t, http.StatusOK).obj(t, "checkpoint")
 	}
-
-	t.Run("from available", func(t *testing.T) {
-		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
+	// del deletes and checks the answer, the status after it and how many
+	// writes it made.
+	del := func(t *testing.T, id string, wantStatus domain.Status, wantWrites int64) {
+		t.Helper()
+		before := w.done.Load()
 		r := e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenA, nil).wantStatus(t, http.StatusOK)
 		if len(r.body) != 0 || r.body == nil {
 			t.Errorf("delete body = %q, want {}", r.raw)
 		}
-		if st := show(t, id)["status"]; st != "deleting" {
-			t.Errorf("status after delete = %v, want deleting", st)
+		if n := w.done.Load() - before; n != wantWrites {
+			t.Errorf("the delete made %d writes, want %d", n, wantWrites)
 		}
-		e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenA, nil).wantFault(t, http.StatusConflict, "deleting")
-		if st := show(t, id)["status"]; st != "deleting" {
-			t.Errorf("status after a second delete = %v, want deleting", st)
+		if st := show(t, id)["status"]; st != string(wantStatus) {
+			t.Errorf("status after delete = %v, want %s", st, wantStatus)
 		}
+	}
+
+	t.Run("from available", func(t *testing.T) {
+		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
+		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
+		del(t, id, domain.StatusDeleting, 1)
+		// Again: idempotent, nothing written.
+		del(t, id, domain.StatusDeleting, 0)
 	})
 
 	t.Run("from error", func(t *testing.T) {
@@ -313,27 +368,36 @@ func TestDeleteCheckpoint(t *testing.T) {
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenAdmin, nil).wantStatus(t, http.StatusOK)
 	})
 
-	t.Run("not settled", func(t *testing.T) {
+	t.Run("deleting or deleted already: 200, nothing written", func(t *testing.T) {
+		del(t, e.storeAt(t, planID, toDeleting...), domain.StatusDeleting, 0)
+		del(t, e.storeAt(t, planID, toDeleted...), domain.StatusDeleted, 0)
+	})
+
+	t.Run("from error-deleting: a retry", func(t *testing.T) {
+		del(t, e.storeAt(t, planID, toErrorDeleting...), domain.StatusDeleting, 1)
+	})
+
+	t.Run("protecting", func(t *testing.T) {
 		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenA, nil).wantFault(t, http.StatusConflict, "protecting")
+		before := w.done.Load()
+		r := e.do(t, http.MethodDelete, checkpointPath(projA, noop, id), tokenA, nil)
+		r.wantFault(t, http.StatusConflict)
+		if want := "Checkpoint " + id + " is protecting: it can be deleted only when it is available, error or error-deleting."; r.message() != want {
+			t.Errorf("message %q, want %q", r.message(), want)
+		}
+		if n := w.done.Load() - before; n != 0 {
+			t.Errorf("a refused delete made %d writes", n)
+		}
 		if st := show(t, id)["status"]; st != "protecting" {
 			t.Errorf("status = %v, want protecting", st)
 		}
-		for _, path := range [][]domain.Status{
-			{domain.StatusAvailable, domain.StatusDeleting, domain.StatusDeleted},
-			{domain.StatusAvailable, domain.StatusDeleting, domain.StatusErrorDeleting},
-		} {
-			c := e.storeCheckpoint(t, projA, noop, planID, domain.StatusProtecting, time.Now())
-			from := domain.StatusProtecting
-			for _, to := range path {
-				e.setStatus(t, projA, c.ID, from, to)
-				from = to
-			}
-			e.do(t, http.MethodDelete, checkpointPath(projA, noop, c.ID), tokenA, nil).wantFault(t, http.StatusConflict, string(from))
-			if st := show(t, c.ID)["status"]; st != string(from) {
-				t.Errorf("status = %v, want %s", st, from)
-			}
-		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		expired := newCheckpoint(projA, noop, planID, domain.StatusDeleted, time.Now().Add(-time.Hour))
+		expired.ExpiresAt = time.Now().Add(-time.Minute).Unix()
+		e.storeCheckpoints(t, []*domain.Checkpoint{expired})
+		e.do(t, http.MethodDelete, checkpointPath(projA, noop, expired.ID), tokenA, nil).wantFault(t, http.StatusNotFound, expired.ID)
 	})
 
 	t.Run("not found", func(t *testing.T) {
@@ -342,13 +406,18 @@ func TestDeleteCheckpoint(t *testing.T) {
 		e.do(t, http.MethodDelete, checkpointPath(projA, domain.NewID(), unknown), tokenA, nil).wantFault(t, http.StatusNotFound, "Provider")
 		elsewhere := e.storeCheckpoint(t, projA, otherProvider, planID, domain.StatusAvailable, time.Now())
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, elsewhere.ID), tokenA, nil).wantFault(t, http.StatusNotFound, elsewhere.ID)
+		// Deleted at another provider: not found, not an idempotent 200.
+		gone := newCheckpoint(projA, otherProvider, planID, domain.StatusDeleted, time.Now())
+		e.storeCheckpoints(t, []*domain.Checkpoint{gone})
+		e.do(t, http.MethodDelete, checkpointPath(projA, noop, gone.ID), tokenA, nil).wantFault(t, http.StatusNotFound, gone.ID)
+		e.do(t, http.MethodDelete, checkpointPath(projB, noop, gone.ID), tokenB, nil).wantFault(t, http.StatusNotFound, gone.ID)
 		e.do(t, http.MethodDelete, checkpointPath(projA, noop, "not-a-uuid"), tokenA, nil).wantFault(t, http.StatusBadRequest, "checkpoint_id")
 		e.do(t, http.MethodDelete, checkpointPath(projA, "not-a-uuid", unknown), tokenA, nil).wantFault(t, http.StatusBadRequest, "provider_id")
 	})
 }
 
 func TestResetCheckpointState(t *testing.T) {
-	e := newEnv(t)
+	e, w := newCountingEnv(t)
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 	reset := func(state string) rawBody { return rawBody(`{"os-resetState": {"state": "` + state + `"}}`) }
 	status := func(t *testing.T, id string) any {
@@ -381,22 +450,48 @@ func TestResetCheckpointState(t *testing.T) {
 		e.do(t, http.MethodDelete, path, tokenA, nil).wantStatus(t, http.StatusOK)
 	})
 
-	t.Run("not settled", func(t *testing.T) {
-		id := e.createCheckpoint(t, tokenA, projA, planID)["id"].(string)
-		path := checkpointPath(projA, noop, id)
-		e.do(t, http.MethodPut, path, tokenA, reset("available")).wantFault(t, http.StatusConflict, "protecting")
-		e.do(t, http.MethodPut, path, tokenA, reset("error")).wantFault(t, http.StatusConflict, "protecting")
-		if st := status(t, id); st != "protecting" {
-			t.Errorf("status = %v, want protecting", st)
+	t.Run("from error-deleting", func(t *testing.T) {
+		for _, state := range []string{"error", "available"} {
+			id := e.storeAt(t, planID, toErrorDeleting...)
+			path := checkpointPath(projA, noop, id)
+			e.do(t, http.MethodPut, path, tokenA, reset(state)).wantStatus(t, http.StatusOK)
+			if st := status(t, id); st != state {
+				t.Errorf("status after reset of error-deleting to %s = %v", state, st)
+			}
+			e.do(t, http.MethodDelete, path, tokenA, nil).wantStatus(t, http.StatusOK)
 		}
-		e.setStatus(t, projA, id, domain.StatusProtecting, domain.StatusAvailable)
-		e.do(t, http.MethodDelete, path, tokenA, nil).wantStatus(t, http.StatusOK)
-		e.do(t, http.MethodPut, path, tokenA, reset("available")).wantFault(t, http.StatusConflict, "deleting")
-		e.setStatus(t, projA, id, domain.StatusDeleting, domain.StatusDeleted)
-		e.do(t, http.MethodPut, path, tokenA, reset("available")).wantFault(t, http.StatusConflict, "deleted")
-		if st := status(t, id); st != "deleted" {
-			t.Errorf("status = %v, want deleted", st)
+	})
+
+	t.Run("from a status it cannot leave: 400", func(t *testing.T) {
+		for _, id := range []string{
+			e.createCheckpoint(t, tokenA, projA, planID)["id"].(string),
+			e.storeAt(t, planID, toDeleting...),
+			e.storeAt(t, planID, toDeleted...),
+		} {
+			before := status(t, id)
+			n := w.done.Load()
+			for _, state := range []string{"available", "error"} {
+				r := e.do(t, http.MethodPut, checkpointPath(projA, noop, id), tokenA, reset(state))
+				r.wantFault(t, http.StatusBadRequest)
+				want := fmt.Sprintf("Checkpoint %s is %s: it can be reset only when it is available, error or error-deleting.", id, before)
+				if r.message() != want {
+					t.Errorf("message %q, want %q", r.message(), want)
+				}
+			}
+			if st := status(t, id); st != before {
+				t.Errorf("status = %v, want %v", st, before)
+			}
+			if d := w.done.Load() - n; d != 0 {
+				t.Errorf("refused resets made %d writes", d)
+			}
 		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		expired := newCheckpoint(projA, noop, planID, domain.StatusDeleted, time.Now().Add(-time.Hour))
+		expired.ExpiresAt = time.Now().Add(-time.Minute).Unix()
+		e.storeCheckpoints(t, []*domain.Checkpoint{expired})
+		e.do(t, http.MethodPut, checkpointPath(projA, noop, expired.ID), tokenA, reset("error")).wantFault(t, http.StatusNotFound, expired.ID)
 	})
 
 	t.Run("invalid body", func(t *testing.T) {

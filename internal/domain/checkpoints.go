@@ -120,12 +120,14 @@ func (s *Service) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Page
 
 // DeleteCheckpoint starts the deletion of what protection produced: the
 // checkpoint becomes deleting, and the worker deletes in the background.
-func (s *Service) DeleteCheckpoint(ctx context.Context, projectID, providerID, id string) error {
-	_, err := s.callerMove(ctx, MoveDelete, projectID, providerID, id, StatusDeleting, "deleted")
-	return err
+// From error-deleting it starts again. A checkpoint deleting or deleted
+// already is left as it is, without a write, and the delete succeeds:
+// changed tells which happened.
+func (s *Service) DeleteCheckpoint(ctx context.Context, projectID, providerID, id string) (changed bool, err error) {
+	return s.callerMove(ctx, MoveDelete, projectID, providerID, id, StatusDeleting, "deleted")
 }
 
-// ResetCheckpoint sets a settled checkpoint's status to state.
+// ResetCheckpoint sets a settled checkpoint's status to state (MoveReset).
 func (s *Service) ResetCheckpoint(ctx context.Context, projectID, providerID, id, state string) error {
 	to := Status(state)
 	if !MoveReset.Allows(to) {
@@ -135,18 +137,23 @@ func (s *Service) ResetCheckpoint(ctx context.Context, projectID, providerID, id
 	return err
 }
 
-// callerMove makes a caller's move and words its refusals.
-func (s *Service) callerMove(ctx context.Context, m Move, projectID, providerID, id string, to Status, verb string) (*Checkpoint, error) {
+// callerMove makes a caller's move: one conditional write on the move's
+// From statuses. When that write is refused, the status it found decides:
+// one where the move is done already (m.Done) succeeds as it is, any other
+// is refused with the move's Refusal. changed reports a write.
+func (s *Service) callerMove(ctx context.Context, m Move, projectID, providerID, id string, to Status, verb string) (changed bool, err error) {
 	c, err := s.move(ctx, m, Transition{ProjectID: projectID, ProviderID: providerID, ID: id, To: to})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, checkpointNotFound(id)
+		return false, checkpointNotFound(id)
 	case errors.Is(err, ErrConflict) && s.expired(c):
-		return nil, checkpointNotFound(id) // as show answers: gone, only not yet removed
+		return false, checkpointNotFound(id) // as show answers: gone, only not yet removed
+	case errors.Is(err, ErrConflict) && m.DoneIn(c.Status):
+		return false, nil
 	case errors.Is(err, ErrConflict):
-		return nil, refuse(Conflict, "Checkpoint %s is %s: it can be %s only when it is %s.", id, c.Status, verb, either(m.From))
+		return false, refuse(m.Refusal, "Checkpoint %s is %s: it can be %s only when it is %s.", id, c.Status, verb, either(m.From))
 	}
-	return c, err
+	return err == nil, err
 }
 
 // move applies one move of the lifecycle: t.From is the move's, the write

@@ -15,11 +15,15 @@ import (
 //	create ──> protecting ──> available ─┐
 //	               └───────> error ──────┤ delete ──> deleting ──> deleted
 //	                                     │               └──────> error-deleting
-//	reset (caller): available|error ──> available|error
+//	error-deleting ──(delete: retry)──> deleting
+//	reset (caller): available|error|error-deleting ──> available|error
 //	sweeper: protecting ──> error, deleting ──> error-deleting (stuck too long)
 //
 // Every move is one conditional write on the status it leaves (Store.SetStatus),
-// so that of two racing moves exactly one wins.
+// so that of two racing moves exactly one wins. A caller's move asked of a
+// checkpoint that is already where the move leads (Move.Done: a delete of
+// one deleting or deleted) succeeds without a write; from any other status
+// it is refused with the move's Refusal.
 
 // Status is a checkpoint's status.
 type Status string
@@ -80,23 +84,44 @@ type Move struct {
 	By   Actor
 	From []Status // empty: the checkpoint is new
 	To   []Status
+	// Done lists the statuses in which a caller's move is already made: the
+	// request succeeds and nothing is written (DELETE is idempotent).
+	Done []Status
+	// Refusal is the kind of error a caller gets from any other status.
+	Refusal Kind
 }
 
 // The moves of the lifecycle; Moves lists them all.
 var (
-	MoveCreate          = Move{"create", ByCaller, nil, []Status{StatusProtecting}}
-	MoveDelete          = Move{"delete", ByCaller, []Status{StatusAvailable, StatusError}, []Status{StatusDeleting}}
-	MoveReset           = Move{"reset", ByCaller, []Status{StatusAvailable, StatusError}, []Status{StatusAvailable, StatusError}}
-	MoveProtected       = Move{"protection ends", ByWorker, []Status{StatusProtecting}, []Status{StatusAvailable, StatusError}}
-	MoveDeleted         = Move{"deletion ends", ByWorker, []Status{StatusDeleting}, []Status{StatusDeleted, StatusErrorDeleting}}
-	MoveStuckProtecting = Move{"protection stuck", BySweeper, []Status{StatusProtecting}, []Status{StatusError}}
-	MoveStuckDeleting   = Move{"deletion stuck", BySweeper, []Status{StatusDeleting}, []Status{StatusErrorDeleting}}
+	MoveCreate = Move{Name: "create", By: ByCaller, To: []Status{StatusProtecting}}
+	// MoveDelete starts a deletion, or retries one that failed; a checkpoint
+	// deleting or deleted already is left as it is, and the caller told
+	// yes. Refused (409) only while protecting.
+	MoveDelete = Move{Name: "delete", By: ByCaller,
+		From:    []Status{StatusAvailable, StatusError, StatusErrorDeleting},
+		To:      []Status{StatusDeleting},
+		Done:    []Status{StatusDeleting, StatusDeleted},
+		Refusal: Conflict}
+	// MoveReset sets a settled checkpoint's status. Refused with 400, as
+	// upstream: the Karbor client reports it and goes on with its next id.
+	MoveReset = Move{Name: "reset", By: ByCaller,
+		From:    []Status{StatusAvailable, StatusError, StatusErrorDeleting},
+		To:      []Status{StatusAvailable, StatusError},
+		Refusal: Invalid}
+	MoveProtected       = Move{Name: "protection ends", By: ByWorker, From: []Status{StatusProtecting}, To: []Status{StatusAvailable, StatusError}}
+	MoveDeleted         = Move{Name: "deletion ends", By: ByWorker, From: []Status{StatusDeleting}, To: []Status{StatusDeleted, StatusErrorDeleting}}
+	MoveStuckProtecting = Move{Name: "protection stuck", By: BySweeper, From: []Status{StatusProtecting}, To: []Status{StatusError}}
+	MoveStuckDeleting   = Move{Name: "deletion stuck", By: BySweeper, From: []Status{StatusDeleting}, To: []Status{StatusErrorDeleting}}
 
 	Moves = []Move{MoveCreate, MoveDelete, MoveReset, MoveProtected, MoveDeleted, MoveStuckProtecting, MoveStuckDeleting}
 )
 
 // Allows reports whether the move may end in status to.
 func (m Move) Allows(to Status) bool { return slices.Contains(m.To, to) }
+
+// DoneIn reports whether a checkpoint in status st has had the move made
+// already, so that asking for it again changes nothing and succeeds.
+func (m Move) DoneIn(st Status) bool { return slices.Contains(m.Done, st) }
 
 // Job is background work a stream record asks for.
 type Job int

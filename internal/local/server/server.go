@@ -50,9 +50,16 @@ type Config struct {
 	Ready func(baseURL string)
 }
 
-// Run serves until ctx is done, then stops everything it started.
+// Run serves until ctx is done, then stops everything it started. It takes
+// its address first: a port in use fails at once, with that error alone,
+// before moto_server or anything else is started.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	endpoint, ec2Endpoint := cfg.Endpoint, cfg.EC2Endpoint
 	if endpoint == "" {
 		srv, err := moto.Start(ctx)
@@ -115,10 +122,6 @@ func Run(ctx context.Context, cfg Config) error {
 		Domain: dom,
 		Auth:   devtoken.Auth{},
 		Log:    log,
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
 	}
 	server := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

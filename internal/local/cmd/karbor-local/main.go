@@ -14,7 +14,10 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C, kill, and closing the terminal (SIGHUP) all stop the server
+	// and the moto_server it started, which sits in a process group of its
+	// own and so gets no signal from the terminal.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	host := env("HOST", "127.0.0.1")
 	// The development token lets anyone claim any project, admin included:

@@ -1,0 +1,282 @@
+package server_test
+
+// The real Karbor client (python3-karborclient 2.1.0, the `karbor` command)
+// against the local server: every provider, plan and checkpoint subcommand
+// the service serves, as an operator would type them, with the worker
+// protecting and deleting in the background.
+//
+// plan-create is not driven: the client first checks each resource with
+// GET /protectables/{type}/instances/{id}, which is not served yet (pending
+// the protectables routes). Plans are created through the API here.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"karbor/internal/domain"
+	"karbor/internal/provider"
+	"karbor/internal/testsupport/wait"
+)
+
+// karborCLI finds the karbor command. It is required by `make test` (CI
+// installs it: .ci/run); the fast tier (-short) skips this test.
+func karborCLI(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a Python process per subcommand: slow by nature, not in the fast tier")
+	}
+	path, err := exec.LookPath("karbor")
+	if err != nil {
+		t.Fatal("karbor is not on PATH: apt-get install -y python3-karborclient (what .ci/run does)")
+	}
+	return path
+}
+
+// cli runs karbor subcommands as the client's caller.
+type cli struct {
+	c    *client
+	path string
+}
+
+// run runs one subcommand and returns its output (stdout and stderr
+// together) and whether it exited 0.
+func (k cli) run(args ...string) (string, bool) {
+	k.c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.path, args...)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OS_") && !strings.HasPrefix(kv, "KARBOR_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
+		"KARBOR_URL="+k.c.base+"/v1/"+k.c.project,
+		"OS_AUTH_TOKEN="+k.c.token,
+		"OS_NO_CLIENT_AUTH=1",
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		k.c.t.Fatalf("karbor %s did not end within %v:\n%s", strings.Join(args, " "), wait.Timeout, out.String())
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		k.c.t.Fatalf("karbor %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), err == nil
+}
+
+// must runs a subcommand that must succeed.
+func (k cli) must(args ...string) string {
+	k.c.t.Helper()
+	out, ok := k.run(args...)
+	if !ok {
+		k.c.t.Fatalf("karbor %s failed:\n%s", strings.Join(args, " "), out)
+	}
+	return out
+}
+
+// field reads a property of the client's print_dict table: the row
+// "| key | value |" (the first line of a value spanning rows).
+func field(out, key string) string {
+	for _, line := range strings.Split(out, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) >= 4 && strings.TrimSpace(cells[1]) == key {
+			return strings.TrimSpace(cells[2])
+		}
+	}
+	return ""
+}
+
+var uuidIn = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// rowIDs lists the ids in the first column of a print_list table.
+func rowIDs(out string) []string {
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) >= 3 {
+			if id := strings.TrimSpace(cells[1]); uuidIn.MatchString(id) && len(id) == 36 {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+func sameSet(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, g := range got {
+		seen[g]++
+	}
+	for _, w := range want {
+		if seen[w]--; seen[w] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKarborClient(t *testing.T) {
+	k := cli{path: karborCLI(t)}
+	c := start(t, "")
+	k.c = c
+	noop := provider.NoOpID
+
+	// Providers.
+	out := k.must("provider-list")
+	for _, id := range []string{provider.NoOpID, provider.AWSID, provider.OSInfraID} {
+		if !strings.Contains(out, id) {
+			t.Errorf("provider-list lacks %s:\n%s", id, out)
+		}
+	}
+	p, _ := provider.Get(noop)
+	if out := k.must("provider-show", noop); field(out, "id") != noop || field(out, "name") != p.Name {
+		t.Errorf("provider-show:\n%s", out)
+	}
+
+	// Plans, created through the API (see the top of this file).
+	newPlan := func(name string) string {
+		out := c.must("POST", "/plans", map[string]any{"plan": map[string]any{
+			"name": name, "provider_id": noop, "parameters": map[string]any{},
+			"resources": []map[string]any{{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume"}},
+		}})
+		return dig(out, "plan", "id").(string)
+	}
+	plan1, plan2 := newPlan("Web tier"), newPlan("Data tier")
+	if ids := rowIDs(k.must("plan-list")); !sameSet(ids, []string{plan1, plan2}) {
+		t.Errorf("plan-list shows %v, want %s and %s", ids, plan1, plan2)
+	}
+	if out := k.must("plan-show", plan1); field(out, "name") != "Web tier" || field(out, "status") != "suspended" {
+		t.Errorf("plan-show:\n%s", out)
+	}
+	out = k.must("plan-update", plan1, "--name", "Front tier", "--description", "the web servers", "--status", "started")
+	if field(out, "name") != "Front tier" || field(out, "status") != "started" || field(out, "description") != "the web servers" {
+		t.Errorf("plan-update:\n%s", out)
+	}
+	if got := dig(c.must("GET", "/plans/"+plan1, nil), "plan", "name"); got != "Front tier" {
+		t.Errorf("after plan-update the plan's name is %v", got)
+	}
+
+	// Checkpoints: six of plan1, one of plan2, each available.
+	create := func(plan string, extra ...string) string {
+		out := k.must(append([]string{"checkpoint-create", noop, plan}, extra...)...)
+		id := field(out, "id")
+		if !uuidIn.MatchString(id) || field(out, "status") != "protecting" {
+			t.Fatalf("checkpoint-create:\n%s", out)
+		}
+		return id
+	}
+	var ids []string
+	for range 6 {
+		ids = append(ids, create(plan1))
+	}
+	other := create(plan2, "--extra_info", "ticket=OPS-42")
+	for _, id := range append(ids, other) {
+		c.waitStatus(noop, id, "available")
+	}
+	out = k.must("checkpoint-show", noop, other)
+	if field(out, "status") != "available" || !strings.Contains(out, "OPS-42") || !strings.Contains(out, plan2) {
+		t.Errorf("checkpoint-show:\n%s", out)
+	}
+	if got := rowIDs(k.must("checkpoint-list", noop)); !sameSet(got, append(ids[:len(ids):len(ids)], other)) {
+		t.Errorf("checkpoint-list shows %v, want %v and %s", got, ids, other)
+	}
+	if got := rowIDs(k.must("checkpoint-list", noop, "--plan_id", plan2)); !sameSet(got, []string{other}) {
+		t.Errorf("checkpoint-list --plan_id shows %v, want %s", got, other)
+	}
+	today := time.Now().UTC().Format("2006-01-02")
+	if got := rowIDs(k.must("checkpoint-list", noop, "--start_date", today, "--end_date", today)); len(got) != 7 {
+		t.Errorf("checkpoint-list of today shows %d, want 7", len(got))
+	}
+	if got := rowIDs(k.must("checkpoint-list", noop, "--limit", "2", "--sort", "created_at:desc")); len(got) != 2 {
+		t.Errorf("checkpoint-list --limit 2 shows %v", got)
+	}
+
+	// States the client must live with. ids[1] is made error by the
+	// client; ids[2] and ids[3] are put in error-deleting (no request
+	// leads there at will); ids[4] is deleted.
+	k.must("checkpoint-reset-state", noop, ids[1])
+	set := func(id string, from, to domain.Status) {
+		t.Helper()
+		if _, err := c.store.SetStatus(t.Context(), domain.Transition{
+			ProjectID: c.project, ProviderID: noop, ID: id, From: []domain.Status{from}, To: to,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(ids[2], domain.StatusAvailable, domain.StatusErrorDeleting)
+	set(ids[3], domain.StatusAvailable, domain.StatusErrorDeleting)
+	k.must("checkpoint-delete", noop, ids[4])
+	c.waitStatus(noop, ids[4], "deleted")
+	status := func(id string) any {
+		return dig(c.must("GET", "/providers/"+noop+"/checkpoints/"+id, nil), "checkpoint", "status")
+	}
+	if st := status(ids[1]); st != "error" {
+		t.Errorf("after checkpoint-reset-state, %s is %v, want error", ids[1], st)
+	}
+
+	// Reset several ids in mixed states: every id is tried, refusals are
+	// reported and the rest done.
+	unknown := domain.NewID()
+	out = k.must("checkpoint-reset-state", noop, "--available", ids[1], ids[4], unknown, ids[2])
+	for _, want := range []string{
+		"Failed to reset state of '" + ids[4] + "'; invalid input or current checkpoint state",
+		"Failed to reset state of '" + unknown + "'; checkpoint not found",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("checkpoint-reset-state does not say %q:\n%s", want, out)
+		}
+	}
+	for id, want := range map[string]string{ids[1]: "available", ids[4]: "deleted", ids[2]: "available"} {
+		if st := status(id); st != want {
+			t.Errorf("after checkpoint-reset-state, %s is %v, want %s", id, st, want)
+		}
+	}
+
+	// Delete several ids in mixed states: available, error, error-deleting
+	// (a retry), deleted, unknown, and one id twice (deleting or deleted by
+	// its second turn).
+	k.must("checkpoint-reset-state", noop, ids[5]) // error
+	out = k.must("checkpoint-delete", noop, ids[0], ids[5], ids[3], ids[4], unknown, ids[2], ids[2])
+	if want := "Failed to delete '" + unknown + "'; checkpoint not found"; !strings.Contains(out, want) || strings.Count(out, "Failed") != 1 {
+		t.Errorf("checkpoint-delete output, want only %q:\n%s", want, out)
+	}
+	for _, id := range []string{ids[0], ids[5], ids[3], ids[2]} {
+		c.waitStatus(noop, id, "deleted")
+	}
+	if got := rowIDs(k.must("checkpoint-list", noop)); !sameSet(got, []string{ids[1], other}) {
+		t.Errorf("checkpoint-list after the deletes shows %v, want %s and %s", got, ids[1], other)
+	}
+	// A checkpoint deleted already is deleted again, quietly.
+	k.must("checkpoint-delete", noop, ids[4])
+	if st := status(ids[4]); st != "deleted" {
+		t.Errorf("%s is %v, want deleted", ids[4], st)
+	}
+	// Nothing the client can find: it says so and fails.
+	if out, ok := k.run("checkpoint-delete", noop, unknown); ok || !strings.Contains(out, "Unable to find and delete any") {
+		t.Errorf("checkpoint-delete of an unknown id succeeded or said:\n%s", out)
+	}
+
+	// Plans go.
+	k.must("plan-delete", plan1, plan2)
+	if out, ok := k.run("plan-show", plan1); ok {
+		t.Errorf("plan-show of a deleted plan succeeded:\n%s", out)
+	}
+	if ids := rowIDs(k.must("plan-list")); len(ids) != 0 {
+		t.Errorf("plan-list after plan-delete shows %v", ids)
+	}
+}

@@ -1,0 +1,118 @@
+package server_test
+
+// The README's walk-through, run as written (its No-Op part) against the
+// local server: it works, shows the statuses its text promises, and fails
+// loudly when something is wrong.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"karbor/internal/domain"
+	"karbor/internal/provider"
+	"karbor/internal/testsupport/testenv"
+	"karbor/internal/testsupport/wait"
+)
+
+// walkThrough returns the shell blocks of the README's walk-through up to
+// the AWS Provider's section, pointed at base instead of port 3000.
+func walkThrough(t *testing.T, base string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	from, to := strings.Index(text, "## Walk-through"), strings.Index(text, "### The same on the AWS Provider")
+	if from < 0 || to < from {
+		t.Fatal("README.md has no walk-through section")
+	}
+	var script strings.Builder
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[from:to], -1) {
+		script.WriteString(m[1])
+	}
+	if script.Len() == 0 {
+		t.Fatal("no sh blocks in the walk-through")
+	}
+	return strings.ReplaceAll(script.String(), "http://127.0.0.1:3000", base)
+}
+
+// bash runs a script as pasted into a terminal (no -e: each failing step
+// says so and the rest goes on) and returns what it printed.
+func bash(t *testing.T, script string) string {
+	t.Helper()
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not on PATH: the README's walk-through needs it", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*wait.Timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", "-c", script).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the script did not end within %v:\n%s", 2*wait.Timeout, out)
+	}
+	if err != nil {
+		t.Logf("bash: %v", err)
+	}
+	return string(out)
+}
+
+func TestReadmeWalkThrough(t *testing.T) {
+	c := start(t, testenv.Endpoint(t))
+	script := walkThrough(t, c.base)
+	out := bash(t, script)
+
+	// The one step meant to fail: resetting a deleted checkpoint (400).
+	if n := strings.Count(out, "FAILED"); n != 1 || !strings.Contains(out, "it can be reset only when it is available, error or error-deleting") {
+		t.Errorf("want exactly one FAILED step, the reset of the deleted checkpoint (400); output:\n%s", out)
+	}
+	id := regexp.MustCompile(`checkpoint ([0-9a-f-]{36})\n`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no checkpoint created; output:\n%s", out)
+	}
+	// In order: available, reset to error, deleted, deleted again (200 {}
+	// and still deleted).
+	for _, want := range []string{
+		"checkpoint " + id[1] + " is available\n",
+		"{}\nerror\n",
+		"checkpoint " + id[1] + " is deleted\n{}\ndeleted\n",
+	} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Errorf("the walk-through does not show %q; output:\n%s", want, out)
+			continue
+		}
+		out = out[i+len(want):]
+	}
+
+	// Loud failures: a checkpoint that ends in error is printed with its
+	// reason at once; an unknown one fails at once with the fault.
+	const missing = "vol-0fedcba9876543210"
+	failed := c.createCheckpoint(provider.AWSID, []map[string]any{{"id": missing, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
+	// The functions, as the test's caller (its project holds the checkpoint).
+	prelude := walkThroughFunctions(script) + "\nexport TOKEN=" + c.token + " KARBOR=" + c.base + "/v1/" + c.project + "\n"
+	out = bash(t, prelude+"\nwait_for "+provider.AWSID+" "+failed+" available || echo EXIT $?\n")
+	if !strings.Contains(out, "FAILED: checkpoint "+failed+" is error, not available") || !strings.Contains(out, "InvalidVolume.NotFound") || !strings.Contains(out, "EXIT 1") {
+		t.Errorf("wait_for on a checkpoint ending in error; output:\n%s", out)
+	}
+	unknown := domain.NewID()
+	out = bash(t, prelude+"\nwait_for "+provider.NoOpID+" "+unknown+" available || echo EXIT $?\n")
+	if !strings.Contains(out, "FAILED") || !strings.Contains(out, "could not be found") || !strings.Contains(out, "EXIT 1") {
+		t.Errorf("wait_for on an unknown checkpoint; output:\n%s", out)
+	}
+}
+
+// walkThroughFunctions is the walk-through's first lines, up to its first
+// request: the exports and the api and wait_for functions.
+func walkThroughFunctions(script string) string {
+	i := strings.Index(script, "# The providers:")
+	if i < 0 {
+		return script
+	}
+	return script[:i]
+}
