@@ -64,7 +64,9 @@ func planResources(raw json.RawMessage) ([]domain.Resource, error) {
 				return nil, err
 			}
 			if len(info) > 0 {
-				res.ExtraInfo, _ = json.Marshal(info)
+				if res.ExtraInfo, err = domain.MarshalJSON(info); err != nil {
+					return nil, badRequest("Invalid input for field 'resources': 'extra_info' of a resource cannot be stored.")
+				}
 			}
 		}
 		out = append(out, res)

@@ -49,6 +49,9 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 	if err := checkResources(in.Resources, prov); err != nil {
 		return nil, err
 	}
+	if err := checkPlanSize(in.Resources, in.Parameters); err != nil {
+		return nil, err
+	}
 	p := &Plan{
 		ID:          NewID(),
 		ProjectID:   projectID,
@@ -60,7 +63,9 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 		Resources:   in.Resources,
 		CreatedAt:   s.now().UTC().Truncate(time.Second),
 	}
-	if err := s.Store.CreatePlan(ctx, p); err != nil {
+	if err := s.Store.CreatePlan(ctx, p); errors.Is(err, ErrTooLarge) {
+		return nil, planTooLarge(-1)
+	} else if err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -104,10 +109,16 @@ func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, u PlanUp
 		if err := checkResources(u.Resources, prov); err != nil {
 			return nil, err
 		}
+		if err := checkPlanSize(u.Resources, current.Parameters); err != nil {
+			return nil, err
+		}
 	}
 	p, err := s.Store.UpdatePlan(ctx, projectID, id, u)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, planNotFound(id)
+	case errors.Is(err, ErrTooLarge):
+		return nil, planTooLarge(-1)
 	}
 	return p, err
 }
@@ -178,6 +189,9 @@ func checkResources(resources []Resource, prov Provider) error {
 				return invalid("Invalid input for field 'resources': '%s' of resource %d is longer than %d characters.", f.key, i, MaxNameLength)
 			}
 		}
+		if len(res.ExtraInfo) > 0 && !checkNesting(res.ExtraInfo, MaxNesting) {
+			return invalid("Invalid input for field 'resources': 'extra_info' of resource %d is nested deeper than %d levels.", i, MaxNesting)
+		}
 		if !prov.Accepts(res.Type) {
 			return invalid("Resource type %s is not supported by provider %s.", res.Type, prov)
 		}
@@ -188,6 +202,34 @@ func checkResources(resources []Resource, prov Provider) error {
 		seen[k] = true
 	}
 	return nil
+}
+
+// checkPlanSize bounds a plan as stored: its resources and parameters (JSON
+// text, escaped as stored) take at most MaxPlanBytes, so that a checkpoint
+// of it, which holds them and names every resource again in its graph,
+// fits one DynamoDB item (see MaxItemBytes).
+func checkPlanSize(resources []Resource, params map[string]json.RawMessage) error {
+	r, err := MarshalJSON(resources)
+	if err != nil {
+		return invalid("Invalid input for field 'resources': it cannot be stored.")
+	}
+	p, err := MarshalJSON(params)
+	if err != nil {
+		return invalid("Invalid input for field 'parameters': it cannot be stored.")
+	}
+	if n := len(r) + len(p); n > MaxPlanBytes {
+		return planTooLarge(n)
+	}
+	return nil
+}
+
+// planTooLarge is the 400 of a plan over MaxPlanBytes (n < 0: the size is
+// not known, DynamoDB refused the item).
+func planTooLarge(n int) error {
+	if n < 0 {
+		return invalid("The plan is too large to store: its resources and parameters may take at most %d bytes as stored (DynamoDB's 400 KB item limit).", MaxPlanBytes)
+	}
+	return invalid("The plan is too large to store: its resources and parameters take %d bytes as stored, over the limit of %d bytes (a checkpoint of it must fit DynamoDB's 400 KB item limit).", n, MaxPlanBytes)
 }
 
 // paramKeyOK: a resource type, optionally "#<resource id>", 1 to 255
