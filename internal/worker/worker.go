@@ -7,6 +7,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -192,12 +193,28 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpo
 
 // finish writes the outcome, only if the checkpoint is still in the
 // move's status: a sweeper that ended it meanwhile has won, and stays won.
+// An outcome DynamoDB refuses for its size (not reached within the API's
+// limits; a checkpoint stored before them may be) is written smaller, in
+// the move's failure status: a checkpoint never stays unable to finish.
 func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph) error {
 	text, err := g.encode()
 	if err != nil {
 		return err
 	}
 	written, err := w.Domain.Finish(ctx, m, c, to, text)
+	if errors.Is(err, domain.ErrTooLarge) {
+		failed := domain.StatusError
+		if m.Name == domain.MoveDeleted.Name {
+			failed = domain.StatusErrorDeleting
+		}
+		for _, smaller := range g.smaller() {
+			log.Warn("outcome too large to store; writing a smaller one", "wanted", to, "status", failed, "bytes", len(text), "error", err.Error())
+			to, text = failed, smaller
+			if written, err = w.Domain.Finish(ctx, m, c, to, text); !errors.Is(err, domain.ErrTooLarge) {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
