@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -228,4 +229,22 @@ func (d *dynamoSizeRule) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 		}
 	}
 	return d.API.UpdateItem(ctx, in, o...)
+}
+
+// TestOversizedStuckCheckpointEnds: the sweeper, too, ends a stuck
+// checkpoint whose graph DynamoDB refuses for its size, with a smaller one.
+func TestOversizedStuckCheckpointEnds(t *testing.T) {
+	e := newEnv(t)
+	name := strings.Repeat("n", 300_000)
+	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: name}}, nil)
+	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints),
+		Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	sweeper := &worker.Sweeper{Domain: dom, Log: e.log, StuckAfter: time.Hour}
+	if _, err := sweeper.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(c)
+	if got.Status != domain.StatusError || got.ResourceGraph == nil || !strings.Contains(*got.ResourceGraph, "too large to store") {
+		t.Errorf("status %s, graph %s; want error with the reason", got.Status, aws.ToString(got.ResourceGraph)[:min(300, len(aws.ToString(got.ResourceGraph)))])
+	}
 }
