@@ -58,8 +58,9 @@ func (e *env) itemSize(c *domain.Checkpoint) int {
 }
 
 // TestLargestCheckpointFits: the largest plan the domain accepts (200
-// resources, ids and names as long as the plan limit allows, of the
-// character that takes the most bytes stored, the longest plan name) and
+// resources with ids and names as long as the plan limit allows, or ids and
+// names of 255 characters and as many resources as it allows; of the
+// character that takes the most bytes stored; the longest plan name) and
 // the largest extra_info, protected on the AWS provider with every resource
 // failing with the longest error text, then failing to delete with the
 // longest text again, stays under DynamoDB's 400 KB at every write, and
@@ -68,36 +69,54 @@ func (e *env) itemSize(c *domain.Checkpoint) int {
 // repeats ids and names and nothing else: that is the worst case. What the
 // API accepts is a subset (its 64 KiB body limit also applies).
 func TestLargestCheckpointFits(t *testing.T) {
+	// 200 resources, ids and names as long as the plan limit allows.
+	t.Run("200 resources", func(t *testing.T) { largestCheckpoint(t, domain.MaxResources, -1) })
+	// Ids and names of 255 characters, as many resources as the limit allows.
+	t.Run("255-character ids and names", func(t *testing.T) { largestCheckpoint(t, -1, domain.MaxNameLength-3) })
+}
+
+// largestCheckpoint runs TestLargestCheckpointFits with count resources
+// whose ids and names are 3 digits and n worst characters; a -1 is made as
+// large as the plan limit allows.
+func largestCheckpoint(t *testing.T, count, n int) {
 	e := newEnv(t)
 	ctx := t.Context()
 	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup}
 	project := newProjectID()
-	resources := func(n int) []domain.Resource {
-		rs := make([]domain.Resource, domain.MaxResources)
+	input := func(count, n int) domain.PlanInput {
+		rs := make([]domain.Resource, count)
 		for i := range rs {
 			// Unique ids: 3 digits, then n worst characters.
 			s := fmt.Sprintf("%03d", i) + strings.Repeat(worst, n)
 			rs[i] = domain.Resource{ID: s, Type: provider.TypeEC2Volume, Name: s}
 		}
-		return rs
-	}
-	input := func(n int) domain.PlanInput {
 		return domain.PlanInput{Name: strings.Repeat(worst, domain.MaxNameLength), ProviderID: provider.AWSID,
-			Parameters: map[string]json.RawMessage{}, Resources: resources(n)}
+			Parameters: map[string]json.RawMessage{}, Resources: rs}
 	}
 	var plan *domain.Plan
-	n := largest(domain.MaxNameLength-3, func(n int) bool {
-		p, err := dom.CreatePlan(ctx, project, input(n))
+	accepts := func(count, n int) bool {
+		p, err := dom.CreatePlan(ctx, project, input(count, n))
 		if err == nil {
 			plan = p
 		}
 		return err == nil
-	})
-	if plan == nil || n < 20 {
-		t.Fatalf("no plan of 200 resources accepted (n = %d)", n)
 	}
-	if _, err := dom.CreatePlan(ctx, project, input(n+1)); err == nil || !strings.Contains(err.Error(), "65536 bytes") {
-		t.Errorf("a plan one character over the limit: %v, want a 400 naming 65536 bytes", err)
+	over := func() (int, int) { return count, n + 1 }
+	if n < 0 {
+		n = largest(domain.MaxNameLength-3, func(n int) bool { return accepts(count, n) })
+	} else {
+		count = largest(domain.MaxResources, func(c int) bool { return c > 0 && accepts(c, n) })
+		over = func() (int, int) { return count + 1, n }
+	}
+	if plan == nil || len(plan.Resources) != count || count == 0 {
+		t.Fatalf("no plan accepted (count %d, n %d)", count, n)
+	}
+	// plan is then one of exactly (count, n): made again to be sure.
+	if !accepts(count, n) {
+		t.Fatalf("plan of %d resources, n %d refused", count, n)
+	}
+	if _, err := dom.CreatePlan(ctx, project, input(over())); err == nil || !strings.Contains(err.Error(), "65536 bytes") {
+		t.Errorf("a plan one step over the limit: %v, want a 400 naming 65536 bytes", err)
 	}
 	info := func(n int) json.RawMessage {
 		b, _ := json.Marshal(map[string]string{"k": strings.Repeat(worst, n)})
@@ -108,7 +127,7 @@ func TestLargestCheckpointFits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateCheckpoint with the largest extra_info: %v", err)
 	}
-	t.Logf("plan: 200 resources, ids and names of 3+%d characters; extra_info %d bytes; checkpoint item at create: %d bytes", n, len(c.ExtraInfo), e.itemSize(c))
+	t.Logf("plan: %d resources, ids and names of 3+%d characters; extra_info %d bytes; checkpoint item at create: %d bytes", count, n, len(c.ExtraInfo), e.itemSize(c))
 
 	// Every plugin call fails with a long text of the worst character.
 	clients := wrap(e.clients)
