@@ -76,8 +76,13 @@ func planResources(raw json.RawMessage, prov domain.Provider) ([]domain.Resource
 				return nil, err
 			}
 			if len(info) > 0 {
-				res.ExtraInfo, _ = json.Marshal(info)
+				if res.ExtraInfo, err = domain.MarshalJSON(info); err != nil {
+					return nil, badRequest("Invalid input for field 'resources': 'extra_info' of a resource cannot be stored.")
+				}
 			}
+		}
+		if err := check.ExtraInfo(i, res.ExtraInfo); err != nil {
+			return nil, err
 		}
 		if err := check.Unique(res); err != nil {
 			return nil, err

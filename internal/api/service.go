@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"sort"
@@ -34,6 +35,35 @@ type Service struct {
 	Log    *slog.Logger
 	// RequestID returns the id of a request; nil draws a random one.
 	RequestID func(r *http.Request) string
+	// BaseURL returns the API's own scheme and host ("https://api.example"),
+	// which next links start with. Deployed it is API Gateway's domainName
+	// from the request context. nil (the local server, tests) means the
+	// address the connection was accepted on (LocalBaseURL). Neither ever
+	// comes from a header the caller writes (Host, X-Forwarded-*).
+	BaseURL func(r *http.Request) string
+}
+
+// LocalBaseURL is the address the server accepted the request's
+// connection on, as http://host:port (https when the connection is TLS):
+// the listen address, whatever Host header the caller sent. It is "" when
+// the request came through no net/http server.
+func LocalBaseURL(r *http.Request) string {
+	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || addr == nil {
+		return ""
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + addr.String()
+}
+
+func (s *Service) baseURL(r *http.Request) string {
+	if s.BaseURL != nil {
+		return s.BaseURL(r)
+	}
+	return LocalBaseURL(r)
 }
 
 // request is one call being served.
@@ -43,6 +73,7 @@ type request struct {
 	tenant string // the project addressed by the path
 	id     string // X-Openstack-Request-Id
 	log    *slog.Logger
+	base   string // the API's own scheme and host, for links
 }
 
 // handlerFunc serves one route: it returns the body to send with 200 (nil
@@ -121,7 +152,7 @@ func (s *Service) FallbackHandler() http.Handler {
 // caller and the tenant checks, panics turned into 500, and one log line.
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, route string, h handlerFunc, authenticate bool) {
 	start := time.Now()
-	req := &request{Request: r, id: s.requestID(r)}
+	req := &request{Request: r, id: s.requestID(r), base: s.baseURL(r)}
 	req.log = s.Log.With("request_id", req.id)
 	w.Header().Set("X-Openstack-Request-Id", req.id)
 

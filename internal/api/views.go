@@ -123,18 +123,10 @@ type link struct {
 // nextLink is the absolute URL of the same listing (at path, with ids
 // spelled as returned), with every query parameter of the request kept in
 // its order and marker set: the last id of this page, or the store's
-// NextMarker of a filtered page cut short.
+// NextMarker of a filtered page cut short. Its scheme and host are the
+// API's own (Service.BaseURL), never the request's Host or X-Forwarded-*
+// headers, which the caller writes.
 func nextLink(r *request, path, marker string) []link {
-	scheme := r.URL.Scheme
-	if scheme == "" {
-		scheme = r.Header.Get("X-Forwarded-Proto")
-	}
-	if scheme == "" {
-		scheme = "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-	}
 	var params []string
 	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
 		if kv == "" {
@@ -147,6 +139,6 @@ func nextLink(r *request, path, marker string) []link {
 		params = append(params, kv)
 	}
 	params = append(params, "marker="+url.QueryEscape(marker))
-	href := scheme + "://" + r.Host + path + "?" + strings.Join(params, "&")
+	href := r.base + path + "?" + strings.Join(params, "&")
 	return []link{{Rel: "next", Href: href}}
 }

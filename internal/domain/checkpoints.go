@@ -85,7 +85,10 @@ func (s *Service) CreateCheckpoint(ctx context.Context, projectID, providerID, p
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	if err := s.Store.CreateCheckpoint(ctx, c); err != nil {
+	if err := s.Store.CreateCheckpoint(ctx, c); errors.Is(err, ErrTooLarge) {
+		// Not reached within the limits; an item stored before them may be.
+		return nil, invalid("The checkpoint is too large to store: its plan and extra_info exceed DynamoDB's 400 KB item limit.")
+	} else if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -229,7 +232,9 @@ func (s *Service) Stuck(ctx context.Context, m Move, age time.Duration, max int)
 var infoKeyPattern = regexp.MustCompile(`^[A-Za-z0-9\-_:.# ]{1,255}$`)
 
 // ExtraInfo validates a checkpoint's extra_info: string keys to string,
-// integer or boolean values. It returns canonical JSON; null gives nil.
+// integer or boolean values (so it nests one level, within MaxNesting), at
+// most MaxExtraInfoBytes as stored. It returns canonical JSON as stored;
+// null gives nil.
 func ExtraInfo(raw json.RawMessage) (json.RawMessage, error) {
 	if isNull(raw) {
 		return nil, nil
@@ -254,7 +259,14 @@ func ExtraInfo(raw json.RawMessage) (json.RawMessage, error) {
 			return nil, invalid("Invalid input for field 'extra_info': value of %q must be a string, an integer or a boolean.", Clip(k))
 		}
 	}
-	return json.Marshal(m)
+	out, err := MarshalJSON(m)
+	if err != nil {
+		return nil, invalid("Invalid input for field 'extra_info': it cannot be stored.")
+	}
+	if len(out) > MaxExtraInfoBytes {
+		return nil, invalid("Invalid input for field 'extra_info': it takes %d bytes as stored, over the limit of %d bytes (DynamoDB's 400 KB item limit).", len(out), MaxExtraInfoBytes)
+	}
+	return out, nil
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -60,6 +60,9 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 	if err := checkResources(in.Resources, prov); err != nil {
 		return nil, err
 	}
+	if err := checkPlanSize(in.Resources, in.Parameters); err != nil {
+		return nil, err
+	}
 	p := &Plan{
 		ID:          NewID(),
 		ProjectID:   projectID,
@@ -71,7 +74,9 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 		Resources:   in.Resources,
 		CreatedAt:   s.now().UTC().Truncate(time.Second),
 	}
-	if err := s.Store.CreatePlan(ctx, p); err != nil {
+	if err := s.Store.CreatePlan(ctx, p); errors.Is(err, ErrTooLarge) {
+		return nil, planTooLarge(-1)
+	} else if err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -133,10 +138,16 @@ func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, c PlanCh
 		if err := checkResources(u.Resources, prov); err != nil {
 			return nil, err
 		}
+		if err := checkPlanSize(u.Resources, current.Parameters); err != nil {
+			return nil, err
+		}
 	}
 	p, err := s.Store.UpdatePlan(ctx, projectID, id, u)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, planNotFound(id)
+	case errors.Is(err, ErrTooLarge):
+		return nil, planTooLarge(-1)
 	}
 	return p, err
 }
@@ -234,6 +245,15 @@ func (c *ResourceChecker) Type(resourceType string) error {
 	return nil
 }
 
+// ExtraInfo checks the extra_info of resource i: nested at most
+// MaxNesting levels.
+func (c *ResourceChecker) ExtraInfo(i int, info json.RawMessage) error {
+	if len(info) > 0 && !checkNesting(info, MaxNesting) {
+		return invalid("Invalid input for field 'resources': 'extra_info' of resource %d is nested deeper than %d levels.", i, MaxNesting)
+	}
+	return nil
+}
+
 // Unique checks that r was not listed before, and remembers it.
 func (c *ResourceChecker) Unique(r Resource) error {
 	k := r.Type + "#" + r.ID
@@ -259,11 +279,42 @@ func checkResources(resources []Resource, prov Provider) error {
 		if err := c.Type(r.Type); err != nil {
 			return err
 		}
+		if err := c.ExtraInfo(i, r.ExtraInfo); err != nil {
+			return err
+		}
 		if err := c.Unique(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkPlanSize bounds a plan as stored: its resources and parameters (JSON
+// text, escaped as stored) take at most MaxPlanBytes, so that a checkpoint
+// of it, which holds them and names every resource again in its graph,
+// fits one DynamoDB item (see MaxItemBytes).
+func checkPlanSize(resources []Resource, params map[string]json.RawMessage) error {
+	r, err := MarshalJSON(resources)
+	if err != nil {
+		return invalid("Invalid input for field 'resources': it cannot be stored.")
+	}
+	p, err := MarshalJSON(params)
+	if err != nil {
+		return invalid("Invalid input for field 'parameters': it cannot be stored.")
+	}
+	if n := len(r) + len(p); n > MaxPlanBytes {
+		return planTooLarge(n)
+	}
+	return nil
+}
+
+// planTooLarge is the 400 of a plan over MaxPlanBytes (n < 0: the size is
+// not known, DynamoDB refused the item).
+func planTooLarge(n int) error {
+	if n < 0 {
+		return invalid("The plan is too large to store: its resources and parameters may take at most %d bytes as stored (DynamoDB's 400 KB item limit).", MaxPlanBytes)
+	}
+	return invalid("The plan is too large to store: its resources and parameters take %d bytes as stored, over the limit of %d bytes (a checkpoint of it must fit DynamoDB's 400 KB item limit).", n, MaxPlanBytes)
 }
 
 // paramKeyOK: a resource type, optionally "#<resource id>", 1 to 255

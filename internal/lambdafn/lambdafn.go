@@ -6,8 +6,11 @@
 package lambdafn
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -69,9 +72,14 @@ func NewServiceOver(route api.Route, log *slog.Logger, db store.API) (*api.Servi
 
 func newService(route api.Route, log *slog.Logger, client func() (store.API, error)) (*api.Service, error) {
 	svc := &api.Service{
-		Auth:      ClaimsAuth{User: env("CLAIM_USER", "sub"), Project: env("CLAIM_PROJECT", "project_id"), Roles: env("CLAIM_ROLES", "roles")},
+		Auth: ClaimsAuth{User: env("CLAIM_USER", "sub"), Project: env("CLAIM_PROJECT", "project_id"),
+			Roles: env("CLAIM_ROLES", "roles"), RolesSeparator: env("CLAIM_ROLES_SEPARATOR", "comma")},
 		Log:       log,
 		RequestID: RequestID,
+		BaseURL:   BaseURL,
+	}
+	if sep := svc.Auth.(ClaimsAuth).RolesSeparator; sep != "comma" && sep != "space" {
+		return nil, fmt.Errorf("CLAIM_ROLES_SEPARATOR is %q: use comma or space", sep)
 	}
 	if !route.UsesTables() {
 		return svc, nil
@@ -104,10 +112,26 @@ func RequestID(r *http.Request) string {
 	return ""
 }
 
+// BaseURL is the API's own address, which next links start with: API
+// Gateway's domainName from the request context (the execute-api host, or
+// the custom domain the request came through), never the Host or
+// X-Forwarded-* headers a caller writes. API Gateway serves HTTPS only.
+// Without a request context (no API Gateway in front) links have no host.
+func BaseURL(r *http.Request) string {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.DomainName == "" {
+		return ""
+	}
+	return "https://" + rc.DomainName
+}
+
 // ClaimsAuth reads the caller from the JWT authorizer's claims in the API
 // Gateway request context. The claim names are configurable.
 type ClaimsAuth struct {
 	User, Project, Roles string
+	// RolesSeparator splits a roles claim that is a string: "comma" (the
+	// default) or "space". An array claim is read element by element.
+	RolesSeparator string
 }
 
 // Caller implements api.Authenticator.
@@ -117,30 +141,111 @@ func (a ClaimsAuth) Caller(r *http.Request) (domain.Caller, error) {
 		return domain.Caller{}, api.Unauthorized("Authentication required.")
 	}
 	claims := rc.Authorizer.JWT.Claims
-	c := domain.Caller{UserID: claims[a.User], ProjectID: claims[a.Project], Roles: ParseRoles(claims[a.Roles])}
+	c := domain.Caller{UserID: claims[a.User], ProjectID: claims[a.Project]}
 	if c.UserID == "" {
 		return domain.Caller{}, api.Unauthorized(fmt.Sprintf("The token has no %q claim.", a.User))
 	}
 	if !domain.ValidProjectID(c.ProjectID) {
 		return domain.Caller{}, api.Unauthorized(fmt.Sprintf("The token's %q claim is missing or not a valid project id.", a.Project))
 	}
+	roles, err := ParseRoles(claims[a.Roles], a.tokenRoles(r, claims), a.RolesSeparator)
+	if err != nil {
+		return domain.Caller{}, api.Unauthorized(fmt.Sprintf("The token's %q claim cannot be read: %s", a.Roles, err))
+	}
+	c.Roles = roles
 	return c, nil
 }
 
-// ParseRoles reads a roles claim as API Gateway passes it: an array claim
-// arrives as "[admin member]" (space-separated, so a role cannot contain a
-// space there), a JSON array text as itself; a string claim is split on
-// commas only, so that a role named "org admin" never reads as "admin".
-func ParseRoles(s string) []string {
-	s = strings.TrimSpace(s)
+// tokenRoles is the roles claim as the token itself holds it (JSON), read
+// from the Authorization header that API Gateway's authorizer verified
+// (its identity source), or nil when the header holds no token whose user
+// and project are the verified claims'. API Gateway hands an array claim to
+// the function flattened to "[a b]", which cannot tell ["org admin"] from
+// ["org", "admin"]; the token's JSON can.
+func (a ClaimsAuth) tokenRoles(r *http.Request, verified map[string]string) json.RawMessage {
+	token := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
+		token = strings.TrimSpace(token[7:])
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return nil
+	}
+	for _, name := range []string{a.User, a.Project} {
+		var v string
+		if json.Unmarshal(claims[name], &v) != nil || v != verified[name] {
+			return nil // not the token the authorizer verified
+		}
+	}
+	if raw, ok := claims[a.Roles]; ok {
+		return raw
+	}
+	return json.RawMessage("null")
+}
+
+// ParseRoles reads a roles claim exactly. claim is the value API Gateway
+// hands the function; token is the claim's JSON in the verified token (nil
+// when unknown). The grammar:
+//
+//   - a JSON array of strings (API Gateway: "[a b]"): each element is one
+//     role, as is; it must agree with claim.
+//   - a string: role names separated by commas (separator "comma", the
+//     default; spaces around a name are dropped, so "org admin" is one
+//     role) or by spaces ("space"); empty names are dropped.
+//   - absent or null: no roles.
+//
+// Without the token, only a string claim can be read: a bracketed claim
+// could be an array whose elements hold spaces, and is refused. Anything
+// else (numbers, objects, arrays of non-strings, a token that disagrees
+// with the claim) is refused: the caller gets a 401, never a guess.
+func ParseRoles(claim string, token json.RawMessage, separator string) ([]string, error) {
+	split := func(s string) []string {
+		if separator == "space" {
+			return strings.Fields(s)
+		}
+		return nonEmpty(strings.Split(s, ","))
+	}
+	if token == nil {
+		if strings.HasPrefix(claim, "[") && strings.HasSuffix(claim, "]") {
+			return nil, errors.New("an array claim needs the token in the Authorization header")
+		}
+		return split(claim), nil
+	}
+	if string(bytes.TrimSpace(token)) == "null" {
+		if claim != "" {
+			return nil, errors.New("the token disagrees with the verified claims")
+		}
+		return nil, nil
+	}
 	var list []string
-	if json.Unmarshal([]byte(s), &list) == nil {
-		return nonEmpty(list)
+	if json.Unmarshal(token, &list) == nil {
+		if "["+strings.Join(list, " ")+"]" != claim {
+			return nil, errors.New("the token disagrees with the verified claims")
+		}
+		var out []string
+		for _, r := range list {
+			if r != "" {
+				out = append(out, r)
+			}
+		}
+		return out, nil
 	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		return nonEmpty(strings.Fields(s[1 : len(s)-1]))
+	var str string
+	if json.Unmarshal(token, &str) == nil {
+		if str != claim {
+			return nil, errors.New("the token disagrees with the verified claims")
+		}
+		return split(str), nil
 	}
-	return nonEmpty(strings.Split(s, ","))
+	return nil, errors.New("it must be a string or an array of strings")
 }
 
 func nonEmpty(fields []string) []string {

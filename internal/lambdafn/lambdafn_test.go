@@ -2,10 +2,15 @@ package lambdafn_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,21 +24,67 @@ import (
 	"karbor/internal/worker"
 )
 
+// TestParseRoles: every claim form API Gateway hands a function, read
+// exactly, so that no role holding a space ("org admin") ever reads as
+// "admin", and nothing ambiguous is guessed.
 func TestParseRoles(t *testing.T) {
-	for in, want := range map[string][]string{
-		"[admin member]":      {"admin", "member"}, // an array claim, as API Gateway passes it
-		"admin,member":        {"admin", "member"},
-		`["admin", "member"]`: {"admin", "member"},
-		"org admin":           {"org admin"}, // never "admin"
-		"org admin,member":    {"org admin", "member"},
-		"member":              {"member"},
-		"":                    nil,
-		" [reader admin] ":    {"reader", "admin"},
-	} {
-		if got := lambdafn.ParseRoles(in); !slices.Equal(got, want) {
-			t.Errorf("ParseRoles(%q) = %q, want %q", in, got, want)
+	tests := []struct {
+		claim, token, separator string // token "" means no token
+		want                    []string
+		bad                     bool
+	}{
+		// A JSON array, which API Gateway flattens to "[a b]": read from the token.
+		{"[admin member]", `["admin","member"]`, "comma", []string{"admin", "member"}, false},
+		{"[org admin member]", `["org admin","member"]`, "comma", []string{"org admin", "member"}, false},
+		{"[org admin member]", `["org admin","member"]`, "space", []string{"org admin", "member"}, false},
+		{"[a,b]", `["a,b"]`, "comma", []string{"a,b"}, false},
+		{"[]", `[]`, "comma", nil, false},
+		{"[admin member]", `["org admin","member"]`, "comma", nil, true}, // disagrees with the claim
+		{"[org admin]", "", "comma", nil, true},                          // no token: ambiguous, refused
+		{"[1 2]", `[1,2]`, "comma", nil, true},
+		// A string claim.
+		{"admin,member", `"admin,member"`, "comma", []string{"admin", "member"}, false},
+		{"org admin", `"org admin"`, "comma", []string{"org admin"}, false}, // never "admin"
+		{"org admin, member", `"org admin, member"`, "comma", []string{"org admin", "member"}, false},
+		{"reader admin", `"reader admin"`, "space", []string{"reader", "admin"}, false},
+		{"org admin", "", "comma", []string{"org admin"}, false},
+		{"a,,b,", "", "comma", []string{"a", "b"}, false},
+		{"[admin]", `"[admin]"`, "comma", []string{"[admin]"}, false}, // a string that looks like an array
+		{"admin", `"member"`, "comma", nil, true},
+		// Absent.
+		{"", "", "comma", nil, false},
+		{"", `null`, "comma", nil, false},
+		{"admin", `null`, "comma", nil, true},
+		{"map[a:b]", `{"a":"b"}`, "comma", nil, true},
+	}
+	for _, tc := range tests {
+		var token json.RawMessage
+		if tc.token != "" {
+			token = json.RawMessage(tc.token)
+		}
+		got, err := lambdafn.ParseRoles(tc.claim, token, tc.separator)
+		if (err != nil) != tc.bad || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseRoles(%q, %s, %s) = %q, %v; want %q, error %v", tc.claim, tc.token, tc.separator, got, err, tc.want, tc.bad)
 		}
 	}
+	// A role matches only as a whole name, in any case (as oslo.policy).
+	for roles, admin := range map[string]bool{"ADMIN": true, "Admin": true, "org admin": false, "admins": false, " admin": false, "admin:x": false} {
+		if got := (domain.Caller{Roles: []string{roles}}).IsAdmin(); got != admin {
+			t.Errorf("IsAdmin(%q) = %v, want %v", roles, got, admin)
+		}
+	}
+}
+
+// jwt is a token with the given claims, unsigned: API Gateway has checked
+// the signature before the function runs.
+func jwt(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return "Bearer " + enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + ".c2ln"
 }
 
 // requestWithClaims builds the request the API Gateway proxy hands the
@@ -62,9 +113,31 @@ func requestWithClaims(t *testing.T, claims map[string]string) *http.Request {
 
 func TestClaimsAuth(t *testing.T) {
 	auth := lambdafn.ClaimsAuth{User: "sub", Project: "project_id", Roles: "roles"}
-	c, err := auth.Caller(requestWithClaims(t, map[string]string{"sub": "alice", "project_id": "e486a2f49695423ca9c47e589b948108", "roles": "[member admin]"}))
-	if err != nil || c.UserID != "alice" || c.ProjectID != "e486a2f49695423ca9c47e589b948108" || !c.IsAdmin() {
+	const project = "e486a2f49695423ca9c47e589b948108"
+	verified := func(roles any, rendered string) *http.Request {
+		r := requestWithClaims(t, map[string]string{"sub": "alice", "project_id": project, "roles": rendered})
+		r.Header.Set("Authorization", jwt(t, map[string]any{"sub": "alice", "project_id": project, "roles": roles}))
+		return r
+	}
+	c, err := auth.Caller(verified([]string{"member", "admin"}, "[member admin]"))
+	if err != nil || c.UserID != "alice" || c.ProjectID != project || !c.IsAdmin() {
 		t.Errorf("Caller = %+v, %v", c, err)
+	}
+	// A role with a space, in an array claim: API Gateway renders it
+	// "[org admin member]", the token says what it is.
+	c, err = auth.Caller(verified([]string{"org admin", "member"}, "[org admin member]"))
+	if err != nil || c.IsAdmin() || !slices.Equal(c.Roles, []string{"org admin", "member"}) {
+		t.Errorf("array claim with a spaced role: Caller = %+v, %v", c, err)
+	}
+	// A token in the header that is not the verified one is not read.
+	r := verified([]string{"admin"}, "[org admin]")
+	if c, err := auth.Caller(r); err == nil {
+		t.Errorf("a token disagreeing with the verified claims gave %+v", c)
+	}
+	other := requestWithClaims(t, map[string]string{"sub": "alice", "project_id": project, "roles": "[org admin]"})
+	other.Header.Set("Authorization", jwt(t, map[string]any{"sub": "mallory", "project_id": project, "roles": []string{"org", "admin"}}))
+	if c, err := auth.Caller(other); err == nil {
+		t.Errorf("another user's token gave %+v", c)
 	}
 	for name, claims := range map[string]map[string]string{
 		"no authorizer":   nil,
@@ -72,6 +145,7 @@ func TestClaimsAuth(t *testing.T) {
 		"no project":      {"sub": "alice"},
 		"bad project":     {"sub": "alice", "project_id": "a b"},
 		"renamed project": {"sub": "alice", "tenant": "p1"},
+		"array, no token": {"sub": "alice", "project_id": "p1", "roles": "[org admin]"},
 	} {
 		_, err := auth.Caller(requestWithClaims(t, claims))
 		var f *api.Fault
@@ -80,7 +154,7 @@ func TestClaimsAuth(t *testing.T) {
 		}
 	}
 	// The development token is never read in Lambda.
-	r := requestWithClaims(t, nil)
+	r = requestWithClaims(t, nil)
 	r.Header.Set("X-Auth-Token", "alice:e486a2f49695423ca9c47e589b948108:admin")
 	if _, err := auth.Caller(r); err == nil {
 		t.Error("the development token was accepted in Lambda")
@@ -130,5 +204,33 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CHECKPOINTS_TABLE", "")
 	if _, err := lambdafn.ConfigFromEnv(); err == nil {
 		t.Error("a missing CHECKPOINTS_TABLE was accepted")
+	}
+}
+
+// TestNextLinkFromDomainName: deployed, a next link starts with API
+// Gateway's domainName from the request context, never with the Host or
+// X-Forwarded-* headers the caller sent (the provider list pages without a
+// table, so this runs the real route's service).
+func TestNextLinkFromDomainName(t *testing.T) {
+	svc, err := lambdafn.NewService(context.Background(), api.ListProviders, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := requestWithClaims(t, map[string]string{"sub": "alice", "project_id": "p", "roles": "member"})
+	r.URL.RawQuery = "limit=1"
+	r.Host = "evil.example"
+	r.Header.Set("Host", "evil.example")
+	r.Header.Set("X-Forwarded-Proto", "gopher")
+	r.Header.Set("X-Forwarded-Host", "evil2.example")
+	w := httptest.NewRecorder()
+	lambdafn.Handler(svc, api.ListProviders).ServeHTTP(w, r)
+	var body struct {
+		Links []struct{ Href string } `json:"providers_links"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != http.StatusOK || len(body.Links) != 1 {
+		t.Fatalf("status %d, body %s, %v", w.Code, w.Body, err)
+	}
+	if href := body.Links[0].Href; !strings.HasPrefix(href, "https://abc.execute-api.us-east-1.amazonaws.com/v1/p/providers?limit=1&marker=") {
+		t.Errorf("href %q does not start with the request context's domainName", href)
 	}
 }

@@ -46,7 +46,7 @@ func listOrder(created time.Time, id string) string {
 func listProject(providerID, projectID string) string { return providerID + "#" + projectID }
 
 func toCheckpointItem(c *domain.Checkpoint) (*checkpointItem, error) {
-	plan, err := json.Marshal(c.Plan)
+	plan, err := domain.MarshalJSON(c.Plan)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 		return c, domain.ErrConflict
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update checkpoint %s: %w", t.ID, err)
+		return nil, fmt.Errorf("update checkpoint %s: %w", t.ID, tooLarge(err))
 	}
 	return CheckpointFromItem(res.Attributes)
 }

@@ -55,8 +55,10 @@ func planFromItem(item map[string]types.AttributeValue) (*domain.Plan, error) {
 	return decode(item, (*planItem).plan)
 }
 
+// jsonText is v as stored JSON text: without HTML escaping, which would
+// take 6 bytes of the item for each "<", ">" and "&".
 func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := domain.MarshalJSON(v)
 	return string(b), err
 }
 
@@ -137,7 +139,7 @@ func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u domain.P
 		return nil, domain.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update plan %s: %w", id, err)
+		return nil, fmt.Errorf("update plan %s: %w", id, tooLarge(err))
 	}
 	return planFromItem(res.Attributes)
 }

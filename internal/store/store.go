@@ -132,7 +132,10 @@ func (s *Store) create(ctx context.Context, table, what, id string, v any) error
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", what, err)
 	}
-	err = s.putNew(ctx, table, item)
+	if n := ItemSize(item); n > domain.MaxItemBytes {
+		return fmt.Errorf("put %s %s: %d bytes: %w", what, id, n, domain.ErrTooLarge)
+	}
+	err = tooLarge(s.putNew(ctx, table, item))
 	if err != nil && !errors.Is(err, domain.ErrExists) {
 		return fmt.Errorf("put %s %s: %w", what, id, err)
 	}

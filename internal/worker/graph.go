@@ -26,14 +26,70 @@ type node struct {
 // adjacency list is empty.
 type graph []node
 
-// encode returns the graph as the JSON string the API shows.
+// encode returns the graph as the JSON string the API shows, and the
+// store keeps: without HTML escaping, each node's info bounded (boundInfo).
 func (g graph) encode() (string, error) {
 	nodes := make(map[string][4]any, len(g))
 	for i, n := range g {
-		nodes[fmt.Sprintf("0x%x", i)] = [4]any{n.Resource.Type, n.Resource.ID, n.Resource.Name, n.Info}
+		nodes[fmt.Sprintf("0x%x", i)] = [4]any{n.Resource.Type, n.Resource.ID, n.Resource.Name, boundInfo(n.Info)}
 	}
-	b, err := json.Marshal([]any{nodes, [][]any{}})
+	b, err := domain.MarshalJSON([]any{nodes, [][]any{}})
 	return string(b), err
+}
+
+// boundInfo bounds what the service records for one resource, so that a
+// checkpoint's graph fits its item whatever the plugins and AWS say: every
+// text is cut to domain.MaxInfoText bytes as stored, and an info still over
+// domain.MaxNodeInfoBytes keeps only its status and error texts (the
+// plugins find what they produced by its tags and names, not by the graph).
+func boundInfo(info map[string]any) map[string]any {
+	out := make(map[string]any, len(info))
+	for k, v := range info {
+		if s, ok := v.(string); ok {
+			v = domain.ClipJSON(s, domain.MaxInfoText)
+		}
+		out[k] = v
+	}
+	if b, err := domain.MarshalJSON(out); err == nil && len(b) <= domain.MaxNodeInfoBytes {
+		return out
+	}
+	small := map[string]any{}
+	for _, k := range []string{"status", "error", "delete_error"} {
+		if s, ok := out[k].(string); ok {
+			small[k] = s
+		}
+	}
+	if b, err := domain.MarshalJSON(small); err != nil || len(b) > domain.MaxNodeInfoBytes {
+		return map[string]any{"status": resourceFailed, "error": "the outcome of this resource is too large to record"}
+	}
+	return small
+}
+
+// tooLargeReason is what a node records when the checkpoint's outcome
+// could not be stored whole.
+const tooLargeReason = "the checkpoint's outcome is too large to store (DynamoDB's 400 KB item limit); it was not recorded"
+
+// smaller returns ever smaller forms of a graph whose item DynamoDB
+// refused for its size: every node failed with tooLargeReason; the same
+// without resource names; no nodes at all. Each ends the checkpoint in its
+// move's failure status.
+func (g graph) smaller() []string {
+	var out []string
+	for _, keepNames := range []bool{true, false} {
+		nodes := make(map[string][4]any, len(g))
+		for i, n := range g {
+			name := n.Resource.Name
+			if !keepNames {
+				name = ""
+			}
+			nodes[fmt.Sprintf("0x%x", i)] = [4]any{n.Resource.Type, n.Resource.ID, name,
+				map[string]any{"status": resourceFailed, "error": tooLargeReason}}
+		}
+		if b, err := domain.MarshalJSON([]any{nodes, [][]any{}}); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return append(out, `[{},[]]`)
 }
 
 // decodeGraph reads a resource_graph back; each node's info by type and id.
@@ -114,10 +170,8 @@ func reason(err error) string {
 			text = err.Error()[:i] + ": " + short
 		}
 	}
-	if len(text) > max {
-		text = text[:max] + "..."
-	}
-	return text
+	// Cut as stored: a text of control characters takes 6 bytes each.
+	return domain.ClipJSON(text, max)
 }
 
 func denied(code string) bool {

@@ -316,8 +316,11 @@ type wrapEC2 struct {
 	// deleteErr, when set, is what DeleteSnapshot answers instead of
 	// deleting; createErr likewise for CreateSnapshot.
 	deleteErr, createErr error
-	created              atomic.Int32
-	deleted              atomic.Int32
+	// describeErr, when set, is what DescribeSnapshots answers: the
+	// plugin's Protect and Delete both begin with it.
+	describeErr error
+	created     atomic.Int32
+	deleted     atomic.Int32
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
@@ -335,6 +338,9 @@ func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInpu
 }
 
 func (w *wrapEC2) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, o ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error) {
+	if w.describeErr != nil {
+		return nil, w.describeErr
+	}
 	return w.inner.DescribeSnapshots(ctx, in, o...)
 }
 

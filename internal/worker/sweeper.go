@@ -95,12 +95,7 @@ func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move
 		}
 		g = append(g, node{Resource: r, Info: info})
 	}
-	text, err := g.encode()
-	if err != nil {
-		return false, err
-	}
-	to := m.To[0]
-	ended, err := s.Domain.Finish(ctx, m, c, to, text)
+	ended, to, err := finishBounded(ctx, s.Domain, s.Log, m, c, m.To[0], g)
 	if err != nil || !ended {
 		return false, err
 	}

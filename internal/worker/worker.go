@@ -7,6 +7,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -192,12 +193,11 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpo
 
 // finish writes the outcome, only if the checkpoint is still in the
 // move's status: a sweeper that ended it meanwhile has won, and stays won.
+// An outcome DynamoDB refuses for its size (not reached within the API's
+// limits; a checkpoint stored before them may be) is written smaller, in
+// the move's failure status: a checkpoint never stays unable to finish.
 func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph) error {
-	text, err := g.encode()
-	if err != nil {
-		return err
-	}
-	written, err := w.Domain.Finish(ctx, m, c, to, text)
+	written, to, err := finishBounded(ctx, w.Domain, log, m, c, to, g)
 	if err != nil {
 		return err
 	}
@@ -207,4 +207,29 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c 
 	}
 	log.Info("checkpoint finished", "status", to)
 	return nil
+}
+
+// finishBounded writes status to and the graph with move m; when DynamoDB
+// refuses the item for its size, it writes ever smaller graphs (graph.smaller)
+// in the move's failure status instead. It returns the status it wrote.
+func finishBounded(ctx context.Context, dom *domain.Service, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph) (bool, domain.Status, error) {
+	text, err := g.encode()
+	if err != nil {
+		return false, to, err
+	}
+	written, err := dom.Finish(ctx, m, c, to, text)
+	if errors.Is(err, domain.ErrTooLarge) {
+		failed := domain.StatusError
+		if m.From[0] == domain.StatusDeleting {
+			failed = domain.StatusErrorDeleting
+		}
+		for _, smaller := range g.smaller() {
+			log.Warn("outcome too large to store; writing a smaller one", "wanted", to, "status", failed, "bytes", len(text), "error", err.Error())
+			to, text = failed, smaller
+			if written, err = dom.Finish(ctx, m, c, to, text); !errors.Is(err, domain.ErrTooLarge) {
+				break
+			}
+		}
+	}
+	return written, to, err
 }

@@ -10,6 +10,7 @@ package cfn_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -63,4 +64,52 @@ func appendUnique(s []string, vs ...string) []string {
 		}
 	}
 	return s
+}
+
+// TestSafeDefaults: a stack trusts only an issuer its deployer names (no
+// default, https only, and no samconfig environment supplies one), and the
+// unauthenticated $default route is throttled at API Gateway, so that
+// anonymous requests cannot spend the account's Lambda concurrency.
+func TestSafeDefaults(t *testing.T) {
+	tpl := parseTemplate(t)
+	if def, ok := tpl.Lookup("Parameters", "JwtIssuer", "Default"); ok {
+		t.Errorf("JwtIssuer has the default %q: a stack would trust an issuer nobody chose", def)
+	}
+	pattern, _ := tpl.Lookup("Parameters", "JwtIssuer", "AllowedPattern")
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("JwtIssuer's AllowedPattern %q: %v", pattern, err)
+	}
+	for issuer, want := range map[string]bool{
+		"https://login.example.com/realms/karbor/":                       true,
+		"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf12": true,
+		"https://example.auth0.com/":                                     true,
+		"http://login.example.com/":                                      false,
+		"login.example.com":                                              false,
+		"https://":                                                       false,
+		"https:// evil":                                                  false,
+		"":                                                               false,
+		"https://a.example/?x=1":                                         false,
+	} {
+		if got := re.MatchString(issuer); got != want {
+			t.Errorf("JwtIssuer %q allowed = %v, want %v", issuer, got, want)
+		}
+	}
+	for _, setting := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
+		if v, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "RouteSettings", "$default", setting); !ok || v == "" {
+			t.Errorf("HttpApi's $default route has no %s: anonymous requests could spend the account's concurrency", setting)
+		}
+	}
+	samconfig, err := os.ReadFile(filepath.Join(repoRoot, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(samconfig), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if strings.Contains(line, "JwtIssuer") {
+			t.Errorf("samconfig.toml:%d names an issuer: %s; the deployer must give it", i+1, line)
+		}
+	}
 }
