@@ -55,11 +55,13 @@ func (s *Service) listCheckpoints(r *request) (any, error) {
 		}
 		lq.Status = st
 	}
+	fit := newPageFit(viewCheckpoint)
+	lq.Fits = fit.fits
 	page, err := s.Domain.ListCheckpoints(r.ctx(), lq)
 	if err != nil {
 		return nil, err
 	}
-	return listBody(r, "checkpoints", "/v1/"+r.tenant+"/providers/"+prov.ID+"/checkpoints", page, viewCheckpoint), nil
+	return fit.body(r, "checkpoints", "/v1/"+r.tenant+"/providers/"+prov.ID+"/checkpoints", page)
 }
 
 func (s *Service) createCheckpoint(r *request) (any, error) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -141,7 +142,7 @@ func TestListCheckpoints(t *testing.T) {
 		if c["status"] != "deleted" {
 			t.Errorf("status = %v, want deleted", c["status"])
 		}
-		for _, q := range []string{"status=deleted", "plan_id=" + p1, "start_date=2001-01-02&end_date=2001-01-02"} {
+		for _, q := range []string{"status=available", "plan_id=" + p1, "start_date=2001-01-02&end_date=2001-01-02"} {
 			if got := ids(list(t, q).list(t, "checkpoints")); slices.Contains(got, gone.ID) {
 				t.Errorf("%s lists the deleted checkpoint", q)
 			}
@@ -249,7 +250,6 @@ func TestListCheckpoints(t *testing.T) {
 			{"status=protecting", append([]listed{day3}, viaAPI...)},
 			{"status=error-deleting", []listed{day3b}},
 			{"status=deleting", nil},
-			{"status=deleted", nil},
 			{"plan_id=" + p2 + "&status=available&start_date=2001-01-02", []listed{day2b}},
 			{"foo=bar&name=x", every},
 		} {
@@ -268,6 +268,7 @@ func TestListCheckpoints(t *testing.T) {
 			{"status=bogus", "status"},
 			{"status=AVAILABLE", "status"},
 			{"status=", "status"},
+			{"status=deleted", "never listed"},
 		} {
 			e.do(t, http.MethodGet, path+"?"+tc.query, tokenA, nil).wantFault(t, http.StatusBadRequest, tc.mention)
 		}
@@ -485,4 +486,103 @@ func TestCheckpointLinks(t *testing.T) {
 		rest, _ := e.walk(t, tokenA, r.next(t, "checkpoints_links"), 10, nil)
 		wantIDs(t, "after the deleted marker", rest, desc[2:])
 	})
+}
+
+// TestFilteredPagesExact walks every filter combination through the next
+// links, for a project and for an admin's all_tenants: every page but the
+// last holds exactly limit checkpoints, a link appears exactly when more
+// match (its marker the page's last id), and the walk lists each match
+// once, in order.
+func TestFilteredPagesExact(t *testing.T) {
+	e := newEnv(t)
+	p1, p2 := domain.NewID(), domain.NewID()
+	statuses := []domain.Status{domain.StatusAvailable, domain.StatusError, domain.StatusAvailable, domain.StatusProtecting}
+	var cs []*domain.Checkpoint
+	for i := range 24 {
+		project, plan := projA, p1
+		if i%3 == 0 {
+			project = projB
+		}
+		if i%2 == 0 {
+			plan = p2
+		}
+		cs = append(cs, newCheckpoint(project, noop, plan, statuses[i%len(statuses)], day("2001-03-01T00:00:00Z").Add(time.Duration(i)*5*time.Hour)))
+	}
+	e.storeCheckpoints(t, cs)
+	gone := e.storeCheckpoint(t, projA, noop, p1, domain.StatusAvailable, day("2001-03-02T01:00:00Z"))
+	e.setStatus(t, projA, gone.ID, domain.StatusAvailable, domain.StatusDeleting)
+	e.setStatus(t, projA, gone.ID, domain.StatusDeleting, domain.StatusDeleted)
+
+	since, until := day("2001-03-02T00:00:00Z"), day("2001-03-04T23:59:59Z")
+	for _, tc := range []struct {
+		query string
+		match func(c *domain.Checkpoint) bool
+	}{
+		{"plan_id=" + p1, func(c *domain.Checkpoint) bool { return c.Plan.ID == p1 }},
+		{"status=available", func(c *domain.Checkpoint) bool { return c.Status == domain.StatusAvailable }},
+		{"plan_id=" + p2 + "&status=available", func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == p2 && c.Status == domain.StatusAvailable
+		}},
+		{"start_date=2001-03-02&end_date=2001-03-04", func(c *domain.Checkpoint) bool {
+			return !c.CreatedAt.Before(since) && !c.CreatedAt.After(until)
+		}},
+		{"status=error&start_date=2001-03-02", func(c *domain.Checkpoint) bool {
+			return c.Status == domain.StatusError && !c.CreatedAt.Before(since)
+		}},
+		{"plan_id=" + p1 + "&end_date=2001-03-04", func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == p1 && !c.CreatedAt.After(until)
+		}},
+		{"plan_id=" + p1 + "&status=protecting&start_date=2001-03-02&end_date=2001-03-04", func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == p1 && c.Status == domain.StatusProtecting && !c.CreatedAt.Before(since) && !c.CreatedAt.After(until)
+		}},
+	} {
+		for _, who := range []struct {
+			name, token, extra string
+			in                 func(c *domain.Checkpoint) bool
+		}{
+			{"project A", tokenA, "", func(c *domain.Checkpoint) bool { return c.ProjectID == projA }},
+			{"all_tenants", tokenAdmin, "&all_tenants=true", func(*domain.Checkpoint) bool { return true }},
+		} {
+			var want []listed
+			for _, c := range cs {
+				if who.in(c) && tc.match(c) {
+					want = append(want, listedOf(c))
+				}
+			}
+			if len(want) == 0 {
+				t.Fatalf("fixture: nothing matches %s for %s", tc.query, who.name)
+			}
+			tenant := projA
+			if who.token == tokenAdmin {
+				tenant = projAdmin
+			}
+			for _, limit := range []int{2, 3} {
+				for _, asc := range []bool{false, true} {
+					q := fmt.Sprintf("%s%s&limit=%d", tc.query, who.extra, limit)
+					if asc {
+						q += "&sort=created_at:asc"
+					}
+					next := checkpointsPath(tenant, noop) + "?" + q
+					var got []string
+					for pages := 1; next != ""; pages++ {
+						if pages > 20 {
+							t.Fatalf("%s: more than 20 pages", q)
+						}
+						r := e.do(t, http.MethodGet, next, who.token, nil).wantStatus(t, http.StatusOK)
+						page := ids(r.list(t, "checkpoints"))
+						got = append(got, page...)
+						next = r.next(t, "checkpoints_links")
+						more := len(got) < len(want)
+						if (next != "") != more {
+							t.Fatalf("%s, page %d: next link %q with %d of %d listed", q, pages, next, len(got), len(want))
+						}
+						if next != "" && (len(page) != limit || !strings.HasSuffix(next, "marker="+page[len(page)-1])) {
+							t.Fatalf("%s, page %d: %d checkpoints and link %s; want %d and the last id as marker", q, pages, len(page), next, limit)
+						}
+					}
+					wantIDs(t, who.name+" "+q, got, order(want, asc))
+				}
+			}
+		}
+	}
 }

@@ -234,9 +234,11 @@ func (s *Service) listPlans(r *request) (any, error) {
 	if lq.Listing, err = parseListing(r, q); err != nil {
 		return nil, err
 	}
+	fit := newPageFit(viewPlan)
+	lq.Fits = fit.fits
 	page, err := s.Domain.ListPlans(r.ctx(), lq)
 	if err != nil {
 		return nil, err
 	}
-	return listBody(r, "plans", r.URL.EscapedPath(), page, viewPlan), nil
+	return fit.body(r, "plans", r.URL.EscapedPath(), page)
 }

@@ -98,8 +98,9 @@ const (
 var (
 	ListCheckpoints = Route{Name: "list-checkpoints", Method: http.MethodGet, Path: checkpointsPath, handle: (*Service).listCheckpoints,
 		// The table: the marker's item (GetItem in one project, Query by
-		// id for all_tenants); by_provider: all_tenants.
-		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable, "by_project", "by_provider"))}
+		// id for all_tenants); one index per filter, project or all_tenants.
+		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable,
+			"by_project", "by_provider", "by_plan", "by_status", "by_plan_all", "by_status_all"))}
 	CreateCheckpoint = Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
 		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem))}
 	ShowCheckpoint = Route{Name: "show-checkpoint", Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,

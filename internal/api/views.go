@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
@@ -102,7 +105,8 @@ func viewProvider(p *provider.Provider) providerView {
 }
 
 // listBody is a listing's answer: the page's items under key, and a next
-// link when more items follow.
+// link when more items follow. Providers only (three, compiled in); the
+// listings of stored items build theirs with pageFit, within PageBytes.
 func listBody[T, V any](r *request, key, path string, page *domain.Page[T], view func(T) V) map[string]any {
 	views := make([]V, 0, len(page.Items))
 	for _, item := range page.Items {
@@ -115,6 +119,81 @@ func listBody[T, V any](r *request, key, path string, page *domain.Page[T], view
 	return out
 }
 
+// PageBytes is the byte budget of a listing page. Lambda refuses a
+// response payload over 6 MB, and the payload carries the body as a JSON
+// string, escaped: a quote becomes two bytes, '<', '>' and '&' six. So the
+// budget counts each item's JSON as it will be in the payload
+// (payloadSize), and stops below 6 MB with room for the next link, the
+// headers and the rest of the envelope.
+const PageBytes = 5_000_000
+
+// pageFit builds a listing page's body within PageBytes: the store asks
+// fits about each item in order (domain.Listing.Fits), and the page ends
+// before the first that would take the page past the budget. Each item is
+// encoded once, here, as the response encodes it.
+type pageFit[T, V any] struct {
+	view  func(T) V
+	items []json.RawMessage
+	size  int
+	err   error
+}
+
+func newPageFit[T, V any](view func(T) V) *pageFit[T, V] { return &pageFit[T, V]{view: view} }
+
+// fits encodes item and reports whether it fits the page; the first item
+// always does (no item is near the budget: a stored item is at most
+// 400 KB).
+func (f *pageFit[T, V]) fits(item any) bool {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as writeJSON
+	if err := enc.Encode(f.view(item.(T))); err != nil {
+		f.err = err
+		return false
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	n := payloadSize(b) + 1 // and a comma
+	if len(f.items) > 0 && f.size+n > PageBytes {
+		return false
+	}
+	f.items, f.size = append(f.items, b), f.size+n
+	return true
+}
+
+// body is the listing's answer: the page's items under key, and a next
+// link when more items follow.
+func (f *pageFit[T, V]) body(r *request, key, path string, page *domain.Page[T]) (map[string]any, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if len(f.items) != len(page.Items) {
+		return nil, fmt.Errorf("list %s: %d items encoded for a page of %d", key, len(f.items), len(page.Items))
+	}
+	out := map[string]any{key: append([]json.RawMessage{}, f.items...)}
+	if page.More {
+		out[key+"_links"] = nextLink(r, path, page.NextMarker)
+	}
+	return out, nil
+}
+
+// payloadSize is the length of b once written into a JSON string by
+// encoding/json with HTML escaping, as aws-lambda-go writes the response
+// body into the Lambda payload.
+func payloadSize(b []byte) int {
+	n := 0
+	for _, c := range string(b) {
+		switch {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			n += 2
+		case c < 0x20 || c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' || c == utf8.RuneError:
+			n += 6
+		default:
+			n += utf8.RuneLen(c)
+		}
+	}
+	return n
+}
+
 type link struct {
 	Rel  string `json:"rel"`
 	Href string `json:"href"`
@@ -122,10 +201,9 @@ type link struct {
 
 // nextLink is the absolute URL of the same listing (at path, with ids
 // spelled as returned), with every query parameter of the request kept in
-// its order and marker set: the last id of this page, or the store's
-// NextMarker of a filtered page cut short. Its scheme and host are the
-// API's own (Service.BaseURL), never the request's Host or X-Forwarded-*
-// headers, which the caller writes.
+// its order and marker set: the last id of this page. Its scheme and host
+// are the API's own (Service.BaseURL), never the request's Host or
+// X-Forwarded-* headers, which the caller writes.
 func nextLink(r *request, path, marker string) []link {
 	var params []string
 	for _, kv := range strings.Split(r.URL.RawQuery, "&") {

@@ -114,6 +114,9 @@ func (s *Service) expired(c *Checkpoint) bool {
 
 // ListCheckpoints returns one page of checkpoints.
 func (s *Service) ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Page[*Checkpoint], error) {
+	if q.Status != "" && !q.Status.Listed() {
+		return nil, invalid("Invalid status %s: %s checkpoints are never listed; show one by its id.", q.Status, q.Status)
+	}
 	page, err := s.Store.ListCheckpoints(ctx, q)
 	if errors.Is(err, ErrBadMarker) {
 		return nil, invalid("Invalid marker %s: it is not a checkpoint of this listing.", q.Marker)

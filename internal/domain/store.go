@@ -78,11 +78,9 @@ func ClampLimit(limit int) int {
 // Page is one page of a listing.
 type Page[T any] struct {
 	Items []T
-	More  bool // another page follows
+	More  bool // another page follows: more items match
 	// NextMarker, set when More is, is the marker of the next page: the
-	// id of the last item of this one, or, when a filtered listing stopped
-	// at its read budget (a short, maybe empty, page), of the last item it
-	// read, which the filter may have left out.
+	// id of the last item of this one.
 	NextMarker string
 }
 
@@ -94,6 +92,11 @@ type Listing struct {
 	Ascending bool
 	Limit     int    // page size, 1..MaxPageLimit
 	Marker    string // id of the last item of the previous page
+	// Fits, when set, is asked about each item in list order before it
+	// joins the page, the first one included; once it answers false the
+	// page ends before that item (with More set). The API uses it to
+	// bound a page's bytes; it must accept at least the first item.
+	Fits func(item any) bool
 }
 
 // CheckpointQuery selects a page of checkpoints at one provider.

@@ -149,11 +149,33 @@ func listScenarios(markerID string) []scenario {
 	}
 }
 
+// filterScenarios are the checkpoint listing's filters, each of which
+// Queries its own index, for a project and for all_tenants.
+func filterScenarios() []scenario {
+	var out []scenario
+	for name, q := range map[string]url.Values{
+		"plan_id":            {"plan_id": {planID}},
+		"status":             {"status": {"available"}},
+		"plan_id and status": {"plan_id": {planID}, "status": {"available"}},
+	} {
+		out = append(out, scenario{name, func(ev *events.APIGatewayV2HTTPRequest) { setQuery(ev, q) }, http.StatusOK},
+			scenario{name + ", all_tenants", func(ev *events.APIGatewayV2HTTPRequest) {
+				asAdmin(ev)
+				all := url.Values{"all_tenants": {"1"}}
+				for k, v := range q {
+					all[k] = v
+				}
+				setQuery(ev, all)
+			}, http.StatusOK})
+	}
+	return out
+}
+
 // scenarios lists, per function, requests that together reach every call
 // the function makes to DynamoDB. Each runs over fresh tables seeded with
 // the plan and the checkpoint the sample events name.
 var scenarios = map[string][]scenario{
-	"list-checkpoints":       listScenarios(checkpointID),
+	"list-checkpoints":       append(listScenarios(checkpointID), filterScenarios()...),
 	"create-checkpoint":      {sample(http.StatusOK)},
 	"show-checkpoint":        {sample(http.StatusOK)},
 	"delete-checkpoint":      {sample(http.StatusOK)},

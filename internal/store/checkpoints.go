@@ -15,9 +15,11 @@ import (
 	"karbor/internal/domain"
 )
 
-// checkpointItem is a checkpoint as stored. list_project and list_provider
-// exist only while the checkpoint is listable: a deleted checkpoint leaves
-// both indexes (they are sparse) and expires by TTL.
+// checkpointItem is a checkpoint as stored. The list_* attributes are the
+// partition keys of the listing indexes (sorted by list_order); they exist
+// only while the checkpoint is listable: a deleted checkpoint leaves every
+// listing index (they are sparse) and expires by TTL. The status keys
+// follow the status on every change.
 type checkpointItem struct {
 	ID             string  `dynamodbav:"id"`
 	ProjectID      string  `dynamodbav:"project_id"`
@@ -30,10 +32,14 @@ type checkpointItem struct {
 	CreatedAt      string  `dynamodbav:"created_at"`
 	UpdatedAt      string  `dynamodbav:"updated_at"`
 	ExpiresAt      int64   `dynamodbav:"expires_at,omitempty"`
-	ListProject    string  `dynamodbav:"list_project,omitempty"`
-	ListProvider   string  `dynamodbav:"list_provider,omitempty"`
+	ListProject    string  `dynamodbav:"list_project,omitempty"`    // provider#project: by_project
+	ListProvider   string  `dynamodbav:"list_provider,omitempty"`   // provider#shard: by_provider
+	ListPlan       string  `dynamodbav:"list_plan,omitempty"`       // provider#project#plan: by_plan
+	ListStatus     string  `dynamodbav:"list_status,omitempty"`     // provider#project#status: by_status
+	ListAllPlan    string  `dynamodbav:"list_all_plan,omitempty"`   // provider#plan: by_plan_all
+	ListAllStatus  string  `dynamodbav:"list_all_status,omitempty"` // provider#status#shard: by_status_all
 	ListOrder      string  `dynamodbav:"list_order"`
-	// Pending is the status of a checkpoint in flight (protecting,
+	// Pending is status#shard of a checkpoint in flight (protecting,
 	// deleting), absent once it settles: the sweeper's sparse index.
 	Pending string `dynamodbav:"pending,omitempty"`
 }
@@ -44,6 +50,24 @@ func listOrder(created time.Time, id string) string {
 }
 
 func listProject(providerID, projectID string) string { return providerID + "#" + projectID }
+
+func listPlan(providerID, projectID, planID string) string {
+	return providerID + "#" + projectID + "#" + planID
+}
+
+func listStatus(providerID, projectID string, st domain.Status) string {
+	return providerID + "#" + projectID + "#" + string(st)
+}
+
+func listAllPlan(providerID, planID string) string { return providerID + "#" + planID }
+
+// listAllStatus is the unsharded prefix of the by_status_all key.
+func listAllStatus(providerID string, st domain.Status) string {
+	return providerID + "#" + string(st)
+}
+
+// pending is the by_pending key of a checkpoint in flight.
+func pending(st domain.Status, id string) string { return sharded(string(st), id) }
 
 func toCheckpointItem(c *domain.Checkpoint) (*checkpointItem, error) {
 	plan, err := domain.MarshalJSON(c.Plan)
@@ -66,10 +90,14 @@ func toCheckpointItem(c *domain.Checkpoint) (*checkpointItem, error) {
 	}
 	if c.Status.Listed() {
 		it.ListProject = listProject(c.ProviderID, c.ProjectID)
-		it.ListProvider = c.ProviderID
+		it.ListProvider = sharded(c.ProviderID, c.ID)
+		it.ListPlan = listPlan(c.ProviderID, c.ProjectID, c.Plan.ID)
+		it.ListStatus = listStatus(c.ProviderID, c.ProjectID, c.Status)
+		it.ListAllPlan = listAllPlan(c.ProviderID, c.Plan.ID)
+		it.ListAllStatus = sharded(listAllStatus(c.ProviderID, c.Status), c.ID)
 	}
 	if c.Status.InFlight() {
-		it.Pending = string(c.Status)
+		it.Pending = pending(c.Status, c.ID)
 	}
 	return it, nil
 }
@@ -158,18 +186,27 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 		update = update.Set(expression.Name(attrResourceGraph), expression.Value(*t.ResourceGraph))
 	}
 	if t.To.InFlight() {
-		update = update.Set(expression.Name(attrPending), expression.Value(string(t.To)))
+		update = update.Set(expression.Name(attrPending), expression.Value(pending(t.To, t.ID)))
 	} else {
 		update = update.Remove(expression.Name(attrPending))
+	}
+	if t.To.Listed() {
+		// The status keys follow the status (the condition above makes
+		// sure this is the checkpoint of t.ProviderID and t.ProjectID).
+		update = update.Set(expression.Name(attrListStatus), expression.Value(listStatus(t.ProviderID, t.ProjectID, t.To))).
+			Set(expression.Name(attrListAllStatus), expression.Value(sharded(listAllStatus(t.ProviderID, t.To), t.ID)))
+	} else {
+		// It leaves every listing index.
+		for _, a := range []string{attrListProject, attrListProvider, attrListPlan, attrListStatus, attrListAllPlan, attrListAllStatus} {
+			update = update.Remove(expression.Name(a))
+		}
 	}
 	if t.To.Expires() {
 		retention := t.Retention
 		if retention <= 0 {
 			retention = domain.DefaultRetention
 		}
-		update = update.Set(expression.Name(attrExpiresAt), expression.Value(at.Add(retention).Unix())).
-			Remove(expression.Name(attrListProject)).
-			Remove(expression.Name(attrListProvider))
+		update = update.Set(expression.Name(attrExpiresAt), expression.Value(at.Add(retention).Unix()))
 	}
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
 	if err != nil {
@@ -208,26 +245,50 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 }
 
 // ListCheckpoints returns one page of checkpoints at a provider, of one
-// project (index by_project) or of every project (by_provider), ordered by
-// created_at then id; see list for its cost.
+// project or of every project, ordered by created_at then id. Every filter
+// is an index key, so a page is one Query reading at most Limit+1 items
+// (plus one read to place a marker), however many checkpoints the filter
+// leaves out:
+//
+//	project            all projects (admin)
+//	by_project         by_provider: Shards Queries, merged
+//	plan: by_plan      by_plan_all
+//	status: by_status  by_status_all: Shards Queries, merged
+//
+// Dates are list_order bounds of the same Query. Plan and status together
+// read the plan's index with a status filter: bounded by the plan's
+// checkpoints (in the date range), not by the page. Deleted checkpoints
+// are in none of these indexes.
 func (s *Store) ListCheckpoints(ctx context.Context, q domain.CheckpointQuery) (*domain.Page[*domain.Checkpoint], error) {
+	if !q.Status.Listed() && q.Status != "" {
+		return nil, fmt.Errorf("list checkpoints: status %s is never listed", q.Status)
+	}
 	l := listing{
 		table: s.checkpointsTable, page: q.Listing,
-		index: IndexByProject, hashAttr: attrListProject, hashValue: listProject(q.ProviderID, q.ProjectID),
 		belongs: func(item map[string]types.AttributeValue) bool {
 			return stringAttr(item, attrProviderID) == q.ProviderID
 		},
 	}
-	if q.ProjectID == "" {
-		l.index, l.hashAttr, l.hashValue = IndexByProvider, attrListProvider, q.ProviderID
+	all := q.ProjectID == ""
+	one := func(index, attr, value string) { l.index, l.hashAttr, l.hashValues = index, attr, []string{value} }
+	switch {
+	case q.PlanID != "" && all:
+		one(IndexByPlanAll, attrListAllPlan, listAllPlan(q.ProviderID, q.PlanID))
+	case q.PlanID != "":
+		one(IndexByPlan, attrListPlan, listPlan(q.ProviderID, q.ProjectID, q.PlanID))
+	case q.Status != "" && all:
+		l.index, l.hashAttr, l.hashValues = IndexByStatusAll, attrListAllStatus, allShards(listAllStatus(q.ProviderID, q.Status))
+	case q.Status != "":
+		one(IndexByStatus, attrListStatus, listStatus(q.ProviderID, q.ProjectID, q.Status))
+	case all:
+		l.index, l.hashAttr, l.hashValues = IndexByProvider, attrListProvider, allShards(q.ProviderID)
+	default:
+		one(IndexByProject, attrListProject, listProject(q.ProviderID, q.ProjectID))
 	}
-	l.lo, l.hi = orderBounds(q.Since, q.Until)
-	if q.PlanID != "" {
-		l.filters = append(l.filters, expression.Name(attrPlanID).Equal(expression.Value(q.PlanID)))
-	}
-	if q.Status != "" {
+	if q.PlanID != "" && q.Status != "" {
 		l.filters = append(l.filters, expression.Name(attrStatus).Equal(expression.Value(string(q.Status))))
 	}
+	l.lo, l.hi = orderBounds(q.Since, q.Until)
 	return list(ctx, s, l, CheckpointFromItem, func(c *domain.Checkpoint) string { return c.ID })
 }
 

@@ -66,11 +66,17 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		c := newCheckpoint(project, provider, base, domain.StatusProtecting)
 		createCheckpoints(t, s, c)
 		item := rawItem(t, table, c.ID, project)
+		shard := fmt.Sprint(store.ShardOf(c.ID))
 		for attr, want := range map[string]string{
-			"list_project":  provider + "#" + project,
-			"list_provider": provider,
-			"list_order":    "2026-11-26T18:30:05Z#" + c.ID,
-			"plan_id":       c.Plan.ID,
+			"list_project":    provider + "#" + project,
+			"list_provider":   provider + "#" + shard,
+			"list_plan":       provider + "#" + project + "#" + c.Plan.ID,
+			"list_status":     provider + "#" + project + "#protecting",
+			"list_all_plan":   provider + "#" + c.Plan.ID,
+			"list_all_status": provider + "#protecting#" + shard,
+			"pending":         "protecting#" + shard,
+			"list_order":      "2026-11-26T18:30:05Z#" + c.ID,
+			"plan_id":         c.Plan.ID,
 		} {
 			if got := stringAttr(item, attr); got != want {
 				t.Errorf("%s = %q, want %q", attr, got, want)
@@ -321,7 +327,7 @@ func TestDeletedCheckpoint(t *testing.T) {
 			if !ok || n.Value != fmt.Sprint(tc.want) {
 				t.Errorf("raw expires_at = %#v, want the number %d", item["expires_at"], tc.want)
 			}
-			for _, attr := range []string{"list_project", "list_provider"} {
+			for _, attr := range []string{"list_project", "list_provider", "list_plan", "list_status", "list_all_plan", "list_all_status", "pending"} {
 				if v, ok := item[attr]; ok {
 					t.Errorf("raw item still has %s = %#v: the checkpoint stays listed", attr, v)
 				}
@@ -333,7 +339,11 @@ func TestDeletedCheckpoint(t *testing.T) {
 			for _, q := range []domain.CheckpointQuery{
 				{ProviderID: provider, Listing: domain.Listing{ProjectID: project}},
 				{ProviderID: provider},
-				{ProviderID: provider, Status: domain.StatusDeleted, Listing: domain.Listing{ProjectID: project}},
+				{ProviderID: provider, PlanID: c.Plan.ID, Listing: domain.Listing{ProjectID: project}},
+				{ProviderID: provider, PlanID: c.Plan.ID},
+				{ProviderID: provider, PlanID: c.Plan.ID, Status: domain.StatusDeleting},
+				{ProviderID: provider, Status: domain.StatusDeleting, Listing: domain.Listing{ProjectID: project}},
+				{ProviderID: provider, Status: domain.StatusDeleting},
 			} {
 				page, err := s.ListCheckpoints(t.Context(), q)
 				if err != nil {

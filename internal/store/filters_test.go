@@ -51,10 +51,15 @@ func TestCheckpointFilters(t *testing.T) {
 		{"plan", domain.CheckpointQuery{PlanID: planB}, func(c *domain.Checkpoint) bool { return c.Plan.ID == planB }, 14},
 		{"unknown plan", domain.CheckpointQuery{PlanID: domain.NewID()}, func(*domain.Checkpoint) bool { return false }, 0},
 		{"status", domain.CheckpointQuery{Status: domain.StatusError}, func(c *domain.Checkpoint) bool { return c.Status == domain.StatusError }, 8},
-		{"status deleted", domain.CheckpointQuery{Status: domain.StatusDeleted}, func(*domain.Checkpoint) bool { return false }, 0},
 		{"plan and status", domain.CheckpointQuery{PlanID: planA, Status: domain.StatusAvailable}, func(c *domain.Checkpoint) bool {
 			return c.Plan.ID == planA && c.Status == domain.StatusAvailable
 		}, 5},
+		{"plan and dates", domain.CheckpointQuery{PlanID: planA, Since: sec(3), Until: sec(6)}, func(c *domain.Checkpoint) bool {
+			return c.Plan.ID == planA && shown(c, sec(3), sec(6))
+		}, 10},
+		{"status and dates", domain.CheckpointQuery{Status: domain.StatusAvailable, Since: sec(2)}, func(c *domain.Checkpoint) bool {
+			return c.Status == domain.StatusAvailable && shown(c, sec(2), time.Time{})
+		}, 6},
 		{"since", domain.CheckpointQuery{Since: sec(3)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), time.Time{}) }, 28},
 		{"until", domain.CheckpointQuery{Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, time.Time{}, sec(6)) }, 28},
 		{"since and until", domain.CheckpointQuery{Since: sec(3), Until: sec(6)}, func(c *domain.Checkpoint) bool { return shown(c, sec(3), sec(6)) }, 16},
@@ -85,6 +90,12 @@ func TestCheckpointFilters(t *testing.T) {
 			if len(want) != tc.count {
 				t.Fatalf("fixture: %d checkpoints match, the case expects %d", len(want), tc.count)
 			}
+			// Every project (admin all_tenants): the other project's
+			// checkpoint too, when it matches.
+			wantAll := want
+			if tc.match(otherProject) {
+				wantAll = append(slices.Clone(want), otherProject)
+			}
 			// 4 divides most counts: a full last page must say no More.
 			for _, limit := range []int{4, 1000} {
 				for _, asc := range []bool{false, true} {
@@ -92,6 +103,9 @@ func TestCheckpointFilters(t *testing.T) {
 					q.ProviderID, q.ProjectID, q.Limit, q.Ascending = provider, project, limit, asc
 					got := listAllPages(t, s, q)
 					sameIDs(t, fmt.Sprintf("limit %d ascending %v", limit, asc), checkpointIDs(got), listOrdered(want, asc))
+					q.ProjectID = ""
+					got = listAllPages(t, s, q)
+					sameIDs(t, fmt.Sprintf("all projects, limit %d ascending %v", limit, asc), checkpointIDs(got), listOrdered(wantAll, asc))
 				}
 			}
 		})
@@ -182,6 +196,7 @@ func TestCheckpointFilters(t *testing.T) {
 			{"ascending", domain.CheckpointQuery{Listing: domain.Listing{ProjectID: project, Ascending: true}}},
 			{"every project", domain.CheckpointQuery{}},
 			{"filtered on its old status", domain.CheckpointQuery{Status: domain.StatusAvailable, Listing: domain.Listing{ProjectID: project}}},
+			{"every project, filtered on its old status", domain.CheckpointQuery{Status: domain.StatusAvailable}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := tc.q

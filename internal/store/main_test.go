@@ -114,7 +114,7 @@ func checkpointIDs(cs []*domain.Checkpoint) []string {
 // every checkpoint listed. It fails the test when a page breaks the paging
 // rules: larger than the limit, not full although another page follows, or
 // empty after a page that promised more, or its NextMarker is not its last
-// id. (Listings that reach the read budget are walked by walkCheckpoints.)
+// id.
 func listAllPages(t *testing.T, s *store.Store, q domain.CheckpointQuery) []*domain.Checkpoint {
 	t.Helper()
 	limit := domain.ClampLimit(q.Limit)
@@ -242,7 +242,7 @@ func TestTablesMatchStore(t *testing.T) {
 		ttl     string
 	}{
 		{plans, []string{store.IndexByProject, store.IndexByAll}, ""},
-		{checkpoints, []string{store.IndexByProject, store.IndexByProvider, store.IndexByPending}, store.TTLAttribute},
+		{checkpoints, []string{store.IndexByProject, store.IndexByProvider, store.IndexByPlan, store.IndexByStatus, store.IndexByPlanAll, store.IndexByStatusAll, store.IndexByPending}, store.TTLAttribute},
 	} {
 		desc, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(tc.table)})
 		if err != nil {

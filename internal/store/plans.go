@@ -83,7 +83,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 		Resources:   resources,
 		CreatedAt:   domain.Timestamp(p.CreatedAt),
 		ListOrder:   listOrder(p.CreatedAt, p.ID),
-		ListAll:     listAllPlans,
+		ListAll:     sharded(listAllPlans, p.ID),
 	})
 }
 
@@ -167,12 +167,15 @@ func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
 }
 
 // ListPlans returns one page of plans, of one project (index by_project)
-// or of every project (by_all), newest first unless Ascending; see list
-// for its cost.
+// or of every project (by_all, Shards Queries merged), newest first unless
+// Ascending; see list for its cost. The filters (name, description,
+// status) are Query filters: a filtered page reads on until it is full or
+// the listing ends, bounded by the project's plans (by every project's
+// plans for all_tenants), not by the page.
 func (s *Store) ListPlans(ctx context.Context, q domain.PlanQuery) (*domain.Page[*domain.Plan], error) {
-	l := listing{table: s.plansTable, page: q.Listing, index: IndexByProject, hashAttr: attrProjectID, hashValue: q.ProjectID}
+	l := listing{table: s.plansTable, page: q.Listing, index: IndexByProject, hashAttr: attrProjectID, hashValues: []string{q.ProjectID}}
 	if q.ProjectID == "" {
-		l.index, l.hashAttr, l.hashValue = IndexByAll, attrListAll, listAllPlans
+		l.index, l.hashAttr, l.hashValues = IndexByAll, attrListAll, allShards(listAllPlans)
 	}
 	for _, f := range [][2]string{{"name", q.Name}, {"description", q.Description}, {"status", q.Status}} {
 		if f[1] != "" {

@@ -4,15 +4,22 @@
 // project, so no request can reach another project's item (tenant isolation
 // lives in the keys). Listings read sparse global secondary indexes ordered by
 // list_order = "<created_at>#<id>", so a page is one Query whose cost grows
-// with the page, never with the table (a filtered page reads at most
-// defaultMaxExamined items); nothing here scans.
+// with the page, never with the table: every checkpoint filter (plan,
+// status, dates) is part of an index key. No index partition key takes the
+// same value on every create: the listings of every project and the
+// sweeper's index are sharded (Shards partitions, by a hash of the id) and
+// merged on read. Nothing here scans.
 package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"reflect"
+	"strconv"
+	"sync"
 
 	"karbor/internal/domain"
 
@@ -31,6 +38,10 @@ const (
 	attrListProject   = "list_project"
 	attrListProvider  = "list_provider"
 	attrListAll       = "list_all"
+	attrListPlan      = "list_plan"
+	attrListStatus    = "list_status"
+	attrListAllPlan   = "list_all_plan"
+	attrListAllStatus = "list_all_status"
 	attrStatus        = "status"
 	attrExpiresAt     = "expires_at"
 	attrPending       = "pending"
@@ -40,13 +51,28 @@ const (
 	attrResourceGraph = "resource_graph"
 	attrChangeID      = "change_id"
 
-	// IndexByProject lists one project's items (checkpoints: at one provider).
+	// IndexByProject lists one project's items (checkpoints: at one
+	// provider; key provider#project).
 	IndexByProject = "by_project"
-	// IndexByProvider lists every project's checkpoints at one provider.
+	// IndexByProvider lists every project's checkpoints at one provider
+	// (key provider#shard).
 	IndexByProvider = "by_provider"
-	// IndexByAll lists every project's plans.
+	// IndexByPlan lists one project's checkpoints of one plan at one
+	// provider (key provider#project#plan).
+	IndexByPlan = "by_plan"
+	// IndexByStatus lists one project's checkpoints in one status at one
+	// provider (key provider#project#status).
+	IndexByStatus = "by_status"
+	// IndexByPlanAll lists every checkpoint of one plan at one provider,
+	// whatever its project (admin; key provider#plan).
+	IndexByPlanAll = "by_plan_all"
+	// IndexByStatusAll lists every project's checkpoints in one status at
+	// one provider (admin; key provider#status#shard).
+	IndexByStatusAll = "by_status_all"
+	// IndexByAll lists every project's plans (key plan#shard).
 	IndexByAll = "by_all"
-	// IndexByPending lists checkpoints in flight by when they entered it.
+	// IndexByPending lists checkpoints in flight by when they entered it
+	// (key status#shard).
 	IndexByPending = "by_pending"
 
 	// TTLAttribute is the attribute DynamoDB's TTL expires items by.
@@ -55,17 +81,12 @@ const (
 	listAllPlans = "plan"
 	filteredStep = 200
 
-	// defaultMaxExamined caps the index items one filtered listing request
-	// reads. DynamoDB bills, and takes time for, every item a Query reads,
-	// also those its filter then drops: without a cap, a filter matching
-	// nothing in a project of 10^5 checkpoints reads them all, hundreds of
-	// Queries in one request, past the Lambda's timeout. 5,000 items is 5
-	// Queries at the largest step (MaxPageLimit+1), 25 at the smallest
-	// (filteredStep), well under a second; the cap is on items rather than
-	// Queries because items are what cost, whatever the step. It is 5 pages
-	// of the largest size, so a filter matching one item in 4 fills even
-	// those; a sparser one gets short pages with a marker to go on.
-	defaultMaxExamined = 5000
+	// Shards is how many partitions a sharded index key is spread over:
+	// the all-projects listings (by_provider, by_status_all; plans'
+	// by_all) and the sweeper's by_pending. A create writes one of them,
+	// chosen by a hash of its id, so creates at thousands per second
+	// spread over Shards partitions; a listing Queries all of them.
+	Shards = 16
 )
 
 // API is the subset of the DynamoDB client the store uses.
@@ -84,7 +105,6 @@ type Store struct {
 	db               API
 	plansTable       string
 	checkpointsTable string
-	maxExamined      int // 0: defaultMaxExamined
 }
 
 // New returns a store over the two tables.
@@ -92,11 +112,26 @@ func New(db API, plansTable, checkpointsTable string) *Store {
 	return &Store{db: db, plansTable: plansTable, checkpointsTable: checkpointsTable}
 }
 
-// SetMaxExamined sets how many index items a filtered listing reads in one
-// request before it returns a short page (n <= 0: the default, 5,000). Call
-// it before the store is used. The service keeps the default; tests lower it
-// to reach the cap on tables small enough to fill quickly.
-func (s *Store) SetMaxExamined(n int) { s.maxExamined = n }
+// ShardOf is the shard of an item in the sharded index keys: a hash (FNV-1a)
+// of its id, 0..Shards-1.
+func ShardOf(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % Shards)
+}
+
+// sharded is prefix#<shard> for the item's shard.
+func sharded(prefix, id string) string { return prefix + "#" + strconv.Itoa(ShardOf(id)) }
+
+// allShards is prefix#0 .. prefix#<Shards-1>: every partition of a sharded
+// key.
+func allShards(prefix string) []string {
+	out := make([]string, Shards)
+	for i := range out {
+		out[i] = prefix + "#" + strconv.Itoa(i)
+	}
+	return out
+}
 
 func key(id, projectID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
@@ -219,83 +254,176 @@ func (s *Store) putNew(ctx context.Context, table string, item map[string]types.
 	return err
 }
 
-// query runs one listing: Queries until it has want matching items or the
-// index is exhausted. Without a filter that is a single Query reading at
-// most want items, unless a page passes DynamoDB's 1 MB response limit.
-// With a filter it also stops once it has read the store's maxExamined
-// items: then lastRead is the id of the last item read (matching or not),
-// after which the listing goes on, and items are fewer than want.
-func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, want int, filtered bool) (items []map[string]types.AttributeValue, lastRead string, err error) {
-	budget := s.maxExamined
-	if budget <= 0 {
-		budget = defaultMaxExamined
-	}
-	examined := 0
-	for {
-		if filtered {
-			// A filter may drop most of what a Query reads: read in
-			// larger steps so that a selective filter takes few round
-			// trips. What is read past the page is dropped; the next page
-			// starts again from the marker. Limit counts items read,
-			// before the filter, so no Query passes the budget.
-			in.Limit = aws.Int32(int32(min(max(want, filteredStep), domain.MaxPageLimit+1, budget-examined)))
-		} else {
-			in.Limit = aws.Int32(int32(want - len(items)))
-		}
-		res, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, "", fmt.Errorf("query %s: %w", aws.ToString(in.IndexName), err)
-		}
-		items = append(items, res.Items...)
-		// ScannedCount is what the Query read before its filter.
-		examined += max(int(res.ScannedCount), len(res.Items))
-		if len(items) >= want || res.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-		if filtered && examined >= budget {
-			// LastEvaluatedKey is the last item read, an item of this
-			// index: the marker resolution places it like any other.
-			id, _ := res.LastEvaluatedKey[attrID].(*types.AttributeValueMemberS)
-			if id == nil {
-				return nil, "", fmt.Errorf("query %s: last evaluated key without %s", aws.ToString(in.IndexName), attrID)
-			}
-			return items, id.Value, nil
-		}
-	}
-	if len(items) > want {
-		items = items[:want]
-	}
-	return items, "", nil
+// cursor reads one shard of a listing: Queries of one index partition, in
+// list order, each starting where the last ended.
+type cursor struct {
+	in   *dynamodb.QueryInput
+	buf  []map[string]types.AttributeValue
+	read int  // items the Queries read so far (before any filter)
+	done bool // the partition has no more items in range
 }
 
-// listing is one page request on a listing index: the index's partition,
-// the list_order range, the filters, and what a marker must be.
+// fetch runs the cursor's next Query. Without a filter the Queries of one
+// cursor read want items in all (fewer when DynamoDB's 1 MB response limit
+// cuts a Query short, and the next one reads the rest); with a filter each
+// reads max(want, filteredStep) items, since the filter may drop most.
+func (s *Store) fetch(ctx context.Context, c *cursor, want int, filtered bool) error {
+	n := want - c.read
+	if filtered {
+		n = max(want, filteredStep)
+	}
+	if n <= 0 {
+		c.done = true
+		return nil
+	}
+	c.in.Limit = aws.Int32(int32(n))
+	res, err := s.db.Query(ctx, c.in)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", aws.ToString(c.in.IndexName), err)
+	}
+	c.buf = append(c.buf, res.Items...)
+	c.read += max(int(res.ScannedCount), len(res.Items))
+	c.in.ExclusiveStartKey = res.LastEvaluatedKey
+	c.done = res.LastEvaluatedKey == nil
+	return nil
+}
+
+// listing is one page request on a listing index: the index's partition
+// (or, for a sharded key, each of its shard partitions), the list_order
+// range, the filters, and what a marker must be.
 type listing struct {
-	table, index        string
-	hashAttr, hashValue string
-	lo, hi              string // list_order bounds, inclusive; "" is open
-	filters             []expression.ConditionBuilder
-	page                domain.Listing
+	table, index string
+	hashAttr     string
+	// hashValues are the partitions listed: one, or every shard of a
+	// sharded key, whose Queries are merged in list order.
+	hashValues []string
+	lo, hi     string // list_order bounds, inclusive; "" is open
+	filters    []expression.ConditionBuilder
+	page       domain.Listing
 	// belongs, when set, reports whether a marker item (of the listed
 	// project) is an item of this listing.
 	belongs func(item map[string]types.AttributeValue) bool
 }
 
-// list returns one page of a listing, ordered by list_order: one index
-// Query (plus one read to resolve a marker). Without a filter that Query
-// reads at most Limit+1 items; with one it Queries on until the page is
-// full, the index ends, or it has read the store's budget of items (see
-// defaultMaxExamined).
+// list returns one page of a listing, ordered by list_order: one Query per
+// partition listed (plus one read to resolve a marker), each reading at
+// most Limit+1 items when the listing has no filter. A sharded listing
+// Queries its N shards at once and merges them: N Queries, at most
+// N*(Limit+1) items read, for a page of Limit. With a filter (plan
+// listings' name, description, status; a checkpoint listing by plan and
+// status) the Queries go on until the page is full or the partition ends:
+// the read is bounded by the partition, not by the page. The page also
+// ends before an item the listing's Fits refuses (its byte budget).
 func list[T any](ctx context.Context, s *Store, l listing, decode func(map[string]types.AttributeValue) (T, error), idOf func(T) string) (*domain.Page[T], error) {
 	limit := domain.ClampLimit(l.page.Limit)
-	keyCond := expression.Key(l.hashAttr).Equal(expression.Value(l.hashValue))
+	if l.lo != "" && l.hi != "" && l.lo > l.hi {
+		return &domain.Page[T]{}, nil
+	}
+	var start map[string]types.AttributeValue
+	if l.page.Marker != "" {
+		var past bool
+		var err error
+		start, past, err = s.marker(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		if past {
+			return &domain.Page[T]{}, nil
+		}
+	}
+	cursors := make([]*cursor, len(l.hashValues))
+	for i, hv := range l.hashValues {
+		in, err := l.queryInput(hv)
+		if err != nil {
+			return nil, err
+		}
+		if start != nil {
+			in.ExclusiveStartKey = maps.Clone(start)
+			in.ExclusiveStartKey[l.hashAttr] = &types.AttributeValueMemberS{Value: hv}
+		}
+		cursors[i] = &cursor{in: in}
+	}
+	filtered := len(l.filters) > 0
+	if err := s.fetchAll(ctx, cursors, limit+1, filtered); err != nil {
+		return nil, err
+	}
+
+	page := &domain.Page[T]{}
+	for {
+		// Every cursor needs its next item (or to be done) before the
+		// merge can tell which comes first.
+		var next *cursor
+		for _, c := range cursors {
+			for len(c.buf) == 0 && !c.done {
+				if err := s.fetch(ctx, c, limit+1, filtered); err != nil {
+					return nil, err
+				}
+			}
+			if len(c.buf) == 0 {
+				continue
+			}
+			if next == nil || before(stringAttr(c.buf[0], attrListOrder), stringAttr(next.buf[0], attrListOrder), l.page.Ascending) {
+				next = c
+			}
+		}
+		if next == nil {
+			break
+		}
+		if len(page.Items) == limit {
+			page.More = true
+			break
+		}
+		v, err := decode(next.buf[0])
+		if err != nil {
+			return nil, err
+		}
+		if l.page.Fits != nil && !l.page.Fits(v) {
+			page.More = true
+			break
+		}
+		next.buf = next.buf[1:]
+		page.Items = append(page.Items, v)
+	}
+	if page.More {
+		if len(page.Items) == 0 {
+			return nil, errors.New("list: the first item of a page does not fit it")
+		}
+		page.NextMarker = idOf(page.Items[len(page.Items)-1])
+	}
+	return page, nil
+}
+
+// before reports whether list order a comes before b in the listing's
+// direction.
+func before(a, b string, ascending bool) bool {
+	if ascending {
+		return a < b
+	}
+	return a > b
+}
+
+// fetchAll runs the first Query of every cursor, at once when there are
+// several (the shards of a sharded listing).
+func (s *Store) fetchAll(ctx context.Context, cursors []*cursor, want int, filtered bool) error {
+	if len(cursors) == 1 {
+		return s.fetch(ctx, cursors[0], want, filtered)
+	}
+	errs := make([]error, len(cursors))
+	var wg sync.WaitGroup
+	for i, c := range cursors {
+		wg.Go(func() { errs[i] = s.fetch(ctx, c, want, filtered) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// queryInput is the Query of one partition of the listing, in its order
+// and list_order range.
+func (l listing) queryInput(hashValue string) (*dynamodb.QueryInput, error) {
+	keyCond := expression.Key(l.hashAttr).Equal(expression.Value(hashValue))
 	order := expression.Key(attrListOrder)
 	switch {
 	case l.lo != "" && l.hi != "":
-		if l.lo > l.hi {
-			return &domain.Page[T]{}, nil
-		}
 		keyCond = keyCond.And(order.Between(expression.Value(l.lo), expression.Value(l.hi)))
 	case l.lo != "":
 		keyCond = keyCond.And(order.GreaterThanEqual(expression.Value(l.lo)))
@@ -314,7 +442,7 @@ func list[T any](ctx context.Context, s *Store, l listing, decode func(map[strin
 	if err != nil {
 		return nil, err
 	}
-	in := &dynamodb.QueryInput{
+	return &dynamodb.QueryInput{
 		TableName:                 aws.String(l.table),
 		IndexName:                 aws.String(l.index),
 		KeyConditionExpression:    expr.KeyCondition(),
@@ -322,46 +450,15 @@ func list[T any](ctx context.Context, s *Store, l listing, decode func(map[strin
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(l.page.Ascending),
-	}
-	if l.page.Marker != "" {
-		start, past, err := s.marker(ctx, l)
-		if err != nil {
-			return nil, err
-		}
-		if past {
-			return &domain.Page[T]{}, nil
-		}
-		in.ExclusiveStartKey = start
-	}
-
-	items, lastRead, err := s.query(ctx, in, limit+1, len(l.filters) > 0)
-	if err != nil {
-		return nil, err
-	}
-	page := &domain.Page[T]{More: len(items) > limit || lastRead != ""}
-	if len(items) > limit {
-		items = items[:limit]
-	}
-	for _, item := range items {
-		v, err := decode(item)
-		if err != nil {
-			return nil, err
-		}
-		page.Items = append(page.Items, v)
-	}
-	switch {
-	case lastRead != "":
-		page.NextMarker = lastRead
-	case page.More:
-		page.NextMarker = idOf(page.Items[len(page.Items)-1])
-	}
-	return page, nil
+	}, nil
 }
 
 // marker resolves a listing's marker to the index position after it. The
 // marker must be an item of the listed project(s) that belongs to the
 // listing; it may have left the index since (a deleted checkpoint): its key
-// still places it. past reports that the marker lies beyond the listing's
+// still places it. The start key it returns has no partition: list sets
+// each Query's own, so that in a sharded listing every shard starts at the
+// marker's place in list order, whichever shard the marker is in. past reports that the marker lies beyond the listing's
 // range, so nothing follows it.
 func (s *Store) marker(ctx context.Context, l listing) (start map[string]types.AttributeValue, past bool, err error) {
 	var item map[string]types.AttributeValue
@@ -392,7 +489,6 @@ func (s *Store) marker(ctx context.Context, l listing) (start map[string]types.A
 	return map[string]types.AttributeValue{
 		attrID:        item[attrID],
 		attrProjectID: item[attrProjectID],
-		l.hashAttr:    &types.AttributeValueMemberS{Value: l.hashValue},
 		attrListOrder: &types.AttributeValueMemberS{Value: order},
 	}, false, nil
 }

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/store"
 	"karbor/internal/worker"
 )
 
@@ -76,16 +78,18 @@ func TestSweeperSkipsWhatItCannotEnd(t *testing.T) {
 	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := e.get(e.newCheckpoint(provider.NoOpID, noop, nil)).UpdatedAt
 	good := e.newCheckpointAt(provider.NoOpID, noop, nil, start)
-	// An item the store cannot decode, stuck longest.
+	// An item the store cannot decode, stuck longest (in the
+	// by_pending shard of its id).
+	bad := domain.NewID()
 	_, err := e.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{
 		TableName: aws.String(e.checkpoints),
 		Item: map[string]ddbtypes.AttributeValue{
-			"id":              &ddbtypes.AttributeValueMemberS{Value: domain.NewID()},
+			"id":              &ddbtypes.AttributeValueMemberS{Value: bad},
 			"project_id":      &ddbtypes.AttributeValueMemberS{Value: "p1"},
 			"provider_id":     &ddbtypes.AttributeValueMemberS{Value: provider.NoOpID},
 			"status":          &ddbtypes.AttributeValueMemberS{Value: "protecting"},
 			"protection_plan": &ddbtypes.AttributeValueMemberS{Value: "not json"},
-			"pending":         &ddbtypes.AttributeValueMemberS{Value: "protecting"},
+			"pending":         &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("protecting#%d", store.ShardOf(bad))},
 			"updated_at":      &ddbtypes.AttributeValueMemberS{Value: "2000-01-01T00:00:00Z"},
 		},
 	})

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -20,19 +21,22 @@ import (
 // with a raw Query.
 func (e *env) pending(status domain.Status) []string {
 	e.t.Helper()
-	out, err := e.ddb.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:                 aws.String(e.checkpoints),
-		IndexName:                 aws.String(store.IndexByPending),
-		KeyConditionExpression:    aws.String("#p = :s"),
-		ExpressionAttributeNames:  map[string]string{"#p": "pending"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: string(status)}},
-	})
-	if err != nil {
-		e.t.Fatalf("Query %s: %v", store.IndexByPending, err)
-	}
+	// by_pending's key is status#shard: every shard holds some.
 	var ids []string
-	for _, item := range out.Items {
-		ids = append(ids, item["id"].(*types.AttributeValueMemberS).Value)
+	for shard := range store.Shards {
+		out, err := e.ddb.Query(context.Background(), &dynamodb.QueryInput{
+			TableName:                 aws.String(e.checkpoints),
+			IndexName:                 aws.String(store.IndexByPending),
+			KeyConditionExpression:    aws.String("#p = :s"),
+			ExpressionAttributeNames:  map[string]string{"#p": "pending"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: fmt.Sprintf("%s#%d", status, shard)}},
+		})
+		if err != nil {
+			e.t.Fatalf("Query %s: %v", store.IndexByPending, err)
+		}
+		for _, item := range out.Items {
+			ids = append(ids, item["id"].(*types.AttributeValueMemberS).Value)
+		}
 	}
 	slices.Sort(ids)
 	return ids

@@ -84,7 +84,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	}, {
 		Effect:    "Allow",
 		Actions:   []string{"dynamodb:Query"},
-		Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider"},
+		Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_project", "!Sub ${CheckpointsTable.Arn}/index/by_provider", "!Sub ${CheckpointsTable.Arn}/index/by_plan", "!Sub ${CheckpointsTable.Arn}/index/by_status", "!Sub ${CheckpointsTable.Arn}/index/by_plan_all", "!Sub ${CheckpointsTable.Arn}/index/by_status_all"},
 		Refs:      []string{"CheckpointsTable"},
 	}}
 	if !reflect.DeepEqual(list.Statements, wantStatements) {

@@ -71,7 +71,8 @@ func TestTablesFromTemplate(t *testing.T) {
 			},
 		},
 		"CheckpointsTable": {
-			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_provider", "S", "list_order", "S",
+			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_provider", "S",
+				"list_plan", "S", "list_status", "S", "list_all_plan", "S", "list_all_status", "S", "list_order", "S",
 				"pending", "S", "updated_at", "S"),
 			KeySchema:   keys("id", "project_id"),
 			BillingMode: types.BillingModePayPerRequest,
@@ -85,6 +86,10 @@ func TestTablesFromTemplate(t *testing.T) {
 				},
 				gsi("by_project", "list_project", "list_order"),
 				gsi("by_provider", "list_provider", "list_order"),
+				gsi("by_plan", "list_plan", "list_order"),
+				gsi("by_status", "list_status", "list_order"),
+				gsi("by_plan_all", "list_all_plan", "list_order"),
+				gsi("by_status_all", "list_all_status", "list_order"),
 			},
 			StreamSpecification: &types.StreamSpecification{
 				StreamEnabled:  aws.Bool(true),

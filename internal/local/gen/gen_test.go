@@ -279,7 +279,7 @@ func TestStatementsGrantExactlyTheAccess(t *testing.T) {
 	got := gen.Statements(api.ListCheckpoints.Access)
 	want := []gen.Statement{
 		{Actions: []string{"dynamodb:GetItem", "dynamodb:Query"}, Resources: []string{"!GetAtt CheckpointsTable.Arn"}},
-		{Actions: []string{"dynamodb:Query"}, Resources: []string{`!Sub "${CheckpointsTable.Arn}/index/by_project"`, `!Sub "${CheckpointsTable.Arn}/index/by_provider"`}},
+		{Actions: []string{"dynamodb:Query"}, Resources: []string{`!Sub "${CheckpointsTable.Arn}/index/by_project"`, `!Sub "${CheckpointsTable.Arn}/index/by_provider"`, `!Sub "${CheckpointsTable.Arn}/index/by_plan"`, `!Sub "${CheckpointsTable.Arn}/index/by_status"`, `!Sub "${CheckpointsTable.Arn}/index/by_plan_all"`, `!Sub "${CheckpointsTable.Arn}/index/by_status_all"`}},
 	}
 	if !slices.EqualFunc(got, want, func(a, b gen.Statement) bool {
 		return slices.Equal(a.Actions, b.Actions) && slices.Equal(a.Resources, b.Resources)
