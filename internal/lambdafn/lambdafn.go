@@ -1,8 +1,8 @@
 // Package lambdafn wires the service's code to Lambda: a route of the API
 // (api.Routes, api.Fallback) behind an API Gateway HTTP API (payload 2.0),
-// with Start, and the background functions (Backgrounds), with
-// StartBackground. Each functions/<name>/main.go, generated, calls one of
-// them.
+// with Start; it declares the background functions (Backgrounds), which its
+// sub-package background starts. Each functions/<name>/main.go, generated,
+// calls one of them.
 package lambdafn
 
 import (

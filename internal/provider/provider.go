@@ -37,10 +37,6 @@ type Provider struct {
 	Schema      Schema
 	// AcceptsAnyType: the provider protects every resource type (No-Op).
 	AcceptsAnyType bool
-	// Plugins builds the provider's plugins by resource type over the given
-	// clients. Nil, or no plugin for a type: protecting a resource of that
-	// type produces nothing and succeeds at once.
-	Plugins func(Clients) map[string]Plugin
 
 	compileOnce sync.Once
 	compiled    map[string]*schema

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"karbor/internal/awscfg"
-	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 )
 
 // AWSClients builds the plugins' AWS clients on first use, once per process:
@@ -18,20 +18,20 @@ type AWSClients struct {
 	DynamoDBEndpoint, EC2Endpoint string
 
 	ddbOnce, ec2Once sync.Once
-	ddb              provider.DynamoDBBackupAPI
-	ec2              provider.EC2SnapshotAPI
+	ddb              awsplugin.DynamoDBBackupAPI
+	ec2              awsplugin.EC2SnapshotAPI
 }
 
-var _ provider.Clients = (*AWSClients)(nil)
+var _ awsplugin.Clients = (*AWSClients)(nil)
 
-// DynamoDB implements provider.Clients.
-func (c *AWSClients) DynamoDB() provider.DynamoDBBackupAPI {
+// DynamoDB implements awsplugin.Clients.
+func (c *AWSClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
 	c.ddbOnce.Do(func() { c.ddb = awscfg.DynamoDB(c.Config, c.DynamoDBEndpoint) })
 	return c.ddb
 }
 
-// EC2 implements provider.Clients.
-func (c *AWSClients) EC2() provider.EC2SnapshotAPI {
+// EC2 implements awsplugin.Clients.
+func (c *AWSClients) EC2() awsplugin.EC2SnapshotAPI {
 	c.ec2Once.Do(func() {
 		c.ec2 = ec2.NewFromConfig(c.Config, func(o *ec2.Options) {
 			if c.EC2Endpoint != "" {

@@ -14,12 +14,19 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 )
+
+// pluginsOf builds a provider's plugins by resource type; a provider not
+// here, or a type without a plugin, produces nothing and succeeds at once.
+var pluginsOf = map[string]func(awsplugin.Clients) map[string]provider.Plugin{
+	provider.AWSID: awsplugin.Plugins,
+}
 
 // Worker handles stream records of the checkpoints table.
 type Worker struct {
 	Domain  *domain.Service
-	Clients provider.Clients
+	Clients awsplugin.Clients
 	Log     *slog.Logger
 }
 
@@ -101,14 +108,14 @@ func mergedParameters(params map[string]json.RawMessage, r domain.Resource) json
 }
 
 func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, error) {
-	p, ok := provider.Get(providerID)
-	if !ok {
+	if _, ok := provider.Get(providerID); !ok {
 		return nil, fmt.Errorf("provider %s is not configured", providerID)
 	}
-	if p.Plugins == nil {
+	build, ok := pluginsOf[providerID]
+	if !ok {
 		return nil, nil
 	}
-	return p.Plugins(w.Clients), nil
+	return build(w.Clients), nil
 }
 
 func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
