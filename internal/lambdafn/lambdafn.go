@@ -20,7 +20,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"karbor/internal/api"
-	"karbor/internal/awscfg"
+	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
 	"karbor/internal/logging"
 	"karbor/internal/provider"
@@ -53,11 +53,11 @@ func Handler(svc *api.Service, route api.Route) http.Handler {
 // read no table (providers) build no AWS client at all.
 func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Service, error) {
 	return newService(route, log, func() (store.API, error) {
-		cfg, err := awscfg.Load(ctx, false)
+		cfg, err := lambdaenv.Load()
 		if err != nil {
 			return nil, err
 		}
-		return awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
+		return lambdaenv.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
 	})
 }
 

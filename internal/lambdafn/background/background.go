@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"karbor/internal/awscfg"
+	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
 	"karbor/internal/lambdafn"
 	"karbor/internal/logging"
@@ -46,13 +46,13 @@ func setup() (lambdafn.Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	awsCfg, err := awscfg.Load(context.Background(), false)
+	awsCfg, err := lambdaenv.Load()
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
 	// The store touches the checkpoints table only.
-	st := store.New(awscfg.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
+	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
 	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint}, log
 }
 

@@ -369,7 +369,8 @@ func TestLambdaBinariesLinkNoLocalCode(t *testing.T) {
 
 // TestRouteFunctionsLinkNoWorkerCode checks that the route functions link
 // neither the worker, nor the plugins, nor the SDK clients only the plugins
-// use (EC2): each costs binary size and cold start. (The regexp package
+// use (EC2), nor the SDK's full credential chain (package config: SSO, STS,
+// sign-in; functions read the environment, package lambdaenv): each costs binary size and cold start. (The regexp package
 // stays linked: the SDK's endpoint resolvers and the schemas' "pattern" use
 // it.)
 func TestRouteFunctionsLinkNoWorkerCode(t *testing.T) {
@@ -386,7 +387,9 @@ func TestRouteFunctionsLinkNoWorkerCode(t *testing.T) {
 	}
 	banned := []string{
 		"karbor/internal/worker", "karbor/internal/provider/awsplugin", "karbor/internal/lambdafn/background",
-		"github.com/aws/aws-sdk-go-v2/service/ec2",
+		"github.com/aws/aws-sdk-go-v2/service/ec2", "github.com/aws/aws-sdk-go-v2/service/sso",
+		"github.com/aws/aws-sdk-go-v2/service/ssooidc", "github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/config",
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		if slices.Contains(banned, pkg) {
