@@ -4,14 +4,19 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"karbor/internal/awscfg"
 	"karbor/internal/provider/awsplugin"
 )
 
 // AWSClients builds the plugins' AWS clients on first use, once per process:
-// a worker that only ever sees No-Op checkpoints builds none.
+// a worker that only ever sees No-Op checkpoints builds none. Their retryer
+// is the SDK's adaptive mode with RetryMaxAttempts attempts: a throttled
+// call (ListBackups is limited to 5 calls/s, DeleteBackup to 10/s; EC2
+// throttles mutating calls per account) is retried alone, with the SDK's
+// throttling backoff, and the client then slows its own rate, instead of
+// the call failing the record and Lambda redoing the whole checkpoint.
 type AWSClients struct {
 	Config aws.Config
 	// DynamoDBEndpoint and EC2Endpoint replace AWS's endpoints when set.
@@ -22,11 +27,22 @@ type AWSClients struct {
 	ec2              awsplugin.EC2SnapshotAPI
 }
 
+// RetryMaxAttempts is how many times the plugins' clients try a call (the
+// SDK's default is 3 or 4).
+const RetryMaxAttempts = 8
+
 var _ awsplugin.Clients = (*AWSClients)(nil)
 
 // DynamoDB implements awsplugin.Clients.
 func (c *AWSClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
-	c.ddbOnce.Do(func() { c.ddb = awscfg.DynamoDB(c.Config, c.DynamoDBEndpoint) })
+	c.ddbOnce.Do(func() {
+		c.ddb = dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) {
+			if c.DynamoDBEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+			}
+			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
+		})
+	})
 	return c.ddb
 }
 
@@ -37,6 +53,7 @@ func (c *AWSClients) EC2() awsplugin.EC2SnapshotAPI {
 			if c.EC2Endpoint != "" {
 				o.BaseEndpoint = aws.String(c.EC2Endpoint)
 			}
+			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
 		})
 	})
 	return c.ec2
