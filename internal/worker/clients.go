@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/aws/smithy-go/middleware"
+
 	"karbor/internal/provider/awsplugin"
 )
 
@@ -21,6 +23,8 @@ type AWSClients struct {
 	Config aws.Config
 	// DynamoDBEndpoint and EC2Endpoint replace AWS's endpoints when set.
 	DynamoDBEndpoint, EC2Endpoint string
+	// APIOptions are added to both clients' (a test's counting middleware).
+	APIOptions []func(*middleware.Stack) error
 
 	ddbOnce, ec2Once sync.Once
 	ddb              awsplugin.DynamoDBBackupAPI
@@ -41,6 +45,7 @@ func (c *AWSClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
 				o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
 			}
 			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
+			o.APIOptions = append(o.APIOptions, c.APIOptions...)
 		})
 	})
 	return c.ddb
@@ -54,6 +59,7 @@ func (c *AWSClients) EC2() awsplugin.EC2SnapshotAPI {
 				o.BaseEndpoint = aws.String(c.EC2Endpoint)
 			}
 			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
+			o.APIOptions = append(o.APIOptions, c.APIOptions...)
 		})
 	})
 	return c.ec2

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // env is one test's world: fresh tables, clients of the moto endpoint, and
 // a worker over them.
 type env struct {
-	t           *testing.T
+	t           testing.TB
 	ddb         *dynamodb.Client
 	db          store.API // the store's: ddb with atomic conditional writes
 	ec2         *ec2.Client
@@ -53,7 +53,7 @@ type env struct {
 	stream      *streamread.Reader // the checkpoints table's
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	endpoint := testenv.Endpoint(t)
 	cfg, err := awscfg.Load(t.Context(), true)
