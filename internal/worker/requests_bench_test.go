@@ -25,11 +25,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"karbor/internal/domain"
@@ -165,4 +167,37 @@ func (r *requestRun) checkpoint() (protect, redeliver, del int, detail string) {
 		e.t.Fatalf("checkpoint %s after delete, want deleted: %s", got.Status, aws.ToString(got.ResourceGraph))
 	}
 	return protect, redeliver, del, "protect " + pd + ", redelivered " + rd + ", delete " + dd
+}
+
+// TestThrottledCallRetriedAlone: a create that AWS throttles is retried by
+// the client, alone, and the record is done the first time: one backup per
+// table, no record failure, no other call repeated.
+func TestThrottledCallRetriedAlone(t *testing.T) {
+	r := newRequestRun(t, provider.TypeDynamoDBTable, 2)
+	var throttled atomic.Int32
+	r.w.Clients = &worker.AWSClients{Config: r.e.clients.Config, DynamoDBEndpoint: r.e.clients.DynamoDBEndpoint,
+		APIOptions: []func(*middleware.Stack) error{r.counter.add, func(stack *middleware.Stack) error {
+			return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("throttle",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					if awsmiddleware.GetOperationName(ctx) == "CreateBackup" && throttled.Add(1) <= 2 {
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "injected"}
+					}
+					return next.HandleFinalize(ctx, in)
+				}), middleware.After)
+		}}}
+	c := r.e.newCheckpoint(provider.AWSID, r.resources, nil)
+	r.e.handle(r.w, streamRecord(c, "INSERT", "", domain.StatusProtecting))
+	n, detail := r.counter.take()
+	if got := r.e.get(c); got.Status != domain.StatusAvailable {
+		t.Fatalf("checkpoint %s, want available", got.Status)
+	}
+	// One listing, two creates, two throttled attempts retried.
+	if n != 5 {
+		t.Errorf("%d requests (%s), want 5: the list once, each create once, the 2 throttled attempts again", n, detail)
+	}
+	for _, table := range []string{r.resources[0].ID, r.resources[1].ID} {
+		if got := r.e.backups(table, c); len(got) != 1 {
+			t.Errorf("table %s has %d backups of the checkpoint, want 1", table, len(got))
+		}
+	}
 }
