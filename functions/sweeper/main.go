@@ -4,6 +4,9 @@
 // stuck in protecting or deleting.
 package main
 
-import "karbor/internal/lambdafn"
+import (
+	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
+)
 
-func main() { lambdafn.StartBackground(lambdafn.Sweeper) }
+func main() { background.Start(lambdafn.Sweeper) }

@@ -4,6 +4,9 @@
 // table's stream: it protects and deletes checkpoints in the background.
 package main
 
-import "karbor/internal/lambdafn"
+import (
+	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
+)
 
-func main() { lambdafn.StartBackground(lambdafn.Worker) }
+func main() { background.Start(lambdafn.Worker) }

@@ -1,5 +1,7 @@
-// Package awscfg builds the AWS SDK configuration and clients, once per
-// process.
+// Package awscfg builds the AWS SDK configuration with the SDK's full
+// chain (environment, shared files, SSO, roles), for local tools and tests.
+// Lambda functions use package lambdaenv, which reads the environment only
+// and does not link that chain.
 package awscfg
 
 import (
@@ -10,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"karbor/internal/awscfg/lambdaenv"
 )
 
 // DefaultRegion is used when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
-const DefaultRegion = "us-east-1"
+const DefaultRegion = lambdaenv.DefaultRegion
 
 // Load reads the standard AWS configuration (environment, shared files, the
 // Lambda role). With local set and no credentials in the environment, it
@@ -32,9 +36,5 @@ func Load(ctx context.Context, local bool) (aws.Config, error) {
 // DynamoDB returns a DynamoDB client; a non-empty endpoint (DYNAMODB_ENDPOINT:
 // moto_server, DynamoDB Local) replaces AWS's.
 func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
+	return lambdaenv.DynamoDB(cfg, endpoint)
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -232,8 +231,6 @@ func (s *Service) Stuck(ctx context.Context, m Move, age time.Duration, max int)
 	return s.Store.Stuck(ctx, m.From[0], s.now().Add(-age), max)
 }
 
-var infoKeyPattern = regexp.MustCompile(`^[A-Za-z0-9\-_:.# ]{1,255}$`)
-
 // ExtraInfo validates a checkpoint's extra_info: string keys to string,
 // integer or boolean values (so it nests one level, within MaxNesting), at
 // most MaxExtraInfoBytes as stored. It returns canonical JSON as stored;
@@ -249,7 +246,7 @@ func ExtraInfo(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, invalid("Invalid input for field 'extra_info': it must be an object.")
 	}
 	for k, v := range m {
-		if !infoKeyPattern.MatchString(k) {
+		if !validInfoKey(k) {
 			return nil, invalid("Invalid input for field 'extra_info': key %q must be 1 to 255 of A-Z, a-z, 0-9, '-', '_', ':', '.', '#' and space.", Clip(k))
 		}
 		switch v := v.(type) {

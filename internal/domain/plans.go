@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -317,16 +316,12 @@ func planTooLarge(n int) error {
 	return invalid("The plan is too large to store: its resources and parameters take %d bytes as stored, over the limit of %d bytes (a checkpoint of it must fit DynamoDB's 400 KB item limit).", n, MaxPlanBytes)
 }
 
-// paramKeyOK: a resource type, optionally "#<resource id>", 1 to 255
-// characters; only the id may hold "/" (ids may be ARNs).
-var paramKeyOK = regexp.MustCompile(`^[A-Za-z0-9\-_:. ]+(#[A-Za-z0-9\-_:.#/ ]*)?$`)
-
 // CheckParameters checks a plan's parameters: keys are resource types of
 // the provider, optionally "Type#<resource id>", each value an object the
 // provider's options schema accepts.
 func CheckParameters(params map[string]json.RawMessage, prov Provider) error {
 	for k, v := range params {
-		if len(k) > MaxNameLength || !paramKeyOK.MatchString(k) {
+		if len(k) > MaxNameLength || !validParamKey(k) {
 			return invalid("Invalid parameters key %q.", Clip(k))
 		}
 		typ, id, hasID := strings.Cut(k, "#")

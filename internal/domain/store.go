@@ -58,6 +58,10 @@ type Transition struct {
 // DefaultRetention is how long a deleted checkpoint stays visible.
 const DefaultRetention = 30 * 24 * time.Hour
 
+// DefaultStuckAfter is how long protection or deletion may take by default,
+// before the sweeper ends the checkpoint.
+const DefaultStuckAfter = 2 * time.Hour
+
 // CheckpointKey names a checkpoint.
 type CheckpointKey struct {
 	ID        string `dynamodbav:"id"`

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"time"
 
@@ -78,10 +77,8 @@ func (c Caller) IsAdmin() bool {
 	return false
 }
 
-var projectIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // ValidProjectID reports whether s is a well-formed project (tenant) id.
-func ValidProjectID(s string) bool { return projectIDPattern.MatchString(s) }
+func ValidProjectID(s string) bool { return validProjectID(s) }
 
 // ParseUUID accepts a dashed or 32-hex-digit UUID in any case and returns it
 // lower-case and dashed.

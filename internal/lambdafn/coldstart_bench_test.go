@@ -14,6 +14,12 @@ package lambdafn_test
 //	                handler (one GetItem on moto for show-checkpoint), and
 //	                the emulator's overhead
 //	bytes-binary    the bootstrap's size (-s -w, as deployed)
+//	rss-MB          the function process's peak RSS (VmHWM) after the
+//	                first invoke: what MemorySize is set from
+//	init-x-minimal  init-ms over the minimal function's (testdata/minimal,
+//	size-x-minimal  the smallest aws-lambda-go function, built the same way
+//	                in the same run and measured first); the goal is 1.5
+//	                or less for both
 //
 // ns/op is the wall time of starting the emulator (it is polled until it
 // accepts, every 20 ms) plus the first invoke; stopping the emulator is not
@@ -66,6 +72,7 @@ func (t *iterationTB) cleanup() {
 type coldStart struct {
 	name      string // sub-benchmark
 	logicalID string
+	pkg       string // instead of logicalID: a package to build (a fixture)
 	tables    bool   // the function reads the tables: create and seed them
 	event     []byte // nil: events/<name>.json
 	// check checks the answer of the first invoke.
@@ -96,6 +103,8 @@ func checkWorker(b *testing.B, emu *rie.Emulator, event []byte) {
 func BenchmarkColdStart(b *testing.B) {
 	show, providers := api.ShowCheckpoint, api.ListProviders
 	for _, cs := range []coldStart{
+		// The yardstick, first: the others report ratios to it.
+		{name: "minimal", pkg: "./internal/lambdafn/testdata/minimal", event: []byte(`{}`), check: checkMinimal},
 		{name: show.Name, logicalID: show.LogicalID(), tables: true, check: checkHTTP},
 		{name: providers.Name, logicalID: providers.LogicalID(), check: checkHTTP},
 		// An empty batch: the init is what is measured, and the worker's
@@ -106,8 +115,23 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 }
 
+// checkMinimal invokes the minimal function, which answers "ok".
+func checkMinimal(b *testing.B, emu *rie.Emulator, event []byte) {
+	if body := emu.Invoke(b, event); string(body) != `"ok"` {
+		b.Fatalf("minimal function answered %s", body)
+	}
+}
+
+// minimal is the minimal function's figures, once measured.
+var minimal struct{ initMS, size float64 }
+
 func benchColdStart(b *testing.B, cs coldStart) {
-	bootstrap := rie.Build(b, cs.logicalID)
+	var bootstrap string
+	if cs.pkg != "" {
+		bootstrap = rie.BuildPackage(b, cs.pkg)
+	} else {
+		bootstrap = rie.Build(b, cs.logicalID)
+	}
 	info, err := os.Stat(bootstrap)
 	if err != nil {
 		b.Fatal(err)
@@ -131,6 +155,7 @@ func benchColdStart(b *testing.B, cs coldStart) {
 	env["PLANS_TABLE"], env["CHECKPOINTS_TABLE"] = plans, checkpoints
 
 	var initTotal, invokeTotal time.Duration
+	var peakRSS int64
 	it := &iterationTB{TB: b}
 	// An iteration that fails ends the benchmark before its own cleanup:
 	// its emulator is stopped then.
@@ -143,6 +168,9 @@ func benchColdStart(b *testing.B, cs coldStart) {
 
 		b.StopTimer()
 		initTotal += initDuration(b, emu)
+		if rss, ok := emu.PeakRSS(); ok {
+			peakRSS = max(peakRSS, rss)
+		}
 		it.cleanup()
 		b.StartTimer()
 	}
@@ -150,6 +178,14 @@ func benchColdStart(b *testing.B, cs coldStart) {
 	b.ReportMetric(float64(initTotal.Microseconds())/1000/n, "init-ms")
 	b.ReportMetric(float64(invokeTotal.Microseconds())/1000/n, "cold-invoke-ms")
 	b.ReportMetric(float64(info.Size()), "bytes-binary")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "rss-MB")
+	initMS, size := float64(initTotal.Microseconds())/1000/n, float64(info.Size())
+	if cs.pkg != "" {
+		minimal.initMS, minimal.size = initMS, size
+	} else if minimal.initMS > 0 {
+		b.ReportMetric(initMS/minimal.initMS, "init-x-minimal")
+		b.ReportMetric(size/minimal.size, "size-x-minimal")
+	}
 }
 
 // initDuration waits for the emulator's INIT REPORT (it has come

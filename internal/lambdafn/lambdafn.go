@@ -1,8 +1,8 @@
 // Package lambdafn wires the service's code to Lambda: a route of the API
 // (api.Routes, api.Fallback) behind an API Gateway HTTP API (payload 2.0),
-// with Start, and the background functions (Backgrounds), with
-// StartBackground. Each functions/<name>/main.go, generated, calls one of
-// them.
+// with Start; it declares the background functions (Backgrounds), which its
+// sub-package background starts. Each functions/<name>/main.go, generated,
+// calls one of them.
 package lambdafn
 
 import (
@@ -23,7 +23,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"karbor/internal/api"
-	"karbor/internal/awscfg"
+	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
 	"karbor/internal/logging"
 	"karbor/internal/provider"
@@ -56,11 +56,11 @@ func Handler(svc *api.Service, route api.Route) http.Handler {
 // read no table (providers) build no AWS client at all.
 func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Service, error) {
 	return newService(route, log, func() (store.API, error) {
-		cfg, err := awscfg.Load(ctx, false)
+		cfg, err := lambdaenv.Load()
 		if err != nil {
 			return nil, err
 		}
-		return awscfg.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
+		return lambdaenv.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"karbor/internal/domain"
 )
@@ -37,40 +38,55 @@ type Provider struct {
 	Schema      Schema
 	// AcceptsAnyType: the provider protects every resource type (No-Op).
 	AcceptsAnyType bool
-	// Plugins builds the provider's plugins by resource type over the given
-	// clients. Nil, or no plugin for a type: protecting a resource of that
-	// type produces nothing and succeeds at once.
-	Plugins func(Clients) map[string]Plugin
 
 	compileOnce sync.Once
 	compiled    map[string]*schema
 	compileErr  error
 }
 
-// Target names the resource of a checkpoint that a plugin call is for.
-type Target struct {
-	CheckpointID string
-	ProjectID    string
-	Resource     domain.Resource
+// Checkpoint is the checkpoint a plugin call works for.
+type Checkpoint struct {
+	ID        string
+	ProjectID string
+	// CreatedAt bounds what protection produced: nothing of this
+	// checkpoint's is older (a listing may start there).
+	CreatedAt time.Time
+}
+
+// Item is one resource to protect, with its parameters (its type's,
+// overridden by its own).
+type Item struct {
+	Resource domain.Resource
+	Params   json.RawMessage
+}
+
+// Outcome is what protecting one resource gave.
+type Outcome struct {
+	Saved Saved
+	Err   error
 }
 
 // Saved is what protection produced for one resource (a backup's ARN, a
 // snapshot's id). It is recorded in that resource's node of resource_graph.
 type Saved map[string]any
 
-// Plugin protects resources of one type. Both calls must be idempotent: the
-// stream delivers a checkpoint at least once, and a worker may crash between
-// a plugin call and the status write. Called again for the same checkpoint
-// and resource, Protect returns what the first call produced instead of
-// producing another, and Delete succeeds when there is nothing left.
+// Plugin protects resources of one type: all of a checkpoint's resources of
+// that type in one call, so that it can find what exists already with a
+// few listings per checkpoint, not one per resource. Both calls must be
+// idempotent: the stream delivers a checkpoint at least once, and a worker
+// may crash between a plugin call and the status write. Called again for
+// the same checkpoint, Protect returns what the first call produced instead
+// of producing another, and Delete succeeds when there is nothing left.
 //
 // Delete finds what to delete itself, by what marks it as this checkpoint's
 // (a name, a tag), never by an id it is handed: a graph can carry ids that
 // did not come from this checkpoint, and deleting by them would let one
 // project delete another's backups.
 type Plugin interface {
-	Protect(ctx context.Context, t Target, params json.RawMessage) (Saved, error)
-	Delete(ctx context.Context, t Target) error
+	// Protect returns one outcome per item, in order.
+	Protect(ctx context.Context, c Checkpoint, items []Item) []Outcome
+	// Delete returns one error (or nil) per resource, in order.
+	Delete(ctx context.Context, c Checkpoint, resources []domain.Resource) []error
 }
 
 // Accepts reports whether the provider can protect resources of this type.

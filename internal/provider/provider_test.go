@@ -86,7 +86,4 @@ func TestAccepts(t *testing.T) {
 	if !aws.Accepts(provider.TypeDynamoDBTable) || !aws.Accepts(provider.TypeEC2Volume) || aws.Accepts("OS::Nova::Server") {
 		t.Error("the AWS Provider accepts exactly its two types")
 	}
-	if aws.Plugins == nil || len(aws.Plugins(nil)) != 2 {
-		t.Error("the AWS Provider has a plugin for each of its types")
-	}
 }

@@ -4,39 +4,62 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"karbor/internal/awscfg"
-	"karbor/internal/provider"
+	"github.com/aws/smithy-go/middleware"
+
+	"karbor/internal/provider/awsplugin"
 )
 
 // AWSClients builds the plugins' AWS clients on first use, once per process:
-// a worker that only ever sees No-Op checkpoints builds none.
+// a worker that only ever sees No-Op checkpoints builds none. Their retryer
+// is the SDK's adaptive mode with RetryMaxAttempts attempts: a throttled
+// call (ListBackups is limited to 5 calls/s, DeleteBackup to 10/s; EC2
+// throttles mutating calls per account) is retried alone, with the SDK's
+// throttling backoff, and the client then slows its own rate, instead of
+// the call failing the record and Lambda redoing the whole checkpoint.
 type AWSClients struct {
 	Config aws.Config
 	// DynamoDBEndpoint and EC2Endpoint replace AWS's endpoints when set.
 	DynamoDBEndpoint, EC2Endpoint string
+	// APIOptions are added to both clients' (a test's counting middleware).
+	APIOptions []func(*middleware.Stack) error
 
 	ddbOnce, ec2Once sync.Once
-	ddb              provider.DynamoDBBackupAPI
-	ec2              provider.EC2SnapshotAPI
+	ddb              awsplugin.DynamoDBBackupAPI
+	ec2              awsplugin.EC2SnapshotAPI
 }
 
-var _ provider.Clients = (*AWSClients)(nil)
+// RetryMaxAttempts is how many times the plugins' clients try a call (the
+// SDK's default is 3 or 4).
+const RetryMaxAttempts = 8
 
-// DynamoDB implements provider.Clients.
-func (c *AWSClients) DynamoDB() provider.DynamoDBBackupAPI {
-	c.ddbOnce.Do(func() { c.ddb = awscfg.DynamoDB(c.Config, c.DynamoDBEndpoint) })
+var _ awsplugin.Clients = (*AWSClients)(nil)
+
+// DynamoDB implements awsplugin.Clients.
+func (c *AWSClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
+	c.ddbOnce.Do(func() {
+		c.ddb = dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) {
+			if c.DynamoDBEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+			}
+			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
+			o.APIOptions = append(o.APIOptions, c.APIOptions...)
+		})
+	})
 	return c.ddb
 }
 
-// EC2 implements provider.Clients.
-func (c *AWSClients) EC2() provider.EC2SnapshotAPI {
+// EC2 implements awsplugin.Clients.
+func (c *AWSClients) EC2() awsplugin.EC2SnapshotAPI {
 	c.ec2Once.Do(func() {
 		c.ec2 = ec2.NewFromConfig(c.Config, func(o *ec2.Options) {
 			if c.EC2Endpoint != "" {
 				o.BaseEndpoint = aws.String(c.EC2Endpoint)
 			}
+			o.RetryMode, o.RetryMaxAttempts = aws.RetryModeAdaptive, RetryMaxAttempts
+			o.APIOptions = append(o.APIOptions, c.APIOptions...)
 		})
 	})
 	return c.ec2

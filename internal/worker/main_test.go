@@ -28,6 +28,7 @@ import (
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/streamread"
 	"karbor/internal/testsupport/testenv"
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // env is one test's world: fresh tables, clients of the moto endpoint, and
 // a worker over them.
 type env struct {
-	t           *testing.T
+	t           testing.TB
 	ddb         *dynamodb.Client
 	db          store.API // the store's: ddb with atomic conditional writes
 	ec2         *ec2.Client
@@ -52,7 +53,7 @@ type env struct {
 	stream      *streamread.Reader // the checkpoints table's
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	endpoint := testenv.Endpoint(t)
 	cfg, err := awscfg.Load(t.Context(), true)
@@ -266,20 +267,20 @@ func graph(t *testing.T, c *domain.Checkpoint) map[string]graphNode {
 
 // wrapClients lets a test change what the plugins' AWS calls do.
 type wrapClients struct {
-	inner provider.Clients
+	inner awsplugin.Clients
 	ddb   *wrapDDB
 	ec2   *wrapEC2
 }
 
-func wrap(inner provider.Clients) *wrapClients {
+func wrap(inner awsplugin.Clients) *wrapClients {
 	return &wrapClients{inner: inner, ddb: &wrapDDB{inner: inner.DynamoDB()}, ec2: &wrapEC2{inner: inner.EC2()}}
 }
 
-func (w *wrapClients) DynamoDB() provider.DynamoDBBackupAPI { return w.ddb }
-func (w *wrapClients) EC2() provider.EC2SnapshotAPI         { return w.ec2 }
+func (w *wrapClients) DynamoDB() awsplugin.DynamoDBBackupAPI { return w.ddb }
+func (w *wrapClients) EC2() awsplugin.EC2SnapshotAPI         { return w.ec2 }
 
 type wrapDDB struct {
-	inner provider.DynamoDBBackupAPI
+	inner awsplugin.DynamoDBBackupAPI
 	// afterCreate, when set, runs after each CreateBackup that succeeded.
 	afterCreate func(ctx context.Context)
 	created     atomic.Int32
@@ -310,7 +311,7 @@ func (w *wrapDDB) DeleteBackup(ctx context.Context, in *dynamodb.DeleteBackupInp
 }
 
 type wrapEC2 struct {
-	inner provider.EC2SnapshotAPI
+	inner awsplugin.EC2SnapshotAPI
 	// afterCreate, when set, runs after each CreateSnapshot that succeeded.
 	afterCreate func(ctx context.Context)
 	// deleteErr, when set, is what DeleteSnapshot answers instead of
@@ -399,12 +400,12 @@ func (f *failingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 // noClients fails the test on any AWS call: the No-Op provider makes none.
 type noClients struct{ t *testing.T }
 
-func (n noClients) DynamoDB() provider.DynamoDBBackupAPI {
+func (n noClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
 	n.t.Error("the No-Op provider asked for DynamoDB")
 	return nil
 }
 
-func (n noClients) EC2() provider.EC2SnapshotAPI {
+func (n noClients) EC2() awsplugin.EC2SnapshotAPI {
 	n.t.Error("the No-Op provider asked for EC2")
 	return nil
 }

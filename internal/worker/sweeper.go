@@ -22,7 +22,7 @@ type Sweeper struct {
 }
 
 // DefaultStuckAfter is how long protection or deletion may take by default.
-const DefaultStuckAfter = 2 * time.Hour
+const DefaultStuckAfter = domain.DefaultStuckAfter
 
 // SweepResult counts what one run ended.
 type SweepResult struct {

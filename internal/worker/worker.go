@@ -15,12 +15,19 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 )
+
+// pluginsOf builds a provider's plugins by resource type; a provider not
+// here, or a type without a plugin, produces nothing and succeeds at once.
+var pluginsOf = map[string]func(awsplugin.Clients) map[string]provider.Plugin{
+	provider.AWSID: awsplugin.Plugins,
+}
 
 // Worker handles stream records of the checkpoints table.
 type Worker struct {
 	Domain  *domain.Service
-	Clients provider.Clients
+	Clients awsplugin.Clients
 	Log     *slog.Logger
 }
 
@@ -102,27 +109,70 @@ func mergedParameters(params map[string]json.RawMessage, r domain.Resource) json
 }
 
 func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, error) {
-	p, ok := provider.Get(providerID)
-	if !ok {
+	if _, ok := provider.Get(providerID); !ok {
 		return nil, fmt.Errorf("provider %s is not configured", providerID)
 	}
-	if p.Plugins == nil {
+	build, ok := pluginsOf[providerID]
+	if !ok {
 		return nil, nil
 	}
-	return p.Plugins(w.Clients), nil
+	return build(w.Clients), nil
+}
+
+// byType groups the plan's resources by type, as indexes into resources.
+func byType(resources []domain.Resource) map[string][]int {
+	m := map[string][]int{}
+	for i, r := range resources {
+		m[r.Type] = append(m[r.Type], i)
+	}
+	return m
+}
+
+func pluginCheckpoint(c *domain.Checkpoint) provider.Checkpoint {
+	return provider.Checkpoint{ID: c.ID, ProjectID: c.ProjectID, CreatedAt: c.CreatedAt}
+}
+
+// protectAll protects the checkpoint's resources, one plugin call per type;
+// it returns each resource's outcome, in the plan's order. A resource whose
+// type has no plugin produces nothing and succeeds.
+func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) []provider.Outcome {
+	resources := c.Plan.Resources
+	out := make([]provider.Outcome, len(resources))
+	plugins, err := w.plugins(c.ProviderID)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	for typ, idx := range byType(resources) {
+		plugin, ok := plugins[typ]
+		if !ok {
+			continue
+		}
+		items := make([]provider.Item, len(idx))
+		for k, i := range idx {
+			items[k] = provider.Item{Resource: resources[i], Params: mergedParameters(c.Plan.Parameters, resources[i])}
+		}
+		for k, o := range plugin.Protect(ctx, pluginCheckpoint(c), items) {
+			out[idx[k]] = o
+		}
+	}
+	return out
 }
 
 func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
-	plugins, perr := w.plugins(c.ProviderID)
+	outcomes := w.protectAll(ctx, c)
 	g := make(graph, 0, len(c.Plan.Resources))
 	failed := 0
-	for _, r := range c.Plan.Resources {
-		info, err := w.protectOne(ctx, c, r, plugins, perr)
+	for i, r := range c.Plan.Resources {
+		err := outcomes[i].Err
 		if err != nil && transient(err) {
 			// Retried from this record on; what is done so far is found
 			// again by the plugins.
 			return fmt.Errorf("protect %s %s: %w", r.Type, r.ID, err)
 		}
+		info := protectedInfo(r, outcomes[i].Saved)
 		if err != nil {
 			failed++
 			log.Warn("resource not protected", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
@@ -137,39 +187,46 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkp
 	return w.finish(ctx, log, domain.MoveProtected, c, to, g)
 }
 
-func (w *Worker) protectOne(ctx context.Context, c *domain.Checkpoint, r domain.Resource, plugins map[string]provider.Plugin, perr error) (map[string]any, error) {
-	if perr != nil {
-		return nil, perr
-	}
-	plugin, ok := plugins[r.Type]
-	if !ok {
-		return protectedInfo(r, nil), nil // nothing to produce for this type
-	}
-	saved, err := plugin.Protect(ctx, target(c, r), mergedParameters(c.Plan.Parameters, r))
+// deleteAll deletes what protection produced, one plugin call per type; it
+// returns each resource's error (nil: nothing of it is left), in the
+// plan's order.
+func (w *Worker) deleteAll(ctx context.Context, c *domain.Checkpoint) []error {
+	resources := c.Plan.Resources
+	errs := make([]error, len(resources))
+	plugins, err := w.plugins(c.ProviderID)
 	if err != nil {
-		return nil, err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	return protectedInfo(r, saved), nil
-}
-
-func target(c *domain.Checkpoint, r domain.Resource) provider.Target {
-	return provider.Target{CheckpointID: c.ID, ProjectID: c.ProjectID, Resource: r}
+	for typ, idx := range byType(resources) {
+		plugin, ok := plugins[typ]
+		if !ok {
+			continue
+		}
+		rs := make([]domain.Resource, len(idx))
+		for k, i := range idx {
+			rs[k] = resources[i]
+		}
+		for k, err := range plugin.Delete(ctx, pluginCheckpoint(c), rs) {
+			errs[idx[k]] = err
+		}
+	}
+	return errs
 }
 
 func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
-	plugins, perr := w.plugins(c.ProviderID)
+	errs := w.deleteAll(ctx, c)
 	saved := decodeGraph(c.ResourceGraph)
 	g := make(graph, 0, len(c.Plan.Resources))
 	failed := 0
-	for _, r := range c.Plan.Resources {
+	for i, r := range c.Plan.Resources {
 		info, ok := saved[[2]string{r.Type, r.ID}]
 		if !ok {
 			info = baseInfo(r)
 		}
-		err := perr
-		if plugin, ok := plugins[r.Type]; ok && err == nil {
-			err = plugin.Delete(ctx, target(c, r))
-		}
+		err := errs[i]
 		if err != nil && transient(err) {
 			return fmt.Errorf("delete %s %s: %w", r.Type, r.ID, err)
 		}

@@ -28,6 +28,7 @@ import (
 	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -210,8 +211,8 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 	// Every method of the plugins' client interfaces must be allowed: a
 	// new call without its permission would fail only in AWS.
 	for prefix, api := range map[string]reflect.Type{
-		"dynamodb:": reflect.TypeFor[provider.DynamoDBBackupAPI](),
-		"ec2:":      reflect.TypeFor[provider.EC2SnapshotAPI](),
+		"dynamodb:": reflect.TypeFor[awsplugin.DynamoDBBackupAPI](),
+		"ec2:":      reflect.TypeFor[awsplugin.EC2SnapshotAPI](),
 	} {
 		for i := range api.NumMethod() {
 			if a := prefix + api.Method(i).Name; !slices.Contains(pluginActions, a) {

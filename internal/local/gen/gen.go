@@ -363,9 +363,12 @@ func main() { lambdafn.Start(api.`+GoName(r.Name)+`) }
 }
 
 func backgroundMain(b lambdafn.Background) ([]byte, error) {
-	return goSource("// Command "+b.Name+" "+b.Doc, `import "karbor/internal/lambdafn"
+	return goSource("// Command "+b.Name+" "+b.Doc, `import (
+	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
+)
 
-func main() { lambdafn.StartBackground(lambdafn.`+GoName(b.Name)+`) }
+func main() { background.Start(lambdafn.`+GoName(b.Name)+`) }
 `)
 }
 

@@ -366,3 +366,34 @@ func TestLambdaBinariesLinkNoLocalCode(t *testing.T) {
 		t.Errorf("go list -deps ./functions/... lists no package of karbor:\n%s", out)
 	}
 }
+
+// TestRouteFunctionsLinkNoWorkerCode checks that the route functions link
+// neither the worker, nor the plugins, nor the SDK clients only the plugins
+// use (EC2), nor the SDK's full credential chain (package config: SSO, STS,
+// sign-in; functions read the environment, package lambdaenv): each costs binary size and cold start. (The regexp package
+// stays linked: the SDK's endpoint resolvers and the schemas' "pattern" use
+// it.)
+func TestRouteFunctionsLinkNoWorkerCode(t *testing.T) {
+	var pkgs []string
+	for _, r := range api.Functions() {
+		pkgs = append(pkgs, "./functions/"+r.Name)
+	}
+	cmd := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	banned := []string{
+		"karbor/internal/worker", "karbor/internal/provider/awsplugin", "karbor/internal/lambdafn/background",
+		"github.com/aws/aws-sdk-go-v2/service/ec2", "github.com/aws/aws-sdk-go-v2/service/sso",
+		"github.com/aws/aws-sdk-go-v2/service/ssooidc", "github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/config",
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if slices.Contains(banned, pkg) {
+			t.Errorf("a route function links %s", pkg)
+		}
+	}
+}

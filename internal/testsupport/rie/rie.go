@@ -384,3 +384,67 @@ func (e *Emulator) InvokeHTTP(t testing.TB, event []byte) (resp events.APIGatewa
 	}
 	return resp, requestID
 }
+
+// BuildPackage builds a Go package that is not a deployed function (a
+// test fixture) as the Makefile builds functions (static, -trimpath, -tags
+// lambda.norpc, -ldflags '-s -w'), for the host's architecture, once per
+// test binary, and returns the binary's path.
+func BuildPackage(t testing.TB, pkg string) string {
+	t.Helper()
+	SkipIfShort(t)
+	buildMu.Lock()
+	b := builds["pkg:"+pkg]
+	if b == nil {
+		b = &build{}
+		builds["pkg:"+pkg] = b
+	}
+	buildMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", buildDirPrefix+"pkg-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		out := filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, pkg)
+		cmd.Dir = RepoRoot(t)
+		cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0", "GOARCH="+runtime.GOARCH)
+		if text, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, text)
+			return
+		}
+		b.bootstrap = out
+	})
+	if b.err != nil {
+		t.Fatalf("rie: %v", b.err)
+	}
+	return b.bootstrap
+}
+
+// PeakRSS returns the peak resident set size (VmHWM) of the function's
+// process, the emulator's child, in bytes; false when it is not running.
+func (e *Emulator) PeakRSS() (int64, bool) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", e.cmd.Process.Pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, pid := range strings.Fields(string(b)) {
+			status, err := os.ReadFile("/proc/" + pid + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(status), "\n") {
+				if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+					if err == nil {
+						return kb * 1024, true
+					}
+				}
+			}
+		}
+	}
+	return 0, false
+}

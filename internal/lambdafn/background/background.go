@@ -1,0 +1,74 @@
+// Package background wires the background functions (lambdafn.Backgrounds)
+// to Lambda. It is apart from lambdafn, which every route function imports,
+// because it links the worker and the plugins' AWS SDK clients.
+package background
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"karbor/internal/awscfg/lambdaenv"
+	"karbor/internal/domain"
+	"karbor/internal/lambdafn"
+	"karbor/internal/logging"
+	"karbor/internal/provider"
+	"karbor/internal/store"
+	"karbor/internal/worker"
+)
+
+// starts runs each background function, by name.
+var starts = map[string]func(){
+	lambdafn.Worker.Name:  startWorker,
+	lambdafn.Sweeper.Name: startSweeper,
+}
+
+// Start runs a background function and never returns.
+func Start(b lambdafn.Background) {
+	start, ok := starts[b.Name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "no background function %q\n", b.Name)
+		os.Exit(1)
+	}
+	start()
+}
+
+// setup builds what the background functions share, once per execution
+// environment.
+func setup() (lambdafn.Config, *store.Store, *worker.AWSClients, *slog.Logger) {
+	log := logging.FromEnv()
+	cfg, err := lambdafn.ConfigFromEnv()
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := lambdaenv.Load()
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	// The store touches the checkpoints table only.
+	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
+	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint}, log
+}
+
+// startWorker runs the stream worker.
+func startWorker() {
+	cfg, st, clients, log := setup()
+	w := &worker.Worker{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Retention: cfg.Retention}, Clients: clients, Log: log}
+	lambda.Start(w.Handle)
+}
+
+// startSweeper runs the sweeper, on a schedule.
+func startSweeper() {
+	cfg, st, _, log := setup()
+	s := &worker.Sweeper{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Log: log, StuckAfter: cfg.StuckAfter}
+	// The scheduled event carries nothing the sweep needs.
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) (worker.SweepResult, error) {
+		return s.Sweep(ctx)
+	})
+}

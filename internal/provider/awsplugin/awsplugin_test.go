@@ -1,0 +1,21 @@
+package awsplugin_test
+
+import (
+	"testing"
+
+	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
+)
+
+func TestAPluginForEachType(t *testing.T) {
+	aws, _ := provider.Get(provider.AWSID)
+	plugins := awsplugin.Plugins(nil)
+	if len(plugins) != len(aws.Schema.Options) {
+		t.Errorf("%d plugins for %d types", len(plugins), len(aws.Schema.Options))
+	}
+	for typ := range aws.Schema.Options {
+		if plugins[typ] == nil {
+			t.Errorf("no plugin for %s", typ)
+		}
+	}
+}
