@@ -78,6 +78,17 @@ func TestExtraInfoNesting(t *testing.T) {
 	e.do(t, http.MethodPost, checkpointsPath(projA, noop), tokenA,
 		map[string]any{"checkpoint": map[string]any{"plan_id": created["id"], "extra_info": nested(2)}}).
 		wantFault(t, http.StatusBadRequest, "extra_info")
+	// A plan's parameters likewise: each type's options nest at most 10
+	// levels (a deeper plan once broke the client's plan-list for admins).
+	params := func(depth int) map[string]any {
+		p := plan(nil)
+		delete(p["plan"].(map[string]any)["resources"].([]map[string]any)[0], "extra_info")
+		p["plan"].(map[string]any)["parameters"] = map[string]any{"OS::Cinder::Volume": nested(depth)}
+		return p
+	}
+	e.do(t, http.MethodPost, plansPath(projA), tokenA, params(10)).wantStatus(t, http.StatusOK)
+	e.do(t, http.MethodPost, plansPath(projA), tokenA, params(11)).
+		wantFault(t, http.StatusBadRequest, "nested deeper than 10 levels")
 }
 
 // TestCheckpointExtraInfoSizeLimit: an extra_info within the 64 KiB body

@@ -332,6 +332,9 @@ func CheckParameters(params map[string]json.RawMessage, prov Provider) error {
 		if isNull(v) || json.Unmarshal(v, &obj) != nil || obj == nil {
 			return invalid("Invalid input for parameters of %s: it must be a JSON object.", k)
 		}
+		if !checkNesting(v, MaxNesting) {
+			return invalid("Invalid input for parameters of %s: it is nested deeper than %d levels.", k, MaxNesting)
+		}
 		if err := prov.CheckParameters(typ, v); err != nil {
 			return invalid("Invalid parameters for %s: %s", k, err.Error())
 		}
