@@ -4,9 +4,6 @@
 // stuck in protecting or deleting.
 package main
 
-import (
-	"karbor/internal/lambdafn"
-	"karbor/internal/lambdafn/background"
-)
+import "karbor/internal/lambdafn/background"
 
-func main() { background.Start(lambdafn.Sweeper) }
+func main() { background.Start(background.Sweeper) }

@@ -4,9 +4,6 @@
 // table's stream: it protects and deletes checkpoints in the background.
 package main
 
-import (
-	"karbor/internal/lambdafn"
-	"karbor/internal/lambdafn/background"
-)
+import "karbor/internal/lambdafn/background"
 
-func main() { background.Start(lambdafn.Worker) }
+func main() { background.Start(background.Worker) }

@@ -41,7 +41,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
-	"karbor/internal/lambdafn"
+	bgfn "karbor/internal/lambdafn/background"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
@@ -109,7 +109,7 @@ func BenchmarkColdStart(b *testing.B) {
 		{name: providers.Name, logicalID: providers.LogicalID(), check: checkHTTP},
 		// An empty batch: the init is what is measured, and the worker's
 		// answer to no records is no failure.
-		{name: "worker", logicalID: lambdafn.Worker.LogicalID(), event: []byte(`{"Records":[]}`), check: checkWorker},
+		{name: "worker", logicalID: api.LogicalID(bgfn.Worker.Name), event: []byte(`{"Records":[]}`), check: checkWorker},
 	} {
 		b.Run(cs.name, func(b *testing.B) { benchColdStart(b, cs) })
 	}

@@ -21,6 +21,7 @@ import (
 	"karbor/internal/api"
 	"karbor/internal/domain"
 	"karbor/internal/lambdafn"
+	bgfn "karbor/internal/lambdafn/background"
 	"karbor/internal/worker"
 )
 
@@ -178,8 +179,8 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("STUCK_AFTER", "")
 	t.Setenv("DYNAMODB_ENDPOINT", "")
 	t.Setenv("EC2_ENDPOINT", "")
-	c, err := lambdafn.ConfigFromEnv()
-	want := lambdafn.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	c, err := bgfn.ConfigFromEnv()
+	want := bgfn.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
 	if err != nil || c != want {
 		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
 	}
@@ -187,7 +188,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("DELETED_RETENTION", "48h")
 	t.Setenv("STUCK_AFTER", "30m")
 	t.Setenv("EC2_ENDPOINT", "http://127.0.0.1:5000")
-	c, err = lambdafn.ConfigFromEnv()
+	c, err = bgfn.ConfigFromEnv()
 	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" {
 		t.Errorf("from the environment: %+v, %v", c, err)
 	}
@@ -196,13 +197,13 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Setenv("DELETED_RETENTION", "48h")
 		t.Setenv("STUCK_AFTER", "30m")
 		t.Setenv(name, value)
-		if _, err := lambdafn.ConfigFromEnv(); err == nil {
+		if _, err := bgfn.ConfigFromEnv(); err == nil {
 			t.Errorf("%s=%q was accepted", name, value)
 		}
 	}
 	t.Setenv("STUCK_AFTER", "30m")
 	t.Setenv("CHECKPOINTS_TABLE", "")
-	if _, err := lambdafn.ConfigFromEnv(); err == nil {
+	if _, err := bgfn.ConfigFromEnv(); err == nil {
 		t.Error("a missing CHECKPOINTS_TABLE was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-// Package background wires the background functions (lambdafn.Backgrounds)
+// Package background wires the background functions (Functions)
 // to Lambda. It is apart from lambdafn, which every route function imports,
 // because it links the worker and the plugins' AWS SDK clients.
 package background
@@ -14,7 +14,6 @@ import (
 
 	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
-	"karbor/internal/lambdafn"
 	"karbor/internal/logging"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -23,12 +22,12 @@ import (
 
 // starts runs each background function, by name.
 var starts = map[string]func(){
-	lambdafn.Worker.Name:  startWorker,
-	lambdafn.Sweeper.Name: startSweeper,
+	Worker.Name:  startWorker,
+	Sweeper.Name: startSweeper,
 }
 
 // Start runs a background function and never returns.
-func Start(b lambdafn.Background) {
+func Start(b Function) {
 	start, ok := starts[b.Name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "no background function %q\n", b.Name)
@@ -39,9 +38,9 @@ func Start(b lambdafn.Background) {
 
 // setup builds what the background functions share, once per execution
 // environment.
-func setup() (lambdafn.Config, *store.Store, *worker.AWSClients, *slog.Logger) {
+func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 	log := logging.FromEnv()
-	cfg, err := lambdafn.ConfigFromEnv()
+	cfg, err := ConfigFromEnv()
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)

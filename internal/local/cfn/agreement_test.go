@@ -8,14 +8,13 @@ package cfn_test
 // template blocks are checked in background_test.go.
 
 import (
+	"karbor/internal/lambdafn/background"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-
-	"karbor/internal/lambdafn"
 )
 
 // repoRoot is the module root as seen from this package's directory, where
@@ -41,7 +40,7 @@ func TestAgreementBackgroundEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range lambdafn.Backgrounds {
+	for _, f := range background.Functions {
 		var n int
 		for _, e := range entries {
 			rest, ok := strings.CutPrefix(e.Name(), f.Name+"-")

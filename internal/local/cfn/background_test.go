@@ -24,8 +24,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"karbor"
+	"karbor/internal/api"
 	"karbor/internal/domain"
-	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
 	"karbor/internal/local/cfn"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
@@ -605,7 +606,7 @@ func TestPatternMatcher(t *testing.T) {
 // checkBackgroundEvent checks a sample event of a background function:
 // worker events are stream batches Lambda would deliver (every record
 // passes the template's filter), sweeper events are scheduled events.
-func checkBackgroundEvent(t *testing.T, f lambdafn.Background, path string) {
+func checkBackgroundEvent(t *testing.T, f background.Function, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -613,7 +614,7 @@ func checkBackgroundEvent(t *testing.T, f lambdafn.Background, path string) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	switch f.LogicalID() {
+	switch api.LogicalID(f.Name) {
 	case "WorkerFunction":
 		var ev events.DynamoDBEvent
 		if err := dec.Decode(&ev); err != nil {
@@ -641,6 +642,6 @@ func checkBackgroundEvent(t *testing.T, f lambdafn.Background, path string) {
 			t.Errorf("%s: source %q, detail-type %q; want aws.events, Scheduled Event", path, ev.Source, ev.DetailType)
 		}
 	default:
-		t.Errorf("%s: no check for the events of %s", path, f.LogicalID())
+		t.Errorf("%s: no check for the events of %s", path, api.LogicalID(f.Name))
 	}
 }

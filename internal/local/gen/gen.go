@@ -1,5 +1,5 @@
 // Package gen derives, from the declarations of the functions (api.Routes,
-// api.NotFound and lambdafn.Backgrounds), every file that would otherwise
+// api.NotFound and background.Functions), every file that would otherwise
 // repeat them: the route functions' block of template.yaml (between the
 // BeginMarker and EndMarker lines), the build targets of functions.mk,
 // functions/<name>/main.go, and a skeleton events/<name>.json for a route
@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/api"
-	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
 )
 
 // The lines between which template.yaml holds the generated route functions.
@@ -62,7 +62,7 @@ func Render(root string) ([]File, error) {
 		}
 		files = append(files, File{MainPath(r.Name), src})
 	}
-	for _, b := range lambdafn.Backgrounds {
+	for _, b := range background.Functions {
 		src, err := backgroundMain(b)
 		if err != nil {
 			return nil, err
@@ -79,7 +79,7 @@ func Names() []string {
 	for _, r := range api.Functions() {
 		names = append(names, r.Name)
 	}
-	for _, b := range lambdafn.Backgrounds {
+	for _, b := range background.Functions {
 		names = append(names, b.Name)
 	}
 	return names
@@ -328,8 +328,8 @@ func makefile() []byte {
 	for _, r := range api.Functions() {
 		targets = append(targets, target{r.LogicalID(), r.Name})
 	}
-	for _, bg := range lambdafn.Backgrounds {
-		targets = append(targets, target{bg.LogicalID(), bg.Name})
+	for _, bg := range background.Functions {
+		targets = append(targets, target{api.LogicalID(bg.Name), bg.Name})
 	}
 	for _, t := range targets {
 		ids = append(ids, "build-"+t.id)
@@ -362,13 +362,10 @@ func main() { lambdafn.Start(api.`+GoName(r.Name)+`) }
 `)
 }
 
-func backgroundMain(b lambdafn.Background) ([]byte, error) {
-	return goSource("// Command "+b.Name+" "+b.Doc, `import (
-	"karbor/internal/lambdafn"
-	"karbor/internal/lambdafn/background"
-)
+func backgroundMain(b background.Function) ([]byte, error) {
+	return goSource("// Command "+b.Name+" "+b.Doc, `import "karbor/internal/lambdafn/background"
 
-func main() { background.Start(lambdafn.`+GoName(b.Name)+`) }
+func main() { background.Start(background.`+GoName(b.Name)+`) }
 `)
 }
 

@@ -20,7 +20,7 @@ import (
 
 	"karbor"
 	"karbor/internal/api"
-	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/background"
 	"karbor/internal/local/cfn"
 	"karbor/internal/local/gen"
 )
@@ -59,7 +59,7 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 	}
 	for _, e := range entries {
 		if !slices.Contains(gen.Names(), e.Name()) {
-			t.Errorf("functions/%s is no declared function (api.Routes, api.NotFound, lambdafn.Backgrounds); run make generate or remove it", e.Name())
+			t.Errorf("functions/%s is no declared function (api.Routes, api.NotFound, background.Functions); run make generate or remove it", e.Name())
 		}
 	}
 }
@@ -128,8 +128,8 @@ func TestDeclarations(t *testing.T) {
 			t.Errorf("route %s is declared by var %q, want %s", r.Name, got, gen.GoName(r.Name))
 		}
 	}
-	vars = declaredVars(t, filepath.Join(root, "internal/lambdafn/background.go"))
-	for _, b := range lambdafn.Backgrounds {
+	vars = declaredVars(t, filepath.Join(root, "internal/lambdafn/background/functions.go"))
+	for _, b := range background.Functions {
 		if got := vars[b.Name]; got != gen.GoName(b.Name) {
 			t.Errorf("background function %s is declared by var %q, want %s", b.Name, got, gen.GoName(b.Name))
 		}

@@ -1,41 +1,33 @@
-package lambdafn
+package background
 
 import (
 	"fmt"
 	"os"
 	"time"
 
-	"karbor/internal/api"
 	"karbor/internal/domain"
 )
 
-// Background is a Lambda function that is not behind the HTTP API. Its
+// Function is a Lambda function that is not behind the HTTP API. Its
 // template block is hand-written (its event source and policy are its own);
 // `make generate` derives its build target and functions/<Name>/main.go,
-// which calls background.Start with it: the background functions' wiring is
-// in the sub-package background because it links the worker and, through
-// it, the plugins' AWS SDK clients (EC2, DynamoDB backups), which a route
-// function, importing this package, must not carry. Its sample events are
-// events/<Name>-<case>.json.
-type Background struct {
+// which calls Start with it; its logical id is api.LogicalID(Name). Its
+// sample events are events/<Name>-<case>.json.
+type Function struct {
 	Name string // folder under functions/
 	Doc  string // what it does, for its main.go's doc comment
 }
 
-// LogicalID is the function's logical id in template.yaml: worker ↔
-// WorkerFunction.
-func (b Background) LogicalID() string { return api.LogicalID(b.Name) }
-
 // The background functions.
 var (
-	Worker = Background{Name: "worker",
+	Worker = Function{Name: "worker",
 		Doc: "is the Lambda function subscribed to the checkpoints\n// table's stream: it protects and deletes checkpoints in the background."}
-	Sweeper = Background{Name: "sweeper",
+	Sweeper = Function{Name: "sweeper",
 		Doc: "is the scheduled Lambda function that ends checkpoints\n// stuck in protecting or deleting."}
 )
 
-// Backgrounds lists the background functions.
-var Backgrounds = []Background{Worker, Sweeper}
+// Functions lists the background functions.
+var Functions = []Function{Worker, Sweeper}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {
