@@ -202,7 +202,11 @@ func TestListAllProjects(t *testing.T) {
 	createCheckpoints(t, s, gone)
 	deleteCheckpoint(t, s, gone)
 
-	for _, limit := range []int{1, 5, 36, 1000} {
+	limits := []int{1, 5, 36, 1000}
+	if testing.Short() {
+		limits = limits[1:] // a page of one costs 16 shard Queries per item
+	}
+	for _, limit := range limits {
 		for _, asc := range []bool{false, true} {
 			got := listAllPages(t, s, domain.CheckpointQuery{ProviderID: provider, Listing: domain.Listing{Limit: limit, Ascending: asc}})
 			sameIDs(t, fmt.Sprintf("every project, limit %d, ascending %v", limit, asc), checkpointIDs(got), listOrdered(listed, asc))
