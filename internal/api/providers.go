@@ -35,18 +35,21 @@ func (s *Service) listProviders(r *request) (any, error) {
 			return nil, badRequest("Invalid marker %s: it is not a provider.", marker)
 		}
 	}
+	// The registry is a listing like the stored ones: the same page
+	// building, budget included.
 	page := &domain.Page[*provider.Provider]{}
+	fit := newPageFit(viewProvider)
 	for _, p := range all[start:] {
 		if (name != "" && p.Name != name) || (desc != "" && p.Description != desc) {
 			continue
 		}
-		if len(page.Items) == limit {
+		if len(page.Items) == limit || !fit.fits(p) {
 			page.More, page.NextMarker = true, page.Items[len(page.Items)-1].ID
 			break
 		}
 		page.Items = append(page.Items, p)
 	}
-	return listBody(r, "providers", r.URL.EscapedPath(), page, viewProvider), nil
+	return fit.body(r, "providers", r.URL.EscapedPath(), page)
 }
 
 func (s *Service) showProvider(r *request) (any, error) {

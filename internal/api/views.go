@@ -104,21 +104,6 @@ func viewProvider(p *provider.Provider) providerView {
 	return providerView{ID: p.ID, Name: p.Name, Description: p.Description, ExtendedInfoSchema: p.Schema}
 }
 
-// listBody is a listing's answer: the page's items under key, and a next
-// link when more items follow. Providers only (three, compiled in); the
-// listings of stored items build theirs with pageFit, within PageBytes.
-func listBody[T, V any](r *request, key, path string, page *domain.Page[T], view func(T) V) map[string]any {
-	views := make([]V, 0, len(page.Items))
-	for _, item := range page.Items {
-		views = append(views, view(item))
-	}
-	out := map[string]any{key: views}
-	if page.More {
-		out[key+"_links"] = nextLink(r, path, page.NextMarker)
-	}
-	return out
-}
-
 // PageBytes is the byte budget of a listing page. Lambda refuses a
 // response payload over 6 MB, and the payload carries the body as a JSON
 // string, escaped: a quote becomes two bytes, '<', '>' and '&' six. So the
@@ -127,8 +112,8 @@ func listBody[T, V any](r *request, key, path string, page *domain.Page[T], view
 // headers and the rest of the envelope.
 const PageBytes = 5_000_000
 
-// pageFit builds a listing page's body within PageBytes: the store asks
-// fits about each item in order (domain.Listing.Fits), and the page ends
+// pageFit builds every listing page's body within PageBytes: the store
+// asks fits about each item in order (domain.Listing.Fits), and the page ends
 // before the first that would take the page past the budget. Each item is
 // encoded once, here, as the response encodes it.
 type pageFit[T, V any] struct {
@@ -138,7 +123,10 @@ type pageFit[T, V any] struct {
 	err   error
 }
 
-func newPageFit[T, V any](view func(T) V) *pageFit[T, V] { return &pageFit[T, V]{view: view} }
+// newPageFit starts a page; an empty page is an empty list, not null.
+func newPageFit[T, V any](view func(T) V) *pageFit[T, V] {
+	return &pageFit[T, V]{view: view, items: []json.RawMessage{}}
+}
 
 // fits encodes item and reports whether it fits the page; the first item
 // always does (no item is near the budget: a stored item is at most
@@ -169,7 +157,7 @@ func (f *pageFit[T, V]) body(r *request, key, path string, page *domain.Page[T])
 	if len(f.items) != len(page.Items) {
 		return nil, fmt.Errorf("list %s: %d items encoded for a page of %d", key, len(f.items), len(page.Items))
 	}
-	out := map[string]any{key: append([]json.RawMessage{}, f.items...)}
+	out := map[string]any{key: f.items}
 	if page.More {
 		out[key+"_links"] = nextLink(r, path, page.NextMarker)
 	}
