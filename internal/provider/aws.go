@@ -12,13 +12,16 @@ const AWSID = "f346b852-eecc-48cc-9587-123b37c1f072"
 const (
 	TypeDynamoDBTable = "AWS::DynamoDB::Table"
 	TypeEC2Volume     = "AWS::EC2::Volume"
+	TypeEC2Instance   = "AWS::EC2::Instance"
 )
 
 // Tags the AWS provider puts on what it produces, to find it again.
 const (
 	TagCheckpointID = "karbor:checkpoint-id"
 	TagResourceID   = "karbor:resource-id"
-	TagProjectID    = "karbor:project-id"
+	// TagProjectID is the ownership tag's default key; the deployment's
+	// key is ownership.Config.TagKey.
+	TagProjectID = "karbor:project-id"
 )
 
 var awsProvider = &Provider{
