@@ -63,9 +63,11 @@ const (
 	// a live request is never taken over; a request that died holding it
 	// frees the key after at most this long.
 	DefaultLease = 60 * time.Second
-	// MaxItemBytes is DynamoDB's item size limit (400 KB, names and values
-	// counted). An answer whose item would exceed it is not remembered.
-	MaxItemBytes = 400 * 1024
+	// MaxItemBytes is DynamoDB's item size limit, names and values
+	// counted: 400 KB, read as 400,000 bytes to stay below what every
+	// DynamoDB takes (AWS about 409,600; moto 405,000). An answer whose
+	// item would exceed it is not remembered.
+	MaxItemBytes = 400_000
 )
 
 // Errors of Reserve and Complete; match them with errors.Is.
@@ -167,12 +169,15 @@ type Reservation struct {
 // item is the table's item as stored.
 type item struct {
 	Key         string `dynamodbav:"key"`
-	Fingerprint []byte `dynamodbav:"fingerprint"`
+	Fingerprint string `dynamodbav:"fingerprint"`
 	Token       string `dynamodbav:"token"`
 	LeaseUntil  int64  `dynamodbav:"lease_until"`
 	ExpiresAt   int64  `dynamodbav:"expires_at"`
 	Status      int    `dynamodbav:"status,omitempty"`
-	Body        []byte `dynamodbav:"body,omitempty"`
+	// Body is a string, not binary: a JSON body is UTF-8 text, and a
+	// string's size is its bytes on every DynamoDB (moto counts a binary
+	// value's base64).
+	Body string `dynamodbav:"body,omitempty"`
 }
 
 // Reserve takes the key for a request with this fingerprint. It returns
@@ -186,7 +191,7 @@ func (s *Store) Reserve(ctx context.Context, k Key, fingerprint []byte) (*Reserv
 	}
 	now := s.now()
 	it := item{
-		Key: itemKey, Fingerprint: fingerprint, Token: domain.NewID(),
+		Key: itemKey, Fingerprint: hex.EncodeToString(fingerprint), Token: domain.NewID(),
 		LeaseUntil: now.Add(s.lease()).Unix(), ExpiresAt: now.Add(Retention).Unix(),
 	}
 	av, err := attributevalue.MarshalMap(it)
@@ -230,12 +235,12 @@ func (s *Store) Reserve(ctx context.Context, k Key, fingerprint []byte) (*Reserv
 		return nil, nil, fmt.Errorf("idempotency: read stored item: %w", err)
 	}
 	switch {
-	case string(old.Fingerprint) != string(fingerprint):
+	case old.Fingerprint != hex.EncodeToString(fingerprint):
 		return nil, nil, ErrOtherRequest
 	case old.Status == 0:
 		return nil, nil, ErrInProgress
 	default:
-		return nil, &Response{Status: old.Status, Body: old.Body}, nil
+		return nil, &Response{Status: old.Status, Body: []byte(old.Body)}, nil
 	}
 }
 
@@ -245,7 +250,7 @@ func (s *Store) Reserve(ctx context.Context, k Key, fingerprint []byte) (*Reserv
 func (r *Reservation) ItemSize(resp Response) int {
 	const numbers = 4 * 21 // four numbers, at most 21 bytes each
 	names := len(attrKey) + len(attrFingerprint) + len(attrToken) + len(attrLeaseUntil) + len(attrExpiresAt) + len(attrStatus) + len(attrBody)
-	return names + numbers + len(r.itemKey) + sha256.Size + len(r.token) + len(resp.Body)
+	return names + numbers + len(r.itemKey) + 2*sha256.Size + len(r.token) + len(resp.Body)
 }
 
 // Complete remembers the answer under the key. The answer is not
@@ -257,7 +262,7 @@ func (r *Reservation) Complete(ctx context.Context, resp Response) error {
 		return ErrTooLarge
 	}
 	upd := expression.Set(expression.Name(attrStatus), expression.Value(resp.Status)).
-		Set(expression.Name(attrBody), expression.Value(resp.Body))
+		Set(expression.Name(attrBody), expression.Value(string(resp.Body)))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(r.mine()).Build()
 	if err != nil {
 		return err
