@@ -143,6 +143,7 @@ func wantReplay(t *testing.T, first, again *response) {
 }
 
 func TestIdempotencyKeyReplays(t *testing.T) {
+	t.Parallel()
 	e := newIdemEnv(t)
 	t.Run("plan", func(t *testing.T) {
 		body := planBody("replayed")
@@ -202,6 +203,7 @@ func TestIdempotencyKeyReplays(t *testing.T) {
 }
 
 func TestIdempotencyKeyErrorsAreNotRemembered(t *testing.T) {
+	t.Parallel()
 	e := newIdemEnv(t)
 	bad := `{"plan": {"provider_id": "` + noop + `"}}`
 	e.post(t, plansPath(projA), tokenA, bad, "err-key").wantFault(t, http.StatusBadRequest, "name")
@@ -223,6 +225,7 @@ func TestIdempotencyKeyErrorsAreNotRemembered(t *testing.T) {
 }
 
 func TestIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
 	e := newIdemEnv(t)
 	for name, keys := range map[string][]string{
 		"empty":            {""},
@@ -283,6 +286,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 // one still running gets 409; once the reservation's lease has run out
 // (its request died), the key is taken over.
 func TestIdempotencyKeyInProgress(t *testing.T) {
+	t.Parallel()
 	e := newIdemEnv(t)
 	body := planBody("in progress")
 	// A request holding the key, as the handler reserves it.
@@ -308,6 +312,7 @@ func TestIdempotencyKeyInProgress(t *testing.T) {
 // exactly one creates; each of the others gets the first answer again or
 // a 409 while it is in progress.
 func TestIdempotencyKeyConcurrent(t *testing.T) {
+	t.Parallel()
 	e := newIdemEnv(t)
 	planID := e.createPlan(t, tokenA, projA, samplePlan())["id"].(string)
 	for _, tc := range []struct{ name, path, body string }{

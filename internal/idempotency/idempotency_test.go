@@ -68,6 +68,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 }
 
 func TestReserveCompleteReplay(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	res := reserve(t, s, key, fp1)
 	_, _, err := s.Reserve(t.Context(), key, fp1)
@@ -90,6 +91,7 @@ func TestReserveCompleteReplay(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	reserve(t, s, key, fp1)
 	for _, k := range []idempotency.Key{
@@ -116,6 +118,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestReleaseFreesTheKey(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	res := reserve(t, s, key, fp1)
 	if err := res.Release(t.Context()); err != nil {
@@ -130,6 +133,7 @@ func TestReleaseFreesTheKey(t *testing.T) {
 // its lease runs out; the late request can then neither remember its
 // answer nor free the new owner's key.
 func TestLeaseTakeover(t *testing.T) {
+	t.Parallel()
 	s, c := newStore(t)
 	old := reserve(t, s, key, fp1)
 	c.Add(idempotency.DefaultLease - time.Second)
@@ -154,6 +158,7 @@ func TestLeaseTakeover(t *testing.T) {
 // TestExpiredIsAbsent: an answer past expires_at is forgotten even while
 // TTL has not deleted the item yet (moto never does).
 func TestExpiredIsAbsent(t *testing.T) {
+	t.Parallel()
 	s, c := newStore(t)
 	res := reserve(t, s, key, fp1)
 	if err := res.Complete(t.Context(), idempotency.Response{Status: 200, Body: []byte(`{}`)}); err != nil {
@@ -168,6 +173,7 @@ func TestExpiredIsAbsent(t *testing.T) {
 }
 
 func TestTooLarge(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	res := reserve(t, s, key, fp1)
 	big := bytes.Repeat([]byte("x"), idempotency.MaxItemBytes)
@@ -185,6 +191,7 @@ func TestTooLarge(t *testing.T) {
 // TestTableFromTemplate: the table the tests and the local server create
 // from template.yaml has TTL on expires_at.
 func TestTableFromTemplate(t *testing.T) {
+	t.Parallel()
 	name := testenv.IdempotencyTable(t)
 	out, err := testenv.DynamoDB(t).DescribeTimeToLive(t.Context(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
 	if err != nil {
@@ -203,6 +210,7 @@ func TestTableFromTemplate(t *testing.T) {
 // connection: still concurrent and unordered, but applied one at a time
 // by moto, as DynamoDB does.
 func TestConcurrentReserve(t *testing.T) {
+	t.Parallel()
 	serial := dynamodb.New(testenv.DynamoDB(t).Options(), func(o *dynamodb.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxConnsPerHost = 1
