@@ -24,6 +24,9 @@ type Route struct {
 	// else.
 	Access []Access
 	handle handlerFunc
+	// idempotent routes take the Idempotency-Key header: declare them with
+	// Idempotent.
+	idempotent bool
 }
 
 // Table is a DynamoDB table by its logical id in template.yaml.
@@ -101,8 +104,8 @@ var (
 		// id for all_tenants); one index per filter, project or all_tenants.
 		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable,
 			"by_project", "by_provider", "by_plan", "by_status", "by_plan_all", "by_status_all"))}
-	CreateCheckpoint = Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
-		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem))}
+	CreateCheckpoint = Idempotent(Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
+		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem))})
 	ShowCheckpoint = Route{Name: "show-checkpoint", Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,
 		Access: On(CheckpointsTable, GetItem)}
 	DeleteCheckpoint = Route{Name: "delete-checkpoint", Method: http.MethodDelete, Path: checkpointPath, handle: (*Service).deleteCheckpoint,
@@ -112,8 +115,8 @@ var (
 	// Providers are a registry compiled into the code: no table access.
 	ListProviders = Route{Name: "list-providers", Method: http.MethodGet, Path: providersPath, handle: (*Service).listProviders}
 	ShowProvider  = Route{Name: "show-provider", Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
-	CreatePlan    = Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
-		Access: On(PlansTable, PutItem)}
+	CreatePlan    = Idempotent(Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
+		Access: On(PlansTable, PutItem)})
 	ListPlans = Route{Name: "list-plans", Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
 		Access: grants(On(PlansTable, GetItem, Query), QueryIndexes(PlansTable, "*"))}
 	ShowPlan = Route{Name: "show-plan", Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,

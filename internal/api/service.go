@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"karbor/internal/domain"
+	"karbor/internal/idempotency"
 )
 
 // Authenticator tells who makes a request.
@@ -33,6 +34,9 @@ type Service struct {
 	Domain *domain.Service
 	Auth   Authenticator
 	Log    *slog.Logger
+	// Idempotency remembers the answers of Idempotent routes; it must be
+	// set when the service serves one.
+	Idempotency *idempotency.Store
 	// RequestID returns the id of a request; nil draws a random one.
 	RequestID func(r *http.Request) string
 	// BaseURL returns the API's own scheme and host ("https://api.example"),

@@ -113,6 +113,7 @@ func start(t *testing.T, r api.Route) *fixture {
 	emu := rie.Start(t, bootstrap, map[string]string{
 		"PLANS_TABLE":       plans,
 		"CHECKPOINTS_TABLE": checkpoints,
+		"IDEMPOTENCY_TABLE": testenv.IdempotencyTable(t),
 		"DYNAMODB_ENDPOINT": endpoint,
 	})
 	return &fixture{emu: emu, store: s, event: event}

@@ -175,14 +175,15 @@ func filterScenarios() []scenario {
 // the function makes to DynamoDB. Each runs over fresh tables seeded with
 // the plan and the checkpoint the sample events name.
 var scenarios = map[string][]scenario{
-	"list-checkpoints":       append(listScenarios(checkpointID), filterScenarios()...),
-	"create-checkpoint":      {sample(http.StatusOK)},
+	"list-checkpoints": append(listScenarios(checkpointID), filterScenarios()...),
+	"create-checkpoint": append([]scenario{sample(http.StatusOK)},
+		idempotencyScenarios(`{"checkpoint": {"plan_id": "00000000-0000-4000-8000-000000000000"}}`, http.StatusNotFound)...),
 	"show-checkpoint":        {sample(http.StatusOK)},
 	"delete-checkpoint":      {sample(http.StatusOK)},
 	"reset-checkpoint-state": {sample(http.StatusOK)},
 	"list-providers":         {sample(http.StatusOK)},
 	"show-provider":          {sample(http.StatusOK)},
-	"create-plan":            {sample(http.StatusOK)},
+	"create-plan":            append([]scenario{sample(http.StatusOK)}, idempotencyScenarios(`{"plan": {}}`, http.StatusBadRequest)...),
 	"list-plans":             listScenarios(planID),
 	"show-plan":              {sample(http.StatusOK)},
 	"update-plan": {
@@ -298,11 +299,13 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	}
 
 	plans, checkpoints := testenv.Tables(t)
+	idem := testenv.IdempotencyTable(t)
 	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints))
-	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable)}}
+	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable)}}
 	// The service as the function builds it, over the recording client.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
+	t.Setenv("IDEMPOTENCY_TABLE", idem)
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t))
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"karbor/internal/api"
 	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
+	"karbor/internal/idempotency"
 	"karbor/internal/logging"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -93,6 +94,13 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		return nil, err
 	}
 	svc.Domain = &domain.Service{Store: store.New(db, plans, checkpoints), Providers: provider.Lookup}
+	if route.IsIdempotent() {
+		table := os.Getenv("IDEMPOTENCY_TABLE")
+		if table == "" {
+			return nil, fmt.Errorf("IDEMPOTENCY_TABLE must be set")
+		}
+		svc.Idempotency = idempotency.New(db, table)
+	}
 	return svc, nil
 }
 

@@ -96,6 +96,11 @@ func TestTablesFromTemplate(t *testing.T) {
 				StreamViewType: types.StreamViewTypeNewAndOldImages,
 			},
 		},
+		"IdempotencyTable": {
+			AttributeDefinitions: attrs("key", "S"),
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
+			BillingMode:          types.BillingModePayPerRequest,
+		},
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("Tables() =\n%s\nwant\n%s", jsonText(tables), jsonText(want))
@@ -142,6 +147,7 @@ func TestTableTTLAttribute(t *testing.T) {
 	for id, want := range map[string]string{
 		"CheckpointsTable": "expires_at",
 		"PlansTable":       "",
+		"IdempotencyTable": "expires_at",
 		"HttpApi":          "", // not a table
 		"NoSuchResource":   "",
 	} {

@@ -153,6 +153,10 @@ func declaredVars(t *testing.T, path string) map[string]string {
 		for _, s := range g.Specs {
 			vs := s.(*ast.ValueSpec)
 			for i, v := range vs.Values {
+				// A declaration may wrap its literal: Idempotent(Route{...}).
+				if call, ok := v.(*ast.CallExpr); ok && len(call.Args) == 1 {
+					v = call.Args[0]
+				}
 				lit, ok := v.(*ast.CompositeLit)
 				if !ok {
 					continue

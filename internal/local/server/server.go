@@ -23,6 +23,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
+	"karbor/internal/idempotency"
 	"karbor/internal/local/moto"
 	"karbor/internal/local/streams"
 	"karbor/internal/local/tables"
@@ -45,6 +46,9 @@ type Config struct {
 	NoWorker         bool
 	PlansTable       string
 	CheckpointsTable string
+	// IdempotencyTable holds Idempotency-Key answers; empty means
+	// "karbor-idempotency".
+	IdempotencyTable string
 	Log              *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
@@ -84,7 +88,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	db := awscfg.DynamoDB(awsCfg, endpoint)
-	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable}); err != nil {
+	if cfg.IdempotencyTable == "" {
+		cfg.IdempotencyTable = "karbor-idempotency"
+	}
+	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
 	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup}
@@ -122,6 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Domain: dom,
 		Auth:   devtoken.Auth{},
 		Log:    log,
+
+		Idempotency: idempotency.New(db, cfg.IdempotencyTable),
 	}
 	server := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

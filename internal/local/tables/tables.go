@@ -21,6 +21,7 @@ import (
 const (
 	Plans       = "PlansTable"
 	Checkpoints = "CheckpointsTable"
+	Idempotency = "IdempotencyTable"
 )
 
 // Names are the physical table names, by logical id.

@@ -33,6 +33,7 @@ func main() {
 		EndpointFile:     os.Getenv("ENDPOINT_FILE"),
 		PlansTable:       env("PLANS_TABLE", "karbor-plans"),
 		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
+		IdempotencyTable: env("IDEMPOTENCY_TABLE", "karbor-idempotency"),
 		Log:              log,
 	}
 	if err := server.Run(ctx, cfg); err != nil {
