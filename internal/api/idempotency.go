@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"karbor/internal/idempotency"
 )
@@ -31,7 +32,7 @@ var IdempotencyAccess = On(IdempotencyTable, PutItem, UpdateItem, DeleteItem)
 // route's grants.
 func Idempotent(r Route) Route {
 	r.Access = grants(r.Access, IdempotencyAccess)
-	r.handle = withIdempotencyKey(r.Name, r.handle)
+	r.handle = withIdempotencyKey(r.Name, pathIDs(r.Path), r.handle)
 	r.idempotent = true
 	return r
 }
@@ -62,7 +63,7 @@ func idempotencyKey(r *request) (string, bool, error) {
 // Idempotency-Key, if it has one: reserve the key, run the handler, then
 // remember its 200 or free the key. Without the header the handler runs
 // alone, with no extra call.
-func withIdempotencyKey(route string, h handlerFunc) handlerFunc {
+func withIdempotencyKey(route string, ids []string, h handlerFunc) handlerFunc {
 	return func(s *Service, r *request) (any, error) {
 		key, ok, err := idempotencyKey(r)
 		if err != nil || !ok {
@@ -70,6 +71,13 @@ func withIdempotencyKey(route string, h handlerFunc) handlerFunc {
 				return nil, err
 			}
 			return h(s, r)
+		}
+		// A malformed id in the path is a 400 before any database access,
+		// the key's reservation included.
+		for _, name := range ids {
+			if _, err := pathUUID(r, name); err != nil {
+				return nil, err
+			}
 		}
 		if s.Idempotency == nil {
 			return nil, errors.New("route " + route + " takes Idempotency-Key but the service has no idempotency store")
@@ -150,4 +158,16 @@ func encodeJSON(body any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// pathIDs are the UUID wildcards of a route's path: every {<name>_id} but
+// {tenant_id}.
+func pathIDs(path string) []string {
+	var ids []string
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "_id}") && seg != "{tenant_id}" {
+			ids = append(ids, strings.Trim(seg, "{}"))
+		}
+	}
+	return ids
 }

@@ -272,6 +272,14 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			wantReplay(t, first, e.post(t, plansPath(projA), tokenA, planBody(name), key))
 		})
 	}
+	t.Run("a malformed provider id: 400 before the reservation", func(t *testing.T) {
+		before := e.calls.n.Load()
+		e.post(t, checkpointsPath(projA, "not-a-uuid"), tokenA, `{"checkpoint": {"plan_id": "`+domain.NewID()+`"}}`, "bad-path").
+			wantFault(t, http.StatusBadRequest, "provider_id")
+		if n := e.calls.n.Load() - before; n != 0 {
+			t.Errorf("%d calls on the idempotency table before the 400", n)
+		}
+	})
 	t.Run("absent: no call on the table", func(t *testing.T) {
 		before := e.calls.n.Load()
 		e.post(t, plansPath(projA), tokenA, planBody("no key")).wantStatus(t, http.StatusOK)
