@@ -20,7 +20,8 @@ func TestFunctionsFromTemplate(t *testing.T) {
 		t.Fatal("no functions")
 	}
 	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
-	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel", "CLAIM_ROLES_SEPARATOR": "RolesClaimSeparator"}
+	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "LOG_LEVEL": "LogLevel", "CLAIM_ROLES_SEPARATOR": "RolesClaimSeparator",
+		"OWNERSHIP_MODE": "OwnershipMode", "OWNERSHIP_TAG_KEY": "OwnershipTagKey", "RESERVED_TAG_PREFIXES": "ReservedTagPrefixes"}
 	// The background functions add their own parameters to Globals'
 	// environment.
 	background := map[string]map[string]string{
@@ -67,8 +68,8 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	// of the template.
 	worker := byID["WorkerFunction"]
 	for _, st := range worker.Statements {
-		if slices.Contains(st.Actions, "ec2:CreateSnapshot") {
-			want := []string{"!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*", "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"}
+		if slices.Contains(st.Actions, "ec2:CreateSnapshot") && slices.Contains(st.Resources, "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*") {
+			want := []string{"!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*", "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"}
 			if !reflect.DeepEqual(st.Resources, want) || len(st.Refs) != 0 {
 				t.Errorf("WorkerFunction's CreateSnapshot statement has resources %q (refs %q), want %q (refs none)", st.Resources, st.Refs, want)
 			}
