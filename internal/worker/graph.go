@@ -63,8 +63,9 @@ func (g graph) encode() (string, error) {
 // boundInfo bounds what the service records for one resource, so that a
 // checkpoint's graph fits its item whatever the plugins and AWS say: every
 // text is cut to domain.MaxInfoText bytes as stored, and an info still over
-// domain.MaxNodeInfoBytes keeps only its status and error texts (the
-// plugins find what they produced by its tags and names, not by the graph).
+// domain.MaxNodeInfoBytes keeps only its status, error texts and image id
+// (the plugins find what they produced by its tags and names, not by the
+// graph).
 func boundInfo(info map[string]any) map[string]any {
 	out := make(map[string]any, len(info))
 	for k, v := range info {
@@ -76,8 +77,11 @@ func boundInfo(info map[string]any) map[string]any {
 	if b, err := domain.MarshalJSON(out); err == nil && len(b) <= domain.MaxNodeInfoBytes {
 		return out
 	}
+	// An instance's restore info grows with its volumes (past about five
+	// of them): its image id stays; each volume's snapshot id is in the
+	// volume's own node.
 	small := map[string]any{}
-	for _, k := range []string{"status", "error", "delete_error"} {
+	for _, k := range []string{"status", "error", "delete_error", "image_id"} {
 		if s, ok := out[k].(string); ok {
 			small[k] = s
 		}

@@ -338,6 +338,8 @@ type wrapEC2 struct {
 	created     atomic.Int32
 	deleted     atomic.Int32
 	images      atomic.Int32 // CreateImage calls that succeeded
+	// createImage, when set, answers CreateImage instead.
+	createImage func(context.Context, *ec2.CreateImageInput, ...func(*ec2.Options)) (*ec2.CreateImageOutput, error)
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
@@ -362,6 +364,9 @@ func (w *wrapEC2) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapsho
 }
 
 func (w *wrapEC2) CreateImage(ctx context.Context, in *ec2.CreateImageInput, o ...func(*ec2.Options)) (*ec2.CreateImageOutput, error) {
+	if w.createImage != nil {
+		return w.createImage(ctx, in, o...)
+	}
 	out, err := w.inner.CreateImage(ctx, in, o...)
 	if err == nil {
 		w.images.Add(1)

@@ -5,6 +5,7 @@ package worker_test
 // deployment default) and account mode, against moto_server.
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"karbor/internal/domain"
 	"karbor/internal/ownership"
@@ -323,5 +325,68 @@ func TestAccountModeOwnsAllButTheServices(t *testing.T) {
 		if g[id].Info["status"] != want {
 			t.Errorf("%s: %v, want %s", id, g[id].Info, want)
 		}
+	}
+}
+
+// TestInstanceDeleteSurvivesACrash: a delete that deregisters the image
+// and then fails on its snapshots ends error-deleting; the retry finds the
+// snapshots by their tags (the image is gone) and deletes them.
+func TestInstanceDeleteSurvivesACrash(t *testing.T) {
+	e := newEnv(t)
+	inst, _ := e.instance()
+	w, _ := e.ownedWorker(e.tagMode())
+	c := e.newCheckpoint(provider.AWSID, []domain.Resource{{ID: inst, Type: provider.TypeEC2Instance, Name: "web-1"}}, nil)
+	e.tagEC2(ownership.DefaultTagKey, c.ProjectID, inst)
+	if got := e.protect(w, c); got.Status != domain.StatusAvailable {
+		t.Fatalf("status %s, want available", got.Status)
+	}
+	if len(e.snapshotsTagged(c)) == 0 {
+		t.Fatal("no snapshots tagged with the checkpoint")
+	}
+	failing, clients := e.ownedWorker(e.tagMode())
+	clients.ec2.deleteErr = &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "injected after the deregistration"}
+	if got := e.remove(failing, c); got.Status != domain.StatusErrorDeleting {
+		t.Fatalf("status %s after the failed delete, want error-deleting", got.Status)
+	}
+	if n := len(e.images(c)); n != 0 {
+		t.Fatalf("%d images left, want the image deregistered before the failure", n)
+	}
+	if got := e.remove(w, c); got.Status != domain.StatusDeleted {
+		t.Fatalf("status %s after the retry, want deleted", got.Status)
+	}
+	if n := len(e.snapshotsTagged(c)); n != 0 {
+		t.Errorf("%d snapshots left after the retry", n)
+	}
+}
+
+// TestInstanceImageNameTaken: when CreateImage answers that the image's
+// name is taken (an earlier try made it, its tags did not land), the plugin
+// takes that image instead of making another. moto never answers
+// InvalidAMIName.Duplicate (it accepts a second image of the same name), so
+// a fake CreateImage makes the untagged image on moto and then answers the
+// error AWS would.
+func TestInstanceImageNameTaken(t *testing.T) {
+	e := newEnv(t)
+	inst, _ := e.instance()
+	w, clients := e.ownedWorker(e.tagMode())
+	var earlier string
+	clients.ec2.createImage = func(ctx context.Context, in *ec2.CreateImageInput, o ...func(*ec2.Options)) (*ec2.CreateImageOutput, error) {
+		untagged := *in
+		untagged.TagSpecifications = nil
+		out, err := clients.ec2.inner.CreateImage(ctx, &untagged, o...)
+		if err != nil {
+			return nil, err
+		}
+		earlier = aws.ToString(out.ImageId)
+		return nil, &smithy.GenericAPIError{Code: "InvalidAMIName.Duplicate", Message: "AMI name " + aws.ToString(in.Name) + " is already in use"}
+	}
+	c := e.newCheckpoint(provider.AWSID, []domain.Resource{{ID: inst, Type: provider.TypeEC2Instance, Name: "web-1"}}, nil)
+	e.tagEC2(ownership.DefaultTagKey, c.ProjectID, inst)
+	got := e.protect(w, c)
+	if got.Status != domain.StatusAvailable {
+		t.Fatalf("status %s, want available; graph %s", got.Status, aws.ToString(got.ResourceGraph))
+	}
+	if id := infoString(graph(t, got)[inst].Info, "image_id"); id != earlier || id == "" {
+		t.Errorf("image_id %q, want the earlier image %q", id, earlier)
 	}
 }
