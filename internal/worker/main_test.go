@@ -338,6 +338,9 @@ type wrapEC2 struct {
 	created     atomic.Int32
 	deleted     atomic.Int32
 	images      atomic.Int32 // CreateImage calls that succeeded
+	// describeVolumesErr, when set, is what DescribeVolumes answers (the
+	// ownership check of volumes).
+	describeVolumesErr error
 	// createImage, when set, answers CreateImage instead.
 	createImage func(context.Context, *ec2.CreateImageInput, ...func(*ec2.Options)) (*ec2.CreateImageOutput, error)
 }
@@ -391,6 +394,9 @@ func (w *wrapEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstanc
 }
 
 func (w *wrapEC2) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput, o ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error) {
+	if w.describeVolumesErr != nil {
+		return nil, w.describeVolumesErr
+	}
 	return w.inner.DescribeVolumes(ctx, in, o...)
 }
 

@@ -390,3 +390,27 @@ func TestInstanceImageNameTaken(t *testing.T) {
 		t.Errorf("image_id %q, want the earlier image %q", id, earlier)
 	}
 }
+
+// TestOwnershipCheckThrottledRetriesTheRecord: a throttled describe in the
+// ownership check is not a refusal: the record fails (Lambda retries it),
+// nothing is made, the checkpoint stays protecting; the retry protects.
+func TestOwnershipCheckThrottledRetriesTheRecord(t *testing.T) {
+	e := newEnv(t)
+	vol := e.volume()
+	w, clients := e.ownedWorker(e.tagMode())
+	clients.ec2.describeVolumesErr = &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "injected"}
+	c := e.newCheckpoint(provider.AWSID, []domain.Resource{{ID: vol, Type: provider.TypeEC2Volume, Name: "data"}}, nil)
+	e.tagEC2(ownership.DefaultTagKey, c.ProjectID, vol)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
+	if resp, err := w.Handle(t.Context(), eventOf(insert)); err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("Handle = %+v, %v; want the record failed", resp, err)
+	}
+	if got := e.get(c); got.Status != domain.StatusProtecting || clients.ec2.created.Load() != 0 {
+		t.Fatalf("status %s, %d snapshots; want protecting and none", got.Status, clients.ec2.created.Load())
+	}
+	clients.ec2.describeVolumesErr = nil
+	e.handle(w, insert)
+	if got := e.get(c); got.Status != domain.StatusAvailable {
+		t.Fatalf("status %s after the retry, want available", got.Status)
+	}
+}
