@@ -137,7 +137,7 @@ func (s *Service) createPlan(r *request) (any, error) {
 		return nil, err
 	}
 	p.Parameters = map[string]json.RawMessage(params)
-	if err := domain.CheckParameters(p.Parameters, prov); err != nil {
+	if err := s.Domain.CheckParameters(p.Parameters, prov); err != nil {
 		return nil, err
 	}
 	rawResources, ok := in["resources"]

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"karbor/internal/ownership"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Service struct {
 	// Retention is how long a deleted checkpoint stays visible before it
 	// expires; zero means DefaultRetention.
 	Retention time.Duration
+	// Ownership is the deployment's ownership rule: here, the tag keys a
+	// plan's parameters may not set (ReservedTag).
+	Ownership ownership.Config
 }
 
 func (s *Service) now() time.Time {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,7 +54,7 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckParameters(in.Parameters, prov); err != nil {
+	if err := s.CheckParameters(in.Parameters, prov); err != nil {
 		return nil, err
 	}
 	if err := checkResources(in.Resources, prov); err != nil {
@@ -337,6 +338,41 @@ func CheckParameters(params map[string]json.RawMessage, prov Provider) error {
 		}
 		if err := prov.CheckParameters(typ, v); err != nil {
 			return invalid("Invalid parameters for %s: %s", k, err.Error())
+		}
+	}
+	return nil
+}
+
+// CheckParameters checks a plan's parameters (the package's
+// CheckParameters), then the tags they ask for: no "tags" option may set a
+// key a tenant may not (ownership.Config.ReservedTag: aws:, karbor:, a
+// configured prefix, the ownership tag), since the service would put it on
+// what it makes in its account.
+func (s *Service) CheckParameters(params map[string]json.RawMessage, prov Provider) error {
+	if err := CheckParameters(params, prov); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var opts struct {
+			Tags map[string]json.RawMessage `json:"tags"`
+		}
+		if json.Unmarshal(params[k], &opts) != nil {
+			continue
+		}
+		tags := make([]string, 0, len(opts.Tags))
+		for t := range opts.Tags {
+			tags = append(tags, t)
+		}
+		sort.Strings(tags)
+		for _, t := range tags {
+			if s.Ownership.ReservedTag(t) {
+				return invalid("Invalid parameters for %s: the tag key %q is reserved: keys beginning with aws:, karbor: or a reserved prefix, and the ownership tag's key, may not be set.", k, Clip(t))
+			}
 		}
 	}
 	return nil

@@ -42,6 +42,7 @@ import (
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/rie"
@@ -290,7 +291,11 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	ec2c := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(b.endpoint) })
 
 	table := "orders-" + domain.NewID()
+	// The worker protects only what the checkpoint's project owns (tag mode,
+	// the template's default).
+	project := strings.ReplaceAll(domain.NewID(), "-", "")
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		Tags:                 []ddbtypes.Tag{{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(project)}},
 		TableName:            aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
@@ -298,7 +303,9 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
-	vol, err := ec2c.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1)})
+	vol, err := ec2c.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume,
+			Tags: []ec2types.Tag{{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(project)}}}}})
 	if err != nil {
 		t.Fatalf("create volume: %v", err)
 	}
@@ -311,7 +318,7 @@ func TestWorkerFunctionAWSProvider(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	c := &domain.Checkpoint{
 		ID:         domain.NewID(),
-		ProjectID:  strings.ReplaceAll(domain.NewID(), "-", ""),
+		ProjectID:  project,
 		ProviderID: provider.AWSID,
 		Status:     domain.StatusProtecting,
 		Plan:       domain.ProtectionPlan{ID: domain.NewID(), Name: "Orders", ProviderID: provider.AWSID, Resources: resources},

@@ -27,6 +27,7 @@ import (
 	"karbor/internal/domain"
 	"karbor/internal/idempotency"
 	"karbor/internal/logging"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 )
@@ -93,7 +94,13 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 	if err != nil {
 		return nil, err
 	}
-	svc.Domain = &domain.Service{Store: store.New(db, plans, checkpoints), Providers: provider.Lookup}
+	// Plan routes refuse reserved tag keys in parameters (ownership's
+	// rule); every route reads it, so a bad setting fails every init.
+	owners, err := ownership.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	svc.Domain = &domain.Service{Store: store.New(db, plans, checkpoints), Providers: provider.Lookup, Ownership: owners}
 	if route.IsIdempotent() {
 		table := os.Getenv("IDEMPOTENCY_TABLE")
 		if table == "" {

@@ -27,7 +27,7 @@ const (
 var awsProvider = &Provider{
 	ID:          AWSID,
 	Name:        "AWS Provider",
-	Description: "Protects AWS resources with their own services: DynamoDB tables with on-demand backups, EBS volumes with snapshots.",
+	Description: "Protects AWS resources with their own services: DynamoDB tables with on-demand backups, EBS volumes with snapshots, EC2 instances with an AMI that captures every attached volume (no reboot unless the plan allows it). Only resources the project owns are protected.",
 	Schema: Schema{
 		Options: map[string]json.RawMessage{
 			TypeDynamoDBTable: json.RawMessage(`{
@@ -42,13 +42,31 @@ var awsProvider = &Provider{
 				"properties": {
 					"description": {"title": "Description", "type": "string", "maxLength": 255, "description": "The snapshot's description."},
 					"tags": {"title": "Tags", "type": "object", "maxProperties": 40, "additionalProperties": {"type": "string", "maxLength": 256},
-						"description": "More tags for the snapshot."}
+						"description": "More tags for the snapshot. Keys beginning with aws:, karbor: or a reserved prefix are refused."}
+				},
+				"additionalProperties": false}`),
+			TypeEC2Instance: json.RawMessage(`{
+				"title": "EC2 Instance Protection Options", "type": "object",
+				"properties": {
+					"reboot": {"title": "Reboot", "type": "boolean", "default": false,
+						"description": "Let EC2 reboot the instance for a file-system-consistent image; by default it is not rebooted (crash-consistent)."},
+					"description": {"title": "Description", "type": "string", "maxLength": 255, "description": "The image's description."},
+					"tags": {"title": "Tags", "type": "object", "maxProperties": 40, "additionalProperties": {"type": "string", "maxLength": 256},
+						"description": "More tags for the image and its snapshots. Keys beginning with aws:, karbor: or a reserved prefix are refused."}
 				},
 				"additionalProperties": false}`),
 		},
 		Restore: map[string]json.RawMessage{
 			TypeDynamoDBTable: json.RawMessage(`{"title": "DynamoDB Table Restore", "type": "object", "properties": {}}`),
 			TypeEC2Volume:     json.RawMessage(`{"title": "EBS Volume Restore", "type": "object", "properties": {}}`),
+			TypeEC2Instance: json.RawMessage(`{
+				"title": "EC2 Instance Restore", "type": "object",
+				"properties": {
+					"instance_type": {"title": "Instance Type", "type": "string", "description": "Defaults to the protected instance's."},
+					"subnet_id": {"title": "Subnet Id", "type": "string", "description": "Defaults to the protected instance's."},
+					"security_group_ids": {"title": "Security Group Ids", "type": "array", "items": {"type": "string"}, "description": "Default to the protected instance's."},
+					"key_name": {"title": "Key Name", "type": "string", "description": "Defaults to the protected instance's."}
+				}}`),
 		},
 		SavedInfo: map[string]json.RawMessage{
 			TypeDynamoDBTable: json.RawMessage(`{
@@ -62,6 +80,20 @@ var awsProvider = &Provider{
 				"properties": {
 					"snapshot_id": {"title": "Snapshot Id", "type": "string"},
 					"volume_id": {"title": "Volume Id", "type": "string"}
+				}}`),
+			TypeEC2Instance: json.RawMessage(`{
+				"title": "EC2 Instance Saved Info", "type": "object", "required": ["image_id"],
+				"properties": {
+					"image_id": {"title": "Image Id", "type": "string"},
+					"image_name": {"title": "Image Name", "type": "string"},
+					"instance_type": {"title": "Instance Type", "type": "string"},
+					"subnet_id": {"title": "Subnet Id", "type": "string"},
+					"security_group_ids": {"title": "Security Group Ids", "type": "array", "items": {"type": "string"}},
+					"availability_zone": {"title": "Availability Zone", "type": "string"},
+					"key_name": {"title": "Key Name", "type": "string"},
+					"block_device_mappings": {"title": "Block Device Mappings", "type": "array", "items": {"type": "object", "properties": {
+						"device_name": {"type": "string"}, "volume_id": {"type": "string"}, "snapshot_id": {"type": "string"},
+						"size_gib": {"type": "integer"}, "volume_type": {"type": "string"}, "delete_on_termination": {"type": "boolean"}}}}
 				}}`),
 		},
 	},

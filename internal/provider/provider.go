@@ -63,7 +63,19 @@ type Item struct {
 // Outcome is what protecting one resource gave.
 type Outcome struct {
 	Saved Saved
-	Err   error
+	// Dependents are resources protected as part of this one (an
+	// instance's attached volumes, captured by its image): the graph shows
+	// them as its children, and a plan that names one of them too has it
+	// protected once, here.
+	Dependents []Dependent
+	Err        error
+}
+
+// Dependent is a resource protected as part of another, and what its
+// protection produced.
+type Dependent struct {
+	Resource domain.Resource
+	Saved    Saved
 }
 
 // Saved is what protection produced for one resource (a backup's ARN, a

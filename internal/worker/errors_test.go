@@ -32,7 +32,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	clients := wrap(e.clients)
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 
 	rec := e.record(c, "INSERT", domain.StatusProtecting)
 	resp, err := w.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
@@ -62,7 +62,7 @@ func TestRefusalReasonIsMasked(t *testing.T) {
 	clients := wrap(e.clients)
 	clients.ec2.createErr = &smithy.GenericAPIError{Code: "UnauthorizedOperation",
 		Message: "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/karbor-WorkerFunctionRole/x"}
-	got := e.protect(&worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}, c)
+	got := e.protect(&worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}, c)
 	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error", got.Status)
 	}

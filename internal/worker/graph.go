@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -19,29 +21,51 @@ import (
 type node struct {
 	Resource domain.Resource
 	Info     map[string]any
+	// Children are the indexes in the graph of the resources protected as
+	// part of this one (an instance's attached volumes).
+	Children []int
 }
 
-// graph is Karbor's serialized resource graph: nodes by hex id, then the
-// adjacency list. Plans here list resources without dependencies, so the
-// adjacency list is empty.
+// graph is Karbor's serialized resource graph: nodes by hex id ("0x" and
+// the node's index), then the adjacency list: [parent, [children...]] for
+// each node with children, in index order.
 type graph []node
+
+func hexID(i int) string { return fmt.Sprintf("0x%x", i) }
+
+// edges is the graph's adjacency list, never null.
+func (g graph) edges() [][]any {
+	out := [][]any{}
+	for i, n := range g {
+		if len(n.Children) == 0 {
+			continue
+		}
+		children := make([]string, len(n.Children))
+		for k, c := range n.Children {
+			children[k] = hexID(c)
+		}
+		out = append(out, []any{hexID(i), children})
+	}
+	return out
+}
 
 // encode returns the graph as the JSON string the API shows, and the
 // store keeps: without HTML escaping, each node's info bounded (boundInfo).
 func (g graph) encode() (string, error) {
 	nodes := make(map[string][4]any, len(g))
 	for i, n := range g {
-		nodes[fmt.Sprintf("0x%x", i)] = [4]any{n.Resource.Type, n.Resource.ID, n.Resource.Name, boundInfo(n.Info)}
+		nodes[hexID(i)] = [4]any{n.Resource.Type, n.Resource.ID, n.Resource.Name, boundInfo(n.Info)}
 	}
-	b, err := domain.MarshalJSON([]any{nodes, [][]any{}})
+	b, err := domain.MarshalJSON([]any{nodes, g.edges()})
 	return string(b), err
 }
 
 // boundInfo bounds what the service records for one resource, so that a
 // checkpoint's graph fits its item whatever the plugins and AWS say: every
 // text is cut to domain.MaxInfoText bytes as stored, and an info still over
-// domain.MaxNodeInfoBytes keeps only its status and error texts (the
-// plugins find what they produced by its tags and names, not by the graph).
+// domain.MaxNodeInfoBytes keeps only its status, error texts and image id
+// (the plugins find what they produced by its tags and names, not by the
+// graph).
 func boundInfo(info map[string]any) map[string]any {
 	out := make(map[string]any, len(info))
 	for k, v := range info {
@@ -53,8 +77,11 @@ func boundInfo(info map[string]any) map[string]any {
 	if b, err := domain.MarshalJSON(out); err == nil && len(b) <= domain.MaxNodeInfoBytes {
 		return out
 	}
+	// An instance's restore info grows with its volumes (past about five
+	// of them): its image id stays; each volume's snapshot id is in the
+	// volume's own node.
 	small := map[string]any{}
-	for _, k := range []string{"status", "error", "delete_error"} {
+	for _, k := range []string{"status", "error", "delete_error", "image_id"} {
 		if s, ok := out[k].(string); ok {
 			small[k] = s
 		}
@@ -71,8 +98,8 @@ const tooLargeReason = "the checkpoint's outcome is too large to store (DynamoDB
 
 // smaller returns ever smaller forms of a graph whose item DynamoDB
 // refused for its size: every node failed with tooLargeReason; the same
-// without resource names; no nodes at all. Each ends the checkpoint in its
-// move's failure status.
+// without resource names; no nodes at all. The edges stay while there are
+// nodes. Each ends the checkpoint in its move's failure status.
 func (g graph) smaller() []string {
 	var out []string
 	for _, keepNames := range []bool{true, false} {
@@ -82,45 +109,96 @@ func (g graph) smaller() []string {
 			if !keepNames {
 				name = ""
 			}
-			nodes[fmt.Sprintf("0x%x", i)] = [4]any{n.Resource.Type, n.Resource.ID, name,
+			nodes[hexID(i)] = [4]any{n.Resource.Type, n.Resource.ID, name,
 				map[string]any{"status": resourceFailed, "error": tooLargeReason}}
 		}
-		if b, err := domain.MarshalJSON([]any{nodes, [][]any{}}); err == nil {
+		if b, err := domain.MarshalJSON([]any{nodes, g.edges()}); err == nil {
 			out = append(out, string(b))
 		}
 	}
 	return append(out, `[{},[]]`)
 }
 
-// decodeGraph reads a resource_graph back; each node's info by type and id.
-func decodeGraph(s *string) map[[2]string]map[string]any {
-	out := map[[2]string]map[string]any{}
+// decodeGraph reads a resource_graph back: its nodes in index order, with
+// their children. A graph it cannot read gives none.
+func decodeGraph(s *string) graph {
 	if s == nil {
-		return out
+		return nil
 	}
 	var raw []json.RawMessage
 	if json.Unmarshal([]byte(*s), &raw) != nil || len(raw) == 0 {
-		return out
+		return nil
 	}
 	var nodes map[string][]json.RawMessage
 	if json.Unmarshal(raw[0], &nodes) != nil {
-		return out
+		return nil
 	}
-	for _, n := range nodes {
+	keys := make([]string, 0, len(nodes))
+	for k := range nodes {
+		keys = append(keys, k)
+	}
+	index := func(k string) int64 {
+		n, err := strconv.ParseInt(strings.TrimPrefix(k, "0x"), 16, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	sort.Slice(keys, func(i, j int) bool { return index(keys[i]) < index(keys[j]) })
+	var g graph
+	at := map[string]int{}
+	for _, k := range keys {
+		n := nodes[k]
 		if len(n) < 4 {
 			continue
 		}
-		var typ, id string
+		var r domain.Resource
 		var info map[string]any
-		_ = json.Unmarshal(n[0], &typ)
-		_ = json.Unmarshal(n[1], &id)
+		_ = json.Unmarshal(n[0], &r.Type)
+		_ = json.Unmarshal(n[1], &r.ID)
+		_ = json.Unmarshal(n[2], &r.Name)
 		_ = json.Unmarshal(n[3], &info)
 		if info == nil {
 			info = map[string]any{}
 		}
-		out[[2]string{typ, id}] = info
+		at[k] = len(g)
+		g = append(g, node{Resource: r, Info: info})
 	}
-	return out
+	var edges [][]json.RawMessage
+	if len(raw) > 1 && json.Unmarshal(raw[1], &edges) == nil {
+		for _, e := range edges {
+			var parent string
+			var children []string
+			if len(e) != 2 || json.Unmarshal(e[0], &parent) != nil || json.Unmarshal(e[1], &children) != nil {
+				continue
+			}
+			p, ok := at[parent]
+			if !ok {
+				continue
+			}
+			for _, c := range children {
+				if ci, ok := at[c]; ok {
+					g[p].Children = append(g[p].Children, ci)
+				}
+			}
+		}
+	}
+	return g
+}
+
+// withPlan adds a node for each plan resource the graph lacks (a graph
+// written smaller, or none yet).
+func (g graph) withPlan(resources []domain.Resource) graph {
+	seen := map[[2]string]bool{}
+	for _, n := range g {
+		seen[[2]string{n.Resource.Type, n.Resource.ID}] = true
+	}
+	for _, r := range resources {
+		if !seen[[2]string{r.Type, r.ID}] {
+			g = append(g, node{Resource: r, Info: baseInfo(r)})
+		}
+	}
+	return g
 }
 
 // baseInfo starts a node's info. It holds only what the service writes:

@@ -27,6 +27,7 @@ import (
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
@@ -36,6 +37,11 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// accountMode is the ownership rule of the tests that are not about
+// ownership: every resource of the (moto) account is every project's, as
+// before the rule; ownership_test.go runs tag mode.
+var accountMode = ownership.Config{Mode: ownership.ModeAccount}
 
 // env is one test's world: fresh tables, clients of the moto endpoint, and
 // a worker over them.
@@ -73,7 +79,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.db = &atomicWrites{API: e.ddb}
 	e.store = store.New(e.db, plans, checkpoints)
-	e.worker = &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: e.clients, Log: e.log}
+	e.worker = &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	return e
 }
 
@@ -233,9 +239,10 @@ func graph(t *testing.T, c *domain.Checkpoint) map[string]graphNode {
 	if err := json.Unmarshal([]byte(*c.ResourceGraph), &top); err != nil || len(top) != 2 {
 		t.Fatalf("resource_graph %s is not [nodes, edges]: %v", *c.ResourceGraph, err)
 	}
-	var edges []any
-	if err := json.Unmarshal(top[1], &edges); err != nil || edges == nil || len(edges) != 0 {
-		t.Errorf("resource_graph edges are %s, want []", top[1])
+	// Edges only from an instance to its volumes.
+	var edges [][]json.RawMessage
+	if err := json.Unmarshal(top[1], &edges); err != nil || edges == nil {
+		t.Errorf("resource_graph edges are %s, want a list", top[1])
 	}
 	var nodes map[string][]json.RawMessage
 	if err := json.Unmarshal(top[0], &nodes); err != nil {
@@ -254,7 +261,7 @@ func graph(t *testing.T, c *domain.Checkpoint) map[string]graphNode {
 		}
 		out[g.ID] = g
 	}
-	if len(out) != len(c.Plan.Resources) {
+	if len(edges) == 0 && len(out) != len(c.Plan.Resources) {
 		t.Errorf("resource_graph has %d nodes, the plan %d resources", len(out), len(c.Plan.Resources))
 	}
 	for _, r := range c.Plan.Resources {
@@ -302,6 +309,14 @@ func (w *wrapDDB) ListBackups(ctx context.Context, in *dynamodb.ListBackupsInput
 	return w.inner.ListBackups(ctx, in, o...)
 }
 
+func (w *wrapDDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	return w.inner.DescribeTable(ctx, in, o...)
+}
+
+func (w *wrapDDB) ListTagsOfResource(ctx context.Context, in *dynamodb.ListTagsOfResourceInput, o ...func(*dynamodb.Options)) (*dynamodb.ListTagsOfResourceOutput, error) {
+	return w.inner.ListTagsOfResource(ctx, in, o...)
+}
+
 func (w *wrapDDB) DeleteBackup(ctx context.Context, in *dynamodb.DeleteBackupInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteBackupOutput, error) {
 	out, err := w.inner.DeleteBackup(ctx, in, o...)
 	if err == nil {
@@ -322,6 +337,12 @@ type wrapEC2 struct {
 	describeErr error
 	created     atomic.Int32
 	deleted     atomic.Int32
+	images      atomic.Int32 // CreateImage calls that succeeded
+	// describeVolumesErr, when set, is what DescribeVolumes answers (the
+	// ownership check of volumes).
+	describeVolumesErr error
+	// createImage, when set, answers CreateImage instead.
+	createImage func(context.Context, *ec2.CreateImageInput, ...func(*ec2.Options)) (*ec2.CreateImageOutput, error)
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
@@ -343,6 +364,40 @@ func (w *wrapEC2) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapsho
 		return nil, w.describeErr
 	}
 	return w.inner.DescribeSnapshots(ctx, in, o...)
+}
+
+func (w *wrapEC2) CreateImage(ctx context.Context, in *ec2.CreateImageInput, o ...func(*ec2.Options)) (*ec2.CreateImageOutput, error) {
+	if w.createImage != nil {
+		return w.createImage(ctx, in, o...)
+	}
+	out, err := w.inner.CreateImage(ctx, in, o...)
+	if err == nil {
+		w.images.Add(1)
+	}
+	return out, err
+}
+
+func (w *wrapEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, o ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	return w.inner.DescribeImages(ctx, in, o...)
+}
+
+func (w *wrapEC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, o ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
+	return w.inner.DeregisterImage(ctx, in, o...)
+}
+
+func (w *wrapEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, o ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	return w.inner.CreateTags(ctx, in, o...)
+}
+
+func (w *wrapEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, o ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	return w.inner.DescribeInstances(ctx, in, o...)
+}
+
+func (w *wrapEC2) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput, o ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error) {
+	if w.describeVolumesErr != nil {
+		return nil, w.describeVolumesErr
+	}
+	return w.inner.DescribeVolumes(ctx, in, o...)
 }
 
 func (w *wrapEC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, o ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {

@@ -103,13 +103,22 @@ func benchRequests(b *testing.B, typ string, n int) {
 }
 
 // TestRequestsPerCheckpoint holds the plugins to one listing per checkpoint
-// and type, plus one create or delete per resource.
+// and type, plus one create or delete per resource, and the ownership
+// check made before every protection to DescribeTable and
+// ListTagsOfResource per table (DynamoDB has no batch describe), one
+// DescribeVolumes for all volumes.
 func TestRequestsPerCheckpoint(t *testing.T) {
-	for _, typ := range []string{provider.TypeDynamoDBTable, provider.TypeEC2Volume} {
-		r := newRequestRun(t, typ, 3)
+	for _, tc := range []struct {
+		typ               string
+		protect, again, d int
+	}{
+		{provider.TypeDynamoDBTable, 3 + 1 + 6, 1 + 6, 4},
+		{provider.TypeEC2Volume, 3 + 1 + 1, 1 + 1, 4},
+	} {
+		r := newRequestRun(t, tc.typ, 3)
 		p, rd, d, detail := r.checkpoint()
-		if p != 4 || rd != 1 || d != 4 {
-			t.Errorf("%s: %d requests to protect 3, %d to protect again, %d to delete; want 4, 1, 4 (%s)", typ, p, rd, d, detail)
+		if p != tc.protect || rd != tc.again || d != tc.d {
+			t.Errorf("%s: %d requests to protect 3, %d to protect again, %d to delete; want %d, %d, %d (%s)", tc.typ, p, rd, d, tc.protect, tc.again, tc.d, detail)
 		}
 	}
 }
@@ -128,7 +137,7 @@ func newRequestRun(t testing.TB, typ string, n int) *requestRun {
 	counter := &requestCounter{byOp: map[string]int{}}
 	clients := &worker.AWSClients{Config: e.clients.Config, DynamoDBEndpoint: e.clients.DynamoDBEndpoint,
 		EC2Endpoint: e.clients.EC2Endpoint, APIOptions: []func(*middleware.Stack) error{counter.add}}
-	w := &worker.Worker{Domain: e.worker.Domain, Clients: clients, Log: slog.New(slog.DiscardHandler)}
+	w := &worker.Worker{Domain: e.worker.Domain, Clients: clients, Log: slog.New(slog.DiscardHandler), Ownership: accountMode}
 	resources := make([]domain.Resource, n)
 	for i := range resources {
 		id := ""
@@ -191,9 +200,10 @@ func TestThrottledCallRetriedAlone(t *testing.T) {
 	if got := r.e.get(c); got.Status != domain.StatusAvailable {
 		t.Fatalf("checkpoint %s, want available", got.Status)
 	}
-	// One listing, two creates, two throttled attempts retried.
-	if n != 5 {
-		t.Errorf("%d requests (%s), want 5: the list once, each create once, the 2 throttled attempts again", n, detail)
+	// The ownership check (2 per table), one listing, two creates, two
+	// throttled attempts retried.
+	if n != 9 {
+		t.Errorf("%d requests (%s), want 9: the ownership check, the list once, each create once, the 2 throttled attempts again", n, detail)
 	}
 	for _, table := range []string{r.resources[0].ID, r.resources[1].ID} {
 		if got := r.e.backups(table, c); len(got) != 1 {

@@ -134,7 +134,7 @@ func largestCheckpoint(t *testing.T, count, n int) {
 	clients.ec2.describeErr = &smithy.OperationError{ServiceID: "EC2", OperationName: "DescribeSnapshots", Err: &smithy.GenericAPIError{
 		Code: "InvalidParameterValue", Message: strings.Repeat(worst, 4096),
 	}}
-	w := &worker.Worker{Domain: dom, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: dom, Clients: clients, Log: e.log, Ownership: accountMode}
 
 	got := e.protect(w, c)
 	protected := e.itemSize(c)
@@ -170,7 +170,7 @@ func TestOversizedOutcomeEndsInError(t *testing.T) {
 	// is stored, but a graph repeating the name would pass 400 KB.
 	name := strings.Repeat("n", 300_000)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: name}}, nil)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
 	got := e.protect(w, c)
 	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error", got.Status)

@@ -80,20 +80,14 @@ func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move
 	}
 	// Keep what the graph knew (a deletion's saved ids) and add the reason.
 	deleting := m.From[0] == domain.StatusDeleting
-	known := decodeGraph(c.ResourceGraph)
-	g := make(graph, 0, len(c.Plan.Resources))
-	for _, r := range c.Plan.Resources {
-		info, ok := known[[2]string{r.Type, r.ID}]
-		if !ok {
-			info = baseInfo(r)
-		}
-		info["status"] = resourceFailed
+	g := decodeGraph(c.ResourceGraph).withPlan(c.Plan.Resources)
+	for _, n := range g {
+		n.Info["status"] = resourceFailed
 		if deleting {
-			info["delete_error"] = why
+			n.Info["delete_error"] = why
 		} else {
-			info["error"] = why
+			n.Info["error"] = why
 		}
-		g = append(g, node{Resource: r, Info: info})
 	}
 	ended, to, err := finishBounded(ctx, s.Domain, s.Log, m, c, m.To[0], g)
 	if err != nil || !ended {

@@ -10,18 +10,37 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
 )
 
 // pluginsOf builds a provider's plugins by resource type; a provider not
 // here, or a type without a plugin, produces nothing and succeeds at once.
-var pluginsOf = map[string]func(awsplugin.Clients) map[string]provider.Plugin{
-	provider.AWSID: awsplugin.Plugins,
+// ownersOf builds the provider's ownership check: every resource a plugin
+// is called for is checked right before.
+var (
+	pluginsOf = map[string]func(awsplugin.Clients, ownership.Config) map[string]provider.Plugin{
+		provider.AWSID: awsplugin.Plugins,
+	}
+	ownersOf = map[string]func(awsplugin.Clients, ownership.Config) OwnershipCheck{
+		provider.AWSID: func(c awsplugin.Clients, cfg ownership.Config) OwnershipCheck {
+			return awsplugin.Owners{C: c, Config: cfg}
+		},
+	}
+)
+
+// OwnershipCheck tells whether a project owns resources, right before they
+// are protected (a tag can be removed after the plan was made): one error
+// per resource, nil when owned; an AWS error that may pass is returned as
+// such, and retries the record.
+type OwnershipCheck interface {
+	Owned(ctx context.Context, projectID string, resources []domain.Resource) []error
 }
 
 // Worker handles stream records of the checkpoints table.
@@ -29,6 +48,10 @@ type Worker struct {
 	Domain  *domain.Service
 	Clients awsplugin.Clients
 	Log     *slog.Logger
+	// Ownership is the deployment's rule of which resources a project
+	// owns (ownership.FromEnv); the zero value is tag mode with the
+	// default key.
+	Ownership ownership.Config
 }
 
 // JobOf tells what a stream record asks for (domain.StreamTriggers), from
@@ -108,15 +131,15 @@ func mergedParameters(params map[string]json.RawMessage, r domain.Resource) json
 	return b
 }
 
-func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, error) {
+func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, OwnershipCheck, error) {
 	if _, ok := provider.Get(providerID); !ok {
-		return nil, fmt.Errorf("provider %s is not configured", providerID)
+		return nil, nil, fmt.Errorf("provider %s is not configured", providerID)
 	}
 	build, ok := pluginsOf[providerID]
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return build(w.Clients), nil
+	return build(w.Clients, w.Ownership), ownersOf[providerID](w.Clients, w.Ownership), nil
 }
 
 // byType groups the plan's resources by type, as indexes into resources.
@@ -132,22 +155,83 @@ func pluginCheckpoint(c *domain.Checkpoint) provider.Checkpoint {
 	return provider.Checkpoint{ID: c.ID, ProjectID: c.ProjectID, CreatedAt: c.CreatedAt}
 }
 
-// protectAll protects the checkpoint's resources, one plugin call per type;
-// it returns each resource's outcome, in the plan's order. A resource whose
+// protection is what protectAll gave. A plan resource protected as
+// another's dependent (a volume captured by its instance's image) is not
+// protected on its own, and its node is that resource's child.
+type protection struct {
+	outcomes []provider.Outcome
+	// coveredBy[i] is the index of the plan resource whose dependent
+	// resource i is, or -1.
+	coveredBy []int
+}
+
+// protectAll protects the checkpoint's resources, one plugin call per type,
+// instances first (their images capture their volumes, which the plan may
+// name too); it returns each resource's outcome, in the plan's order. The
+// project's ownership of every resource with a plugin is checked first: one
+// not owned is not protected, and its outcome says why. A resource whose
 // type has no plugin produces nothing and succeeds.
-func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) []provider.Outcome {
+func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) protection {
 	resources := c.Plan.Resources
-	out := make([]provider.Outcome, len(resources))
-	plugins, err := w.plugins(c.ProviderID)
-	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
+	p := protection{outcomes: make([]provider.Outcome, len(resources)), coveredBy: make([]int, len(resources))}
+	for i := range p.coveredBy {
+		p.coveredBy[i] = -1
 	}
-	for typ, idx := range byType(resources) {
+	plugins, owners, err := w.plugins(c.ProviderID)
+	if err != nil {
+		for i := range p.outcomes {
+			p.outcomes[i].Err = err
+		}
+		return p
+	}
+	var checked []int
+	for i, r := range resources {
+		if _, ok := plugins[r.Type]; ok {
+			checked = append(checked, i)
+		}
+	}
+	ownErr := make([]error, len(resources))
+	if len(checked) > 0 {
+		rs := make([]domain.Resource, len(checked))
+		for k, i := range checked {
+			rs[k] = resources[i]
+		}
+		for k, err := range owners.Owned(ctx, c.ProjectID, rs) {
+			ownErr[checked[k]] = err
+		}
+	}
+	groups := byType(resources)
+	types := make([]string, 0, len(groups))
+	for typ := range groups {
+		if typ != provider.TypeEC2Instance {
+			types = append(types, typ)
+		}
+	}
+	sort.Strings(types)
+	if _, ok := groups[provider.TypeEC2Instance]; ok {
+		types = append([]string{provider.TypeEC2Instance}, types...)
+	}
+	dependentOf := map[[2]string]int{}
+	for _, typ := range types {
 		plugin, ok := plugins[typ]
 		if !ok {
+			continue
+		}
+		var idx []int
+		for _, i := range groups[typ] {
+			r := resources[i]
+			if parent, ok := dependentOf[[2]string{r.Type, r.ID}]; ok {
+				// Owned through its parent, protected by it.
+				p.coveredBy[i] = parent
+				continue
+			}
+			if ownErr[i] != nil {
+				p.outcomes[i].Err = ownErr[i]
+				continue
+			}
+			idx = append(idx, i)
+		}
+		if len(idx) == 0 {
 			continue
 		}
 		items := make([]provider.Item, len(idx))
@@ -155,30 +239,50 @@ func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) []provide
 			items[k] = provider.Item{Resource: resources[i], Params: mergedParameters(c.Plan.Parameters, resources[i])}
 		}
 		for k, o := range plugin.Protect(ctx, pluginCheckpoint(c), items) {
-			out[idx[k]] = o
+			p.outcomes[idx[k]] = o
+			for _, d := range o.Dependents {
+				dependentOf[[2]string{d.Resource.Type, d.Resource.ID}] = idx[k]
+			}
 		}
 	}
-	return out
+	return p
 }
 
 func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
-	outcomes := w.protectAll(ctx, c)
-	g := make(graph, 0, len(c.Plan.Resources))
+	p := w.protectAll(ctx, c)
+	resources := c.Plan.Resources
+	planned := map[[2]string]int{}
+	for i, r := range resources {
+		planned[[2]string{r.Type, r.ID}] = i
+	}
+	g := make(graph, 0, len(resources))
 	failed := 0
-	for i, r := range c.Plan.Resources {
-		err := outcomes[i].Err
-		if err != nil && transient(err) {
+	for i, r := range resources {
+		if p.coveredBy[i] >= 0 {
+			continue // its parent's child
+		}
+		o := p.outcomes[i]
+		if o.Err != nil && transient(o.Err) {
 			// Retried from this record on; what is done so far is found
 			// again by the plugins.
-			return fmt.Errorf("protect %s %s: %w", r.Type, r.ID, err)
+			return fmt.Errorf("protect %s %s: %w", r.Type, r.ID, o.Err)
 		}
-		info := protectedInfo(r, outcomes[i].Saved)
-		if err != nil {
+		info := protectedInfo(r, o.Saved)
+		if o.Err != nil {
 			failed++
-			log.Warn("resource not protected", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
-			info = failedInfo(r, err)
+			log.Warn("resource not protected", "resource_type", r.Type, "resource_id", r.ID, "error", o.Err.Error())
+			info = failedInfo(r, o.Err)
 		}
+		parent := len(g)
 		g = append(g, node{Resource: r, Info: info})
+		for _, d := range o.Dependents {
+			child := d.Resource
+			if j, ok := planned[[2]string{child.Type, child.ID}]; ok {
+				child.Name = resources[j].Name
+			}
+			g[parent].Children = append(g[parent].Children, len(g))
+			g = append(g, node{Resource: child, Info: protectedInfo(child, d.Saved)})
+		}
 	}
 	to := domain.StatusAvailable
 	if failed > 0 {
@@ -193,7 +297,7 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkp
 func (w *Worker) deleteAll(ctx context.Context, c *domain.Checkpoint) []error {
 	resources := c.Plan.Resources
 	errs := make([]error, len(resources))
-	plugins, err := w.plugins(c.ProviderID)
+	plugins, _, err := w.plugins(c.ProviderID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -218,28 +322,43 @@ func (w *Worker) deleteAll(ctx context.Context, c *domain.Checkpoint) []error {
 
 func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
 	errs := w.deleteAll(ctx, c)
-	saved := decodeGraph(c.ResourceGraph)
-	g := make(graph, 0, len(c.Plan.Resources))
-	failed := 0
+	errOf := map[[2]string]error{}
 	for i, r := range c.Plan.Resources {
-		info, ok := saved[[2]string{r.Type, r.ID}]
-		if !ok {
-			info = baseInfo(r)
+		if errs[i] != nil && transient(errs[i]) {
+			return fmt.Errorf("delete %s %s: %w", r.Type, r.ID, errs[i])
 		}
-		err := errs[i]
-		if err != nil && transient(err) {
-			return fmt.Errorf("delete %s %s: %w", r.Type, r.ID, err)
+		errOf[[2]string{r.Type, r.ID}] = errs[i]
+	}
+	// The graph as protection left it, children included; then any plan
+	// resource it lacks (a graph written smaller, or none).
+	g := decodeGraph(c.ResourceGraph).withPlan(c.Plan.Resources)
+	parentOf := map[int]int{}
+	for i, n := range g {
+		for _, ch := range n.Children {
+			parentOf[ch] = i
 		}
+	}
+	failed := 0
+	for i := range g {
+		k := [2]string{g[i].Resource.Type, g[i].Resource.ID}
+		err, planned := errOf[k]
+		if p, child := parentOf[i]; child {
+			// Deleted with its parent (its snapshot is the parent's
+			// image's).
+			err = errOf[[2]string{g[p].Resource.Type, g[p].Resource.ID}]
+		} else if !planned {
+			continue
+		}
+		info := g[i].Info
 		if err != nil {
 			failed++
-			log.Warn("resource not deleted", "resource_type", r.Type, "resource_id", r.ID, "error", err.Error())
+			log.Warn("resource not deleted", "resource_type", k[0], "resource_id", k[1], "error", err.Error())
 			info["status"] = resourceFailed
 			info["delete_error"] = reason(err)
 		} else {
 			info["status"] = resourceDeleted
 			delete(info, "delete_error")
 		}
-		g = append(g, node{Resource: r, Info: info})
 	}
 	to := domain.StatusDeleted
 	if failed > 0 {

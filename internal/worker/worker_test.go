@@ -182,8 +182,10 @@ func TestPluginFailureEndsInError(t *testing.T) {
 	g := graph(t, got)
 	bad := g[missing].Info
 	reason := infoString(bad, "error")
-	if bad["status"] != "error" || !strings.Contains(reason, "InvalidVolume.NotFound") || !strings.Contains(reason, missing) {
-		t.Errorf("failed node info %v, want status error and the reason (InvalidVolume.NotFound, the volume id)", bad)
+	// A missing resource is refused by the ownership check before any
+	// plugin call, with the one answer for missing and not owned.
+	if bad["status"] != "error" || reason != provider.TypeEC2Volume+" "+missing+" is not owned by the project" {
+		t.Errorf("failed node info %v, want status error and the reason (not owned, the volume id)", bad)
 	}
 	// The reason is shown by the API: the AWS code and message, not the
 	// SDK's request details.
@@ -193,8 +195,8 @@ func TestPluginFailureEndsInError(t *testing.T) {
 	if _, ok := bad["snapshot_id"]; ok {
 		t.Errorf("failed node records a snapshot: %v", bad)
 	}
-	if info := g[missingTable].Info; info["status"] != "error" || !strings.Contains(infoString(info, "error"), "TableNotFoundException") || info["backup_arn"] != nil {
-		t.Errorf("failed table node %v, want status error and the reason (TableNotFoundException)", info)
+	if info := g[missingTable].Info; info["status"] != "error" || !strings.Contains(infoString(info, "error"), "is not owned by the project") || info["backup_arn"] != nil {
+		t.Errorf("failed table node %v, want status error and the reason (not owned)", info)
 	}
 	// The others were protected, and recorded.
 	if info := g[table].Info; info["status"] != "available" || infoString(info, "backup_arn") == "" {
@@ -240,7 +242,7 @@ func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
 	clients.ec2.deleteErr = &smithy.OperationError{ServiceID: "EC2", OperationName: "DeleteSnapshot", Err: &smithy.GenericAPIError{
 		Code: "InvalidSnapshot.InUse", Message: fmt.Sprintf("The snapshot %s is currently in use by ami-0abcdef1234567890", snapID),
 	}}
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 
 	done := e.remove(w, c)
 	if done.Status != domain.StatusErrorDeleting {
@@ -267,7 +269,7 @@ func TestRedeliveredBatchProtectsOnce(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
@@ -301,7 +303,7 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 	clients := wrap(e.clients)
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	other := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -356,7 +358,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	resp, err := w.Handle(t.Context(), eventOf(modify))
 	if err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("Handle = %+v, %v; want the record reported failed", resp, err)
@@ -386,7 +388,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 
@@ -427,7 +429,7 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(3 * time.Hour) }}, Log: e.log, StuckAfter: 2 * time.Hour}
 	var swept worker.SweepResult
 	clients.ddb.afterCreate = func(ctx context.Context) {
@@ -581,7 +583,7 @@ func TestRedeliveredProtectRecordOfSettledCheckpoint(t *testing.T) {
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	e.handle(w, insert)
@@ -638,7 +640,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 
 		db := &countingUpdates{API: e.db}
 		clients := wrap(e.clients)
-		w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log}
+		w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 		var wg sync.WaitGroup
 		for _, r := range []events.DynamoDBEventRecord{modify, insert, modify, insert} {
 			wg.Go(func() {
@@ -672,7 +674,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 
 func TestNoOpProvider(t *testing.T) {
 	e := newEnv(t)
-	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log}
+	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
 	resources := []domain.Resource{
 		{ID: domain.NewID(), Type: "OS::Cinder::Volume", Name: "Data volume", ExtraInfo: json.RawMessage(`{"availability_zone":"az1"}`)},
 		{ID: domain.NewID(), Type: "OS::Nova::Server", Name: "Web server"},

@@ -15,6 +15,7 @@ import (
 	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
 	"karbor/internal/logging"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"
@@ -58,7 +59,13 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 // startWorker runs the stream worker.
 func startWorker() {
 	cfg, st, clients, log := setup()
-	w := &worker.Worker{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Retention: cfg.Retention}, Clients: clients, Log: log}
+	owners, err := ownership.FromEnv()
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	w := &worker.Worker{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Retention: cfg.Retention, Ownership: owners},
+		Clients: clients, Log: log, Ownership: owners}
 	lambda.Start(w.Handle)
 }
 

@@ -207,7 +207,9 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 	// CreateSnapshot's TagSpecifications needs.
 	pluginActions := []string{
 		"dynamodb:CreateBackup", "dynamodb:ListBackups", "dynamodb:DeleteBackup",
+		"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource",
 		"ec2:CreateSnapshot", "ec2:CreateTags", "ec2:DescribeSnapshots", "ec2:DeleteSnapshot",
+		"ec2:CreateImage", "ec2:DescribeImages", "ec2:DeregisterImage", "ec2:DescribeInstances", "ec2:DescribeVolumes",
 	}
 	// Every method of the plugins' client interfaces must be allowed: a
 	// new call without its permission would fail only in AWS.
@@ -248,7 +250,7 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 
 	// Conditions (the cfn package does not read them).
 	statements, _ := dig(rawTemplate(t), "Resources", "WorkerFunction", "Properties", "Policies").([]any)
-	var tagging, deleting int
+	var tagging, deleting, creating int
 	for _, p := range statements {
 		sts, _ := dig(p, "Statement").([]any)
 		for _, st := range sts {
@@ -262,24 +264,45 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 			}
 			if has("ec2:CreateTags") {
 				tagging++
-				// CreateTags only as part of CreateSnapshot, never on
-				// snapshots that exist.
-				if got := dig(st, "Condition", "StringEquals", "ec2:CreateAction"); got != "CreateSnapshot" && !reflect.DeepEqual(got, []any{"CreateSnapshot"}) {
-					t.Errorf("ec2:CreateTags has condition %v, want StringEquals ec2:CreateAction CreateSnapshot", dig(st, "Condition"))
+				// CreateTags only as part of CreateSnapshot or
+				// CreateImage, or with the checkpoint tag in the request
+				// (an image's snapshots).
+				onCreate := dig(st, "Condition", "StringEquals", "ec2:CreateAction")
+				withTag := dig(st, "Condition", "Null", "aws:RequestTag/"+provider.TagCheckpointID)
+				if !reflect.DeepEqual(onCreate, []any{"CreateSnapshot", "CreateImage"}) && withTag != "false" {
+					t.Errorf("ec2:CreateTags has condition %v, want StringEquals ec2:CreateAction [CreateSnapshot CreateImage] or Null aws:RequestTag/%s false", dig(st, "Condition"), provider.TagCheckpointID)
 				}
 			}
-			if has("ec2:DeleteSnapshot") {
+			if has("ec2:DeleteSnapshot") || has("ec2:DeregisterImage") {
 				deleting++
-				// Only snapshots the plugin tagged; the tag is the one it
-				// sets.
+				// Only what the plugins tagged; the tag is the one they
+				// set.
 				if got := dig(st, "Condition", "Null", "aws:ResourceTag/"+provider.TagCheckpointID); got != "false" {
-					t.Errorf("ec2:DeleteSnapshot has condition %v, want Null aws:ResourceTag/%s false", dig(st, "Condition"), provider.TagCheckpointID)
+					t.Errorf("ec2:DeleteSnapshot/DeregisterImage has condition %v, want Null aws:ResourceTag/%s false", dig(st, "Condition"), provider.TagCheckpointID)
+				}
+			}
+			if has("ec2:CreateSnapshot") || has("ec2:CreateImage") || has("dynamodb:CreateBackup") {
+				creating++
+				// On the source: the ownership tag in tag mode (an
+				// !If on OwnershipByDefaultTag); on what is made: the
+				// checkpoint tag in the request.
+				// (the !If reads as its list of arguments here.)
+				onSource, isIf := dig(st, "Condition").([]any)
+				made := dig(st, "Condition", "Null", "aws:RequestTag/"+provider.TagCheckpointID)
+				imageSnapshots := reflect.DeepEqual(actions, []any{"ec2:CreateImage"}) && dig(st, "Condition") == nil &&
+					dig(st, "Resource") == "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"
+				if !isIf && made != "false" && !imageSnapshots {
+					t.Errorf("%v has condition %v, want the ownership tag (in tag mode) or the checkpoint tag in the request", actions, dig(st, "Condition"))
+				}
+				if isIf && (len(onSource) != 3 || onSource[0] != "OwnershipByDefaultTag" ||
+					dig(onSource[1], "Null", "aws:ResourceTag/"+provider.TagProjectID) != "false") {
+					t.Errorf("%v has condition %v, want !If [OwnershipByDefaultTag, Null aws:ResourceTag/%s false, AWS::NoValue]", actions, onSource, provider.TagProjectID)
 				}
 			}
 		}
 	}
-	if tagging != 1 || deleting != 1 {
-		t.Errorf("ec2:CreateTags is in %d statements and ec2:DeleteSnapshot in %d, want one each", tagging, deleting)
+	if tagging != 2 || deleting != 1 || creating != 4 {
+		t.Errorf("ec2:CreateTags is in %d statements, the deletions in %d, the creations in %d; want 2, 1, 4", tagging, deleting, creating)
 	}
 }
 

@@ -68,8 +68,8 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	// of the template.
 	worker := byID["WorkerFunction"]
 	for _, st := range worker.Statements {
-		if slices.Contains(st.Actions, "ec2:CreateSnapshot") {
-			want := []string{"!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*", "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"}
+		if slices.Contains(st.Actions, "ec2:CreateSnapshot") && slices.Contains(st.Resources, "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*") {
+			want := []string{"!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*", "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"}
 			if !reflect.DeepEqual(st.Resources, want) || len(st.Refs) != 0 {
 				t.Errorf("WorkerFunction's CreateSnapshot statement has resources %q (refs %q), want %q (refs none)", st.Resources, st.Refs, want)
 			}

@@ -97,7 +97,7 @@ func TestReadmeWalkThrough(t *testing.T) {
 	// The functions, as the test's caller (its project holds the checkpoint).
 	prelude := walkThroughFunctions(script) + "\nexport TOKEN=" + c.token + " KARBOR=" + c.base + "/v1/" + c.project + "\n"
 	out = bash(t, prelude+"\nwait_for "+provider.AWSID+" "+failed+" available || echo EXIT $?\n")
-	if !strings.Contains(out, "FAILED: checkpoint "+failed+" is error, not available") || !strings.Contains(out, "InvalidVolume.NotFound") || !strings.Contains(out, "EXIT 1") {
+	if !strings.Contains(out, "FAILED: checkpoint "+failed+" is error, not available") || !strings.Contains(out, "is not owned by the project") || !strings.Contains(out, "EXIT 1") {
 		t.Errorf("wait_for on a checkpoint ending in error; output:\n%s", out)
 	}
 	unknown := domain.NewID()

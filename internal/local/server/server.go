@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"karbor/internal/domain"
 	"karbor/internal/local/devtoken"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"log/slog"
 	"net"
@@ -94,12 +95,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
-	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup}
+	// The same rule as the functions', from the same environment
+	// (OWNERSHIP_MODE, OWNERSHIP_TAG_KEY, RESERVED_TAG_PREFIXES); the
+	// local tables are the service's own.
+	owners, err := ownership.FromEnv()
+	if err != nil {
+		return err
+	}
+	owners.ServiceTables = append(owners.ServiceTables, cfg.PlansTable, cfg.CheckpointsTable)
+	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Ownership: owners}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
-			Domain:  dom,
-			Clients: &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
-			Log:     log.With("component", "worker"),
+			Domain:    dom,
+			Clients:   &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
+			Log:       log.With("component", "worker"),
+			Ownership: owners,
 		}
 		poller := &streams.Poller{
 			DB: db,

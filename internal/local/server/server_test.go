@@ -23,11 +23,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/local/server"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/testenv"
@@ -258,7 +260,11 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 	db := testenv.DynamoDB(t)
 	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	table := "orders-" + domain.NewID()
+	c := start(t, endpoint)
+	// The worker protects only what the project owns.
+	own := ddbtypes.Tag{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(c.project)}
 	if _, err := db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		Tags:                 []ddbtypes.Tag{own},
 		TableName:            aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
@@ -266,13 +272,14 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	vol, err := ec.CreateVolume(t.Context(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1)})
+	vol, err := ec.CreateVolume(t.Context(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume,
+			Tags: []ec2types.Tag{{Key: own.Key, Value: own.Value}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	volume := aws.ToString(vol.VolumeId)
 
-	c := start(t, endpoint)
 	id := c.createCheckpoint(provider.AWSID, []map[string]any{
 		{"id": table, "type": provider.TypeDynamoDBTable, "name": "Orders"},
 		{"id": volume, "type": provider.TypeEC2Volume, "name": "Data volume"},
@@ -301,15 +308,15 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 	}
 }
 
-// A plugin failure shows through the API: status error, the reason in the
-// resource's node.
+// A resource the worker refuses shows through the API: status error, the
+// reason in the resource's node (a missing volume is not the project's).
 func TestPluginFailureVisibleThroughAPI(t *testing.T) {
 	c := start(t, testenv.Endpoint(t))
 	const missing = "vol-0fedcba9876543210"
 	id := c.createCheckpoint(provider.AWSID, []map[string]any{{"id": missing, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
 	cp := c.waitStatus(provider.AWSID, id, "error")
 	info := nodes(t, cp)[missing]
-	if why, _ := info["error"].(string); info["status"] != "error" || !strings.Contains(why, "InvalidVolume.NotFound") {
+	if why, _ := info["error"].(string); info["status"] != "error" || !strings.Contains(why, "is not owned by the project") {
 		t.Errorf("node %v, want status error with the reason", info)
 	}
 	c.must("DELETE", "/providers/"+provider.AWSID+"/checkpoints/"+id, nil)

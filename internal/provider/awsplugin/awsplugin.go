@@ -1,5 +1,6 @@
 // Package awsplugin holds the AWS provider's plugins (package provider has
-// its metadata and schemas): DynamoDB on-demand backups and EBS snapshots.
+// its metadata and schemas): DynamoDB on-demand backups, EBS snapshots and
+// EC2 images, and the ownership check the worker makes right before them.
 // Only the worker links it.
 package awsplugin
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 )
 
@@ -29,27 +31,57 @@ type Clients interface {
 	EC2() EC2SnapshotAPI
 }
 
-// DynamoDBBackupAPI is what the DynamoDB table plugin calls.
+// DynamoDBBackupAPI is what the DynamoDB table plugin and the ownership
+// check call.
 type DynamoDBBackupAPI interface {
 	CreateBackup(context.Context, *dynamodb.CreateBackupInput, ...func(*dynamodb.Options)) (*dynamodb.CreateBackupOutput, error)
 	ListBackups(context.Context, *dynamodb.ListBackupsInput, ...func(*dynamodb.Options)) (*dynamodb.ListBackupsOutput, error)
 	DeleteBackup(context.Context, *dynamodb.DeleteBackupInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteBackupOutput, error)
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	ListTagsOfResource(context.Context, *dynamodb.ListTagsOfResourceInput, ...func(*dynamodb.Options)) (*dynamodb.ListTagsOfResourceOutput, error)
 }
 
-// EC2SnapshotAPI is what the EC2 volume plugin calls.
+// EC2SnapshotAPI is what the EC2 volume and instance plugins and the
+// ownership check call.
 type EC2SnapshotAPI interface {
 	CreateSnapshot(context.Context, *ec2.CreateSnapshotInput, ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error)
 	DescribeSnapshots(context.Context, *ec2.DescribeSnapshotsInput, ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error)
 	DeleteSnapshot(context.Context, *ec2.DeleteSnapshotInput, ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error)
+	CreateImage(context.Context, *ec2.CreateImageInput, ...func(*ec2.Options)) (*ec2.CreateImageOutput, error)
+	DescribeImages(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
+	DeregisterImage(context.Context, *ec2.DeregisterImageInput, ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error)
+	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
+	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeVolumes(context.Context, *ec2.DescribeVolumesInput, ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error)
 }
 
 // Plugins are the AWS provider's plugins by resource type, over these
-// clients.
-func Plugins(c Clients) map[string]provider.Plugin {
+// clients; cfg gives the ownership tag they put on what they make, and
+// the tag keys they never copy from a plan's parameters.
+func Plugins(c Clients, cfg ownership.Config) map[string]provider.Plugin {
 	return map[string]provider.Plugin{
 		provider.TypeDynamoDBTable: tablePlugin{c},
-		provider.TypeEC2Volume:     volumePlugin{c},
+		provider.TypeEC2Volume:     volumePlugin{c, cfg},
+		provider.TypeEC2Instance:   instancePlugin{c, cfg},
 	}
+}
+
+// serviceTags are the tags on everything the plugins make for a
+// checkpoint: how they find it again, and whose it is.
+func serviceTags(c provider.Checkpoint, resourceID string, cfg ownership.Config, extra map[string]string) []ec2types.Tag {
+	tags := []ec2types.Tag{
+		{Key: aws.String(provider.TagCheckpointID), Value: aws.String(c.ID)},
+		{Key: aws.String(provider.TagResourceID), Value: aws.String(resourceID)},
+		{Key: aws.String(cfg.Key()), Value: aws.String(c.ProjectID)},
+	}
+	for k, v := range extra {
+		// The API refuses such keys; a plan stored before the rule may
+		// still carry them.
+		if !cfg.ReservedTag(k) {
+			tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+	}
+	return tags
 }
 
 // Parallelism is how many creates or deletes a plugin has in flight at
@@ -83,7 +115,11 @@ const clockSkew = 5 * time.Minute
 
 // tablePlugin protects a DynamoDB table (resource id: its name or ARN) with
 // an on-demand backup named after the checkpoint, which is how a retry finds
-// the backup again instead of making a second one.
+// the backup again instead of making a second one. The backup carries no
+// project tag: DynamoDB's TagResource and ABAC are for tables (and their
+// indexes), not on-demand backups, so the backup's name
+// (<prefix>-<checkpoint id>) is its link to the checkpoint and, through it,
+// to the project.
 type tablePlugin struct{ c Clients }
 
 func backupName(c provider.Checkpoint, params json.RawMessage) string {
@@ -186,7 +222,10 @@ func (p tablePlugin) Delete(ctx context.Context, c provider.Checkpoint, resource
 
 // volumePlugin protects an EBS volume (resource id: vol-...) with a snapshot
 // tagged with the checkpoint and resource, by which a retry finds it again.
-type volumePlugin struct{ c Clients }
+type volumePlugin struct {
+	c   Clients
+	cfg ownership.Config
+}
 
 // snapshots lists this checkpoint's snapshots by volume (their resource
 // tag), with one paginated DescribeSnapshots filtered by the checkpoint tag.
@@ -254,16 +293,7 @@ func (p volumePlugin) protect(ctx context.Context, c provider.Checkpoint, it pro
 	if opts.Description == "" {
 		opts.Description = "Karbor checkpoint " + c.ID
 	}
-	tags := []ec2types.Tag{
-		{Key: aws.String(provider.TagCheckpointID), Value: aws.String(c.ID)},
-		{Key: aws.String(provider.TagResourceID), Value: aws.String(id)},
-		{Key: aws.String(provider.TagProjectID), Value: aws.String(c.ProjectID)},
-	}
-	for k, v := range opts.Tags {
-		if !strings.HasPrefix(k, "karbor:") {
-			tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
-		}
-	}
+	tags := serviceTags(c, id, p.cfg, opts.Tags)
 	out, err := p.c.EC2().CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 		VolumeId:          aws.String(id),
 		Description:       aws.String(opts.Description),
@@ -307,7 +337,7 @@ func notFound(err error) bool {
 	}
 	switch ae.ErrorCode() {
 	case "BackupNotFoundException", "TableNotFoundException", "ResourceNotFoundException",
-		"InvalidSnapshot.NotFound", "InvalidVolume.NotFound":
+		"InvalidSnapshot.NotFound", "InvalidVolume.NotFound", "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable":
 		return true
 	}
 	return false

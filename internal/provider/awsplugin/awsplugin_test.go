@@ -3,13 +3,14 @@ package awsplugin_test
 import (
 	"testing"
 
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
 )
 
 func TestAPluginForEachType(t *testing.T) {
 	aws, _ := provider.Get(provider.AWSID)
-	plugins := awsplugin.Plugins(nil)
+	plugins := awsplugin.Plugins(nil, ownership.Config{})
 	if len(plugins) != len(aws.Schema.Options) {
 		t.Errorf("%d plugins for %d types", len(plugins), len(aws.Schema.Options))
 	}
