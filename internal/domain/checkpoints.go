@@ -33,6 +33,10 @@ type Service struct {
 	// Retention is how long a deleted checkpoint stays visible before it
 	// expires; zero means DefaultRetention.
 	Retention time.Duration
+	// Inventory looks up the AWS resources plans name and the protectables
+	// API shows. A plan naming an AWS:: resource, and the protectables
+	// instances, fail without it.
+	Inventory Inventory
 }
 
 func (s *Service) now() time.Time {
