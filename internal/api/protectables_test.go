@@ -25,6 +25,7 @@ import (
 )
 
 func TestProtectableTypes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(t, http.MethodGet, "/v1/"+projA+"/protectables?limit=1&sort=x", tokenA, nil).wantStatus(t, http.StatusOK)
 	types, _ := r.body["protectable_type"].([]any)
@@ -84,6 +85,7 @@ func instancePath(project, typ, id string) string {
 // the service's own, missing and terminated, through show, list, plan create
 // and plan update: one answer for everything the project may not protect.
 func TestOwnershipMatrix(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ie := invenv.New(t)
 	me, other := newOwner(t, ie), newOwner(t, ie)
@@ -154,6 +156,7 @@ func TestOwnershipMatrix(t *testing.T) {
 }
 
 func TestListInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ie := invenv.New(t)
 	p := invenv.Project()

@@ -57,6 +57,7 @@ func (w *world) inventory(mode ownership.Mode) *inventory.Inventory {
 }
 
 func TestShowMatrix(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	inv := w.inventory(ownership.ModeTag)
 	ctx := t.Context()
@@ -160,6 +161,7 @@ func TestShowMatrix(t *testing.T) {
 }
 
 func TestCheckAndOwned(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	inv := w.inventory(ownership.ModeTag)
 	res := []domain.Resource{
@@ -234,6 +236,7 @@ func walk(t *testing.T, inv *inventory.Inventory, q domain.InstanceQuery) []stri
 }
 
 func TestListTagMode(t *testing.T) {
+	t.Parallel()
 	e := invenv.New(t)
 	p, other := invenv.Project(), invenv.Project()
 	own := invenv.Owner(p)
@@ -290,6 +293,7 @@ func TestListTagMode(t *testing.T) {
 }
 
 func TestListAccountMode(t *testing.T) {
+	t.Parallel()
 	e := invenv.New(t)
 	p := invenv.Project()
 	prefix := "acct-" + strings.ToLower(invenv.Project()[:8])

@@ -293,7 +293,18 @@ func init() {
 			delete(ev.Headers, "content-length")
 		}})
 	scenarios["list-protectables"] = []scenario{sample(http.StatusOK)}
-	scenarios["show-protectable"] = []scenario{sample(http.StatusOK)}
+	scenarios["show-protectable"] = []scenario{sample(http.StatusOK),
+		// A client may percent-encode the colons: API Gateway passes the
+		// raw path on, and the type is matched after decoding.
+		{name: "percent-encoded type", status: http.StatusOK, edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RawPath = strings.ReplaceAll(ev.RawPath, "::", "%3A%3A")
+			ev.RequestContext.HTTP.Path = ev.RawPath
+		}},
+		{name: "an OS type", status: http.StatusNotFound, edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RawPath = strings.Replace(ev.RawPath, "AWS::DynamoDB::Table", "OS::Nova::Server", 1)
+			ev.RequestContext.HTTP.Path = ev.RawPath
+		}},
+	}
 	typed := func(typ string, id func() string, mode ownership.Mode) scenario {
 		return scenario{name: typ + " " + string(mode), status: http.StatusOK, mode: mode,
 			edit: func(ev *events.APIGatewayV2HTTPRequest) {
