@@ -359,7 +359,7 @@ func (o *ownedResources) resourcesJSON() string {
 
 // ensureOrders makes the sample events' table "orders", owned by the
 // sample tenant, unless it exists (tests of a binary share moto).
-func ensureOrders(t *testing.T, e *invenv.Env) {
+func ensureOrders(t testing.TB, e *invenv.Env) {
 	t.Helper()
 	if _, err := e.DynamoDB.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String("orders")}); err == nil {
 		return
