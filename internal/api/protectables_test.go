@@ -288,3 +288,41 @@ func TestThrottledAWSIsServiceUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// In account mode every resource of the account is every project's, but
+// the service's own: through show, list and plan create.
+func TestAccountMode(t *testing.T) {
+	t.Parallel()
+	ie := invenv.New(t)
+	st := testenv.Store(t)
+	own := ownership.Config{Mode: ownership.ModeAccount, ServiceTables: []string{"karbor-plans-of-this-test"}}
+	svc := &api.Service{
+		Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: ie.Inventory(own)},
+		Auth:   devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	srv := httptest.NewServer(svc.Handler())
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv, store: st}
+	p := invenv.Project()
+	token := "u:" + p + ":member"
+	untagged := ie.Volume(nil)
+	theirs := ie.Volume(invenv.Owner(invenv.Project()))
+	serviceTable := ie.Table(invenv.TableName("svc"), map[string]string{ownership.ServiceTag: "karbor"})
+	e.do(t, http.MethodGet, instancePath(p, domain.TypeEC2Volume, untagged), token, nil).wantStatus(t, http.StatusOK)
+	e.do(t, http.MethodGet, instancePath(p, domain.TypeEC2Volume, theirs), token, nil).wantStatus(t, http.StatusOK)
+	e.do(t, http.MethodGet, instancePath(p, domain.TypeDynamoDBTable, serviceTable), token, nil).wantFault(t, http.StatusNotFound)
+	r := e.do(t, http.MethodGet, "/v1/"+p+"/protectables/AWS::EC2::Volume/instances", token, nil).wantStatus(t, http.StatusOK)
+	if got := ids(r.list(t, "instances")); !slices.Contains(got, untagged) || !slices.Contains(got, theirs) || !slices.IsSorted(got) {
+		t.Errorf("account mode lists %v, want %s and %s among them, in order", got, untagged, theirs)
+	}
+	r = e.do(t, http.MethodGet, "/v1/"+p+"/protectables/AWS::DynamoDB::Table/instances", token, nil).wantStatus(t, http.StatusOK)
+	if got := ids(r.list(t, "instances")); slices.Contains(got, serviceTable) {
+		t.Errorf("account mode lists the service's table %s", serviceTable)
+	}
+	plan := map[string]any{"name": "p", "provider_id": provider.AWSID, "parameters": map[string]any{},
+		"resources": []any{map[string]any{"id": untagged, "type": domain.TypeEC2Volume, "name": "v"}}}
+	e.createPlan(t, token, p, plan)
+	plan["resources"] = []any{map[string]any{"id": serviceTable, "type": domain.TypeDynamoDBTable, "name": "t"}}
+	e.do(t, http.MethodPost, "/v1/"+p+"/plans", token, map[string]any{"plan": plan}).
+		wantFault(t, http.StatusBadRequest, "is not a protectable instance of this project")
+}
