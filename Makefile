@@ -34,8 +34,10 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #   make test-short  the fast tier, under a minute: go test -short, still
 #                over moto, without the lint, the function binaries under
 #                aws-lambda-rie and the large seeded tables
-#   make demo-resources  create a DynamoDB table "orders" and an EBS volume
-#                on the endpoint of a running `make run`; prints the volume id
+#   make demo-resources  create a DynamoDB table "orders", an EBS volume
+#                and an EC2 instance, tagged as the walk-through project's, on
+#                the endpoint of a running `make run`; prints the volume's
+#                and the instance's ids
 #   make lint    gofmt check, go vet, staticcheck, cfn-lint
 #   make bench   the benchmarks
 #   make clean   remove build/, .aws-sam/ and .bin/

@@ -5,8 +5,8 @@
 # GOARCH and LAMBDA_GOFLAGS. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/.
 
-.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
-build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
+.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
+build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
 
 build-ListCheckpointsFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListCheckpointsFunction)/bootstrap ./functions/list-checkpoints
@@ -43,6 +43,18 @@ build-UpdatePlanFunction:
 
 build-DeletePlanFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/DeletePlanFunction)/bootstrap ./functions/delete-plan
+
+build-ListProtectablesFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListProtectablesFunction)/bootstrap ./functions/list-protectables
+
+build-ShowProtectableFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowProtectableFunction)/bootstrap ./functions/show-protectable
+
+build-ListProtectableInstancesFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListProtectableInstancesFunction)/bootstrap ./functions/list-protectable-instances
+
+build-ShowProtectableInstanceFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowProtectableInstanceFunction)/bootstrap ./functions/show-protectable-instance
 
 build-NotFoundFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/NotFoundFunction)/bootstrap ./functions/not-found

@@ -5,7 +5,7 @@ package main
 
 import (
 	"karbor/internal/api"
-	"karbor/internal/lambdafn"
+	"karbor/internal/lambdafn/inventoryfn"
 )
 
-func main() { lambdafn.Start(api.UpdatePlan) }
+func main() { inventoryfn.Start(api.UpdatePlan) }

@@ -50,9 +50,10 @@ var faultNames = map[int]string{
 
 // refusalStatus is the status of each kind of domain refusal.
 var refusalStatus = map[domain.Kind]int{
-	domain.Invalid:  http.StatusBadRequest,
-	domain.NotFound: http.StatusNotFound,
-	domain.Conflict: http.StatusConflict,
+	domain.Invalid:     http.StatusBadRequest,
+	domain.NotFound:    http.StatusNotFound,
+	domain.Conflict:    http.StatusConflict,
+	domain.Unavailable: http.StatusServiceUnavailable,
 }
 
 // writeError answers with the fault shape. An error that is not a Fault is
@@ -66,6 +67,11 @@ func (s *Service) writeError(w http.ResponseWriter, req *request, err error) int
 			status = http.StatusBadRequest
 		}
 		f = &Fault{Status: status, Message: refusal.Message}
+		if refusal.Kind == domain.Unavailable {
+			// AWS's text goes to the log only.
+			req.log.Warn("aws unavailable", "error", fmt.Sprint(refusal.Cause))
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	if f == nil && !errors.As(err, &f) && throttled(err) {
 		req.log.Warn("throttled", "error", err.Error())

@@ -18,8 +18,10 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/seed"
 	"karbor/internal/testsupport/testenv"
 )
@@ -74,7 +76,8 @@ func newEnv(t *testing.T) *env {
 // server shares it).
 func newEnvWith(t *testing.T, st *store.Store) *env {
 	t.Helper()
-	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	inv := invenv.New(t).Inventory(ownership.Config{Mode: ownership.ModeTag, TagKey: ownership.DefaultTagKey})
+	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv}, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
 	// Every answer is seen as sent, redirects included.

@@ -12,6 +12,7 @@ import (
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
+	"karbor/internal/testsupport/invenv"
 )
 
 // Inputs an acceptance review found mishandled, each pinned here.
@@ -110,16 +111,18 @@ func TestPlanResourceLimit(t *testing.T) {
 	e.createPlan(t, tokenA, projA, plan)
 }
 
-// A resource id in a parameters key may be an ARN, with its "/".
-func TestParameterKeyWithARN(t *testing.T) {
+// A resource id in a parameters key keeps its characters ('.', '-', '_'
+// in a table's name). (A table was once named by its ARN too; the id is
+// now the table's name, and an ARN is no protectable instance.)
+func TestParameterKeyWithTableName(t *testing.T) {
 	e := newEnv(t)
-	arn := "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+	name := invenv.New(t).Table(invenv.TableName("orders.v2_"), invenv.Owner(projA))
 	got := e.createPlan(t, tokenA, projA, map[string]any{
 		"name": "orders", "provider_id": provider.AWSID,
-		"resources":  []any{map[string]any{"id": arn, "type": provider.TypeDynamoDBTable, "name": "orders"}},
-		"parameters": map[string]any{provider.TypeDynamoDBTable + "#" + arn: map[string]any{"backup_name_prefix": "orders"}},
+		"resources":  []any{map[string]any{"id": name, "type": provider.TypeDynamoDBTable, "name": "orders"}},
+		"parameters": map[string]any{provider.TypeDynamoDBTable + "#" + name: map[string]any{"backup_name_prefix": "orders"}},
 	})
-	if params, _ := got["parameters"].(map[string]any); params[provider.TypeDynamoDBTable+"#"+arn] == nil {
+	if params, _ := got["parameters"].(map[string]any); params[provider.TypeDynamoDBTable+"#"+name] == nil {
 		t.Errorf("parameters came back as %v", got["parameters"])
 	}
 }

@@ -18,10 +18,11 @@ type Route struct {
 	// Anonymous routes take no caller: API Gateway runs no authorizer and
 	// the handler asks for no credentials.
 	Anonymous bool
-	// Access is every DynamoDB action the function may call, on which
-	// table or index: its IAM statements, exactly. A test runs the handler
-	// against DynamoDB and checks that it calls all of them and nothing
-	// else.
+	// Access is every AWS action the function may call, on which table or
+	// index of the service or on which resources it reads in the account
+	// (the protectable resources): its IAM statements, exactly. A test runs
+	// the handler against moto and checks that it calls all of them and
+	// nothing else.
 	Access []Access
 	handle handlerFunc
 	// idempotent routes take the Idempotency-Key header: declare them with
@@ -38,27 +39,64 @@ const (
 	CheckpointsTable Table = "CheckpointsTable"
 )
 
-// Action is an IAM action on DynamoDB.
+// Action is an IAM action.
 type Action string
 
-// The DynamoDB actions routes call.
+// The actions routes call: DynamoDB's on the service's tables, and the
+// read-only lookups of the protectable resources (package inventory).
 const (
 	GetItem    Action = "dynamodb:GetItem"
 	Query      Action = "dynamodb:Query"
 	PutItem    Action = "dynamodb:PutItem"
 	UpdateItem Action = "dynamodb:UpdateItem"
 	DeleteItem Action = "dynamodb:DeleteItem"
+
+	DescribeTable      Action = "dynamodb:DescribeTable"
+	ListTagsOfResource Action = "dynamodb:ListTagsOfResource"
+	ListTables         Action = "dynamodb:ListTables"
+	DescribeVolumes    Action = "ec2:DescribeVolumes"
+	DescribeInstances  Action = "ec2:DescribeInstances"
+	GetResources       Action = "tag:GetResources"
 )
 
 // Writes reports whether the action changes data.
-func (a Action) Writes() bool { return a != GetItem && a != Query }
+func (a Action) Writes() bool { return a == PutItem || a == UpdateItem || a == DeleteItem }
 
-// Access grants one action on a table, or on one of its indexes.
+// Access grants one action on a table of the service, or on one of its
+// indexes, or (Resource set, Table empty) on resources of the account.
 type Access struct {
 	Action Action
 	Table  Table
 	Index  string // "" for the table itself, an index name, or "*" for all of its indexes
+	// Resource is what an inventory action reads: AnyTable or AnyResource.
+	Resource Resource
 }
+
+// Resource is a resource of the account outside the service's own tables.
+type Resource string
+
+// The resources inventory actions name.
+const (
+	// AnyTable is every DynamoDB table of the account and region.
+	AnyTable Resource = "table/*"
+	// AnyResource is "*": for actions that support no resource-level
+	// permissions (EC2's Describe*, tag:GetResources, ListTables).
+	AnyResource Resource = "*"
+)
+
+// Reads grants actions on resources of the account.
+func Reads(res Resource, actions ...Action) []Access {
+	out := make([]Access, 0, len(actions))
+	for _, a := range actions {
+		out = append(out, Access{Action: a, Resource: res})
+	}
+	return out
+}
+
+// inventoryChecks is what checking resources costs (inventory.Check and
+// Show): DescribeTable and ListTagsOfResource on the tables, the EC2
+// describes (which support no resource-level permission).
+var inventoryChecks = grants(Reads(AnyTable, DescribeTable, ListTagsOfResource), Reads(AnyResource, DescribeVolumes, DescribeInstances))
 
 // On grants actions on a table.
 func On(t Table, actions ...Action) []Access {
@@ -87,12 +125,16 @@ func grants(lists ...[]Access) []Access {
 }
 
 const (
-	checkpointsPath = "/v1/{tenant_id}/providers/{provider_id}/checkpoints"
-	checkpointPath  = checkpointsPath + "/{checkpoint_id}"
-	providersPath   = "/v1/{tenant_id}/providers"
-	providerPath    = providersPath + "/{provider_id}"
-	plansPath       = "/v1/{tenant_id}/plans"
-	planPath        = plansPath + "/{plan_id}"
+	checkpointsPath  = "/v1/{tenant_id}/providers/{provider_id}/checkpoints"
+	checkpointPath   = checkpointsPath + "/{checkpoint_id}"
+	providersPath    = "/v1/{tenant_id}/providers"
+	providerPath     = providersPath + "/{provider_id}"
+	plansPath        = "/v1/{tenant_id}/plans"
+	planPath         = plansPath + "/{plan_id}"
+	protectablesPath = "/v1/{tenant_id}/protectables"
+	protectablePath  = protectablesPath + "/{protectable_type}"
+	instancesPath    = protectablePath + "/instances"
+	instancePath     = instancesPath + "/{resource_id}"
 )
 
 // The functions behind the HTTP API. Each is named after its Name
@@ -115,8 +157,9 @@ var (
 	// Providers are a registry compiled into the code: no table access.
 	ListProviders = Route{Name: "list-providers", Method: http.MethodGet, Path: providersPath, handle: (*Service).listProviders}
 	ShowProvider  = Route{Name: "show-provider", Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
-	CreatePlan    = Idempotent(Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
-		Access: On(PlansTable, PutItem)})
+	// Plans check the AWS resources they name (package inventory).
+	CreatePlan = Idempotent(Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
+		Access: grants(On(PlansTable, PutItem), inventoryChecks)})
 	ListPlans = Route{Name: "list-plans", Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
 		Access: grants(On(PlansTable, GetItem, Query), QueryIndexes(PlansTable, "*"))}
 	ShowPlan = Route{Name: "show-plan", Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,
@@ -124,9 +167,19 @@ var (
 	// GetItem: a change of resources reads the plan first, to check them
 	// against the plan's provider.
 	UpdatePlan = Route{Name: "update-plan", Method: http.MethodPut, Path: planPath, handle: (*Service).updatePlan,
-		Access: On(PlansTable, GetItem, UpdateItem)}
+		Access: grants(On(PlansTable, GetItem, UpdateItem), inventoryChecks)}
 	DeletePlan = Route{Name: "delete-plan", Method: http.MethodDelete, Path: planPath, handle: (*Service).deletePlan,
 		Access: On(PlansTable, DeleteItem)}
+	// The protectable types are compiled into the code: no AWS access.
+	ListProtectables = Route{Name: "list-protectables", Method: http.MethodGet, Path: protectablesPath, handle: (*Service).listProtectableTypes}
+	ShowProtectable  = Route{Name: "show-protectable", Method: http.MethodGet, Path: protectablePath, handle: (*Service).showProtectableType}
+	// A listing finds the project's tables with the tagging API (tag
+	// mode) or ListTables (account mode), its volumes and instances with
+	// EC2's describes.
+	ListProtectableInstances = Route{Name: "list-protectable-instances", Method: http.MethodGet, Path: instancesPath, handle: (*Service).listProtectableInstances,
+		Access: grants(inventoryChecks, Reads(AnyResource, GetResources, ListTables))}
+	ShowProtectableInstance = Route{Name: "show-protectable-instance", Method: http.MethodGet, Path: instancePath, handle: (*Service).showProtectableInstance,
+		Access: inventoryChecks}
 
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.
@@ -142,6 +195,7 @@ var Routes = []Route{
 	ListCheckpoints, CreateCheckpoint, ShowCheckpoint, DeleteCheckpoint, ResetCheckpointState,
 	ListProviders, ShowProvider,
 	CreatePlan, ListPlans, ShowPlan, UpdatePlan, DeletePlan,
+	ListProtectables, ShowProtectable, ListProtectableInstances, ShowProtectableInstance,
 }
 
 // Fallback is NotFound, the function of API Gateway's $default route.
@@ -178,8 +232,37 @@ func LogicalID(name string) string {
 	return b.String() + "Function"
 }
 
-// UsesTables reports whether the route reads or writes DynamoDB.
-func (r Route) UsesTables() bool { return len(r.Access) > 0 }
+// UsesTables reports whether the route reads or writes the service's
+// tables.
+func (r Route) UsesTables() bool {
+	for _, a := range r.Access {
+		if a.Table != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesInventory reports whether the route looks up protectable resources
+// (package inventory): its function links the EC2 SDK.
+func (r Route) UsesInventory() bool {
+	for _, a := range r.Access {
+		if a.Resource != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesTagging reports whether the route calls the tagging API.
+func (r Route) UsesTagging() bool {
+	for _, a := range r.Access {
+		if a.Action == GetResources {
+			return true
+		}
+	}
+	return false
+}
 
 // Writes reports whether the route may change data.
 func (r Route) Writes() bool {

@@ -37,6 +37,10 @@ type Service struct {
 	// Ownership is the deployment's ownership rule: here, the tag keys a
 	// plan's parameters may not set (ReservedTag).
 	Ownership ownership.Config
+	// Inventory looks up the AWS resources plans name and the protectables
+	// API shows. A plan naming an AWS:: resource, and the protectables
+	// instances, fail without it.
+	Inventory Inventory
 }
 
 func (s *Service) now() time.Time {

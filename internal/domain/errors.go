@@ -11,15 +11,24 @@ const (
 	Invalid  Kind = iota + 1 // the input breaks a rule (400)
 	NotFound                 // no such item in the caller's project (404)
 	Conflict                 // the item's state does not allow it (409)
+	// Unavailable: an AWS service the request needs throttled it or is
+	// unavailable (503); Cause holds AWS's error, for the log only.
+	Unavailable
 )
 
 // Error is a refusal with the message the caller reads.
 type Error struct {
 	Kind    Kind
 	Message string
+	// Cause is the error behind the refusal, for the log; never shown to
+	// the caller.
+	Cause error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func refuse(kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}

@@ -63,6 +63,9 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 	if err := checkPlanSize(in.Resources, in.Parameters); err != nil {
 		return nil, err
 	}
+	if err := s.checkOwned(ctx, projectID, in.Resources); err != nil {
+		return nil, err
+	}
 	p := &Plan{
 		ID:          NewID(),
 		ProjectID:   projectID,
@@ -139,6 +142,9 @@ func (s *Service) UpdatePlan(ctx context.Context, projectID, id string, c PlanCh
 			return nil, err
 		}
 		if err := checkPlanSize(u.Resources, current.Parameters); err != nil {
+			return nil, err
+		}
+		if err := s.checkOwned(ctx, projectID, u.Resources); err != nil {
 			return nil, err
 		}
 	}

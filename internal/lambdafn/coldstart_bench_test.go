@@ -43,6 +43,7 @@ import (
 	"karbor/internal/domain"
 	bgfn "karbor/internal/lambdafn/background"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/testsupport/wait"
@@ -74,6 +75,9 @@ type coldStart struct {
 	logicalID string
 	pkg       string // instead of logicalID: a package to build (a fixture)
 	tables    bool   // the function reads the tables: create and seed them
+	// inventory: the function looks up protectable resources (its event
+	// names the table "orders", owned by the sample tenant).
+	inventory bool
 	event     []byte // nil: events/<name>.json
 	// check checks the answer of the first invoke.
 	check func(b *testing.B, emu *rie.Emulator, event []byte)
@@ -107,6 +111,10 @@ func BenchmarkColdStart(b *testing.B) {
 		{name: "minimal", pkg: "./internal/lambdafn/testdata/minimal", event: []byte(`{}`), check: checkMinimal},
 		{name: show.Name, logicalID: show.LogicalID(), tables: true, check: checkHTTP},
 		{name: providers.Name, logicalID: providers.LogicalID(), check: checkHTTP},
+		// The functions that link the inventory and the EC2 SDK; the
+		// listing also links the tagging API's client.
+		{name: api.ShowProtectableInstance.Name, logicalID: api.ShowProtectableInstance.LogicalID(), inventory: true, check: checkHTTP},
+		{name: api.ListProtectableInstances.Name, logicalID: api.ListProtectableInstances.LogicalID(), inventory: true, check: checkHTTP},
 		// An empty batch: the init is what is measured, and the worker's
 		// answer to no records is no failure.
 		{name: "worker", logicalID: api.LogicalID(bgfn.Worker.Name), event: []byte(`{"Records":[]}`), check: checkWorker},
@@ -153,6 +161,18 @@ func benchColdStart(b *testing.B, cs coldStart) {
 		env["DYNAMODB_ENDPOINT"] = testenv.Endpoint(b)
 	}
 	env["PLANS_TABLE"], env["CHECKPOINTS_TABLE"] = plans, checkpoints
+	if cs.inventory {
+		e := invenv.New(b)
+		ensureOrders(b, e)
+		// moto loads its tagging API's backends on the first GetResources
+		// (about 2 s): not the function's cost.
+		if _, err := e.Tagging.TaggedARNs(b.Context(), "dynamodb:table", "k", "v"); err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range []string{"DYNAMODB_ENDPOINT", "EC2_ENDPOINT", "TAGGING_ENDPOINT"} {
+			env[k] = testenv.Endpoint(b)
+		}
+	}
 
 	var initTotal, invokeTotal time.Duration
 	var peakRSS int64

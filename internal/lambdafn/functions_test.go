@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"karbor/internal/api"
 	"karbor/internal/domain"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
@@ -115,6 +117,8 @@ func start(t *testing.T, r api.Route) *fixture {
 		"CHECKPOINTS_TABLE": checkpoints,
 		"IDEMPOTENCY_TABLE": testenv.IdempotencyTable(t),
 		"DYNAMODB_ENDPOINT": endpoint,
+		"EC2_ENDPOINT":      endpoint,
+		"TAGGING_ENDPOINT":  endpoint,
 	})
 	return &fixture{emu: emu, store: s, event: event}
 }
@@ -399,6 +403,69 @@ var routeChecks = map[string]func(t *testing.T, f *fixture){
 			t.Errorf("the plan is still readable after delete (%v)", err)
 		}
 	},
+}
+
+// instanceJSON is a protectable instance as the API shows it.
+type instanceJSON struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	Name       string         `json:"name"`
+	ExtraInfo  map[string]any `json:"extra_info"`
+	Dependents []instanceJSON `json:"dependent_resources"`
+}
+
+func init() {
+	routeChecks["list-protectables"] = func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		var types []string
+		decode(t, resp.Body, "protectable_type", &types)
+		if strings.Join(types, ",") != "AWS::DynamoDB::Table,AWS::EC2::Instance,AWS::EC2::Volume" {
+			t.Errorf("types %v", types)
+		}
+	}
+	routeChecks["show-protectable"] = func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		var typ struct {
+			Name           string   `json:"name"`
+			DependentTypes []string `json:"dependent_types"`
+		}
+		decode(t, resp.Body, "protectable_type", &typ)
+		if typ.Name != "AWS::DynamoDB::Table" || typ.DependentTypes == nil || len(typ.DependentTypes) != 0 {
+			t.Errorf("type %+v", typ)
+		}
+	}
+	routeChecks["list-protectable-instances"] = func(t *testing.T, f *fixture) {
+		ensureOrders(t, invenv.New(t))
+		resp := f.invoke(t, f.event, http.StatusOK)
+		var list []instanceJSON
+		var top map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(resp.Body), &top)
+		if err := json.Unmarshal(top["instances"], &list); err != nil {
+			t.Fatalf("%v: %s", err, resp.Body)
+		}
+		if !slices.ContainsFunc(list, func(i instanceJSON) bool { return i.ID == "orders" }) {
+			t.Errorf("the tenant's table orders is not listed: %s", resp.Body)
+		}
+	}
+	routeChecks["show-protectable-instance"] = func(t *testing.T, f *fixture) {
+		ensureOrders(t, invenv.New(t))
+		resp := f.invoke(t, f.event, http.StatusOK)
+		var inst instanceJSON
+		decode(t, resp.Body, "instance", &inst)
+		if inst.ID != "orders" || inst.Type != "AWS::DynamoDB::Table" || inst.Name != "orders" || inst.ExtraInfo["status"] != "ACTIVE" || inst.Dependents == nil {
+			t.Errorf("instance %+v", inst)
+		}
+		// Another project's view: the same table is not there.
+		other := withEvent(t, f.event, func(ev map[string]any) {
+			ev["requestContext"].(map[string]any)["authorizer"].(map[string]any)["jwt"].(map[string]any)["claims"].(map[string]any)["project_id"] = "someoneelse"
+			for _, k := range []string{"rawPath"} {
+				ev[k] = strings.Replace(ev[k].(string), projectID, "someoneelse", 1)
+			}
+			ev["requestContext"].(map[string]any)["http"].(map[string]any)["path"] = ev["rawPath"]
+			ev["pathParameters"].(map[string]any)["tenant_id"] = "someoneelse"
+		})
+		f.invoke(t, other, http.StatusNotFound)
+	}
 }
 
 func TestFunctions(t *testing.T) {

@@ -15,11 +15,11 @@ func idempotencyScenarios(failing string, failStatus int) []scenario {
 		ev.Headers["idempotency-key"] = "iam-test-key"
 	}
 	return []scenario{
-		{"Idempotency-Key", withKey, http.StatusOK},
-		{"Idempotency-Key, error answer", func(ev *events.APIGatewayV2HTTPRequest) {
+		{name: "Idempotency-Key", edit: withKey, status: http.StatusOK},
+		{name: "Idempotency-Key, error answer", edit: func(ev *events.APIGatewayV2HTTPRequest) {
 			withKey(ev)
 			ev.Body = failing
 			delete(ev.Headers, "content-length")
-		}, failStatus},
+		}, status: failStatus},
 	}
 }

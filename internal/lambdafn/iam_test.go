@@ -22,34 +22,49 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"karbor"
 	"karbor/internal/api"
+	"karbor/internal/domain"
+	"karbor/internal/inventory"
+	"karbor/internal/inventory/tagging"
 	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
+	"karbor/internal/ownership"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
 
-// grant is one action on one resource: a table (Index "") or an index of
-// it (a name, or "*" for all of them, in a grant only).
+// grant is one action on one resource: a table of the service (Index "")
+// or an index of it (a name, or "*" for all of them, in a grant only), or
+// (Table "") resources of the account the inventory reads: api.AnyTable
+// or api.AnyResource.
 type grant struct {
-	Action string // e.g. dynamodb:GetItem
-	Table  string // logical id in template.yaml
-	Index  string
+	Action   string // e.g. dynamodb:GetItem
+	Table    string // logical id in template.yaml
+	Index    string
+	Resource api.Resource
 }
 
 func (g grant) String() string {
-	if g.Index == "" {
+	switch {
+	case g.Resource != "":
+		return g.Action + " on " + string(g.Resource)
+	case g.Index == "":
 		return g.Action + " on " + g.Table
 	}
 	return g.Action + " on " + g.Table + "/index/" + g.Index
@@ -57,7 +72,7 @@ func (g grant) String() string {
 
 // covers reports whether granted g allows call c.
 func (g grant) covers(c grant) bool {
-	return g.Action == c.Action && g.Table == c.Table && (g.Index == c.Index || g.Index == "*" && c.Index != "")
+	return g.Action == c.Action && g.Table == c.Table && g.Resource == c.Resource && (g.Index == c.Index || g.Index == "*" && c.Index != "")
 }
 
 // recorder records the DynamoDB calls made through its client.
@@ -71,16 +86,58 @@ type recorder struct {
 // client is a client of the test endpoint that records every call.
 func (rec *recorder) client(t *testing.T) *dynamodb.Client {
 	return dynamodb.New(testenv.DynamoDB(t).Options(), func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			// After the operation's own initialize middlewares, which put
-			// its name in the context.
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("RecordCall",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					rec.record(awsmiddleware.GetOperationName(ctx), in.Parameters)
-					return next.HandleInitialize(ctx, in)
-				}), middleware.After)
-		})
+		o.APIOptions = append(o.APIOptions, rec.middleware("dynamodb"))
 	})
+}
+
+// middleware records each call of a client of the service (dynamodb, ec2
+// or tag).
+func (rec *recorder) middleware(service string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		// After the operation's own initialize middlewares, which put
+		// its name in the context.
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("RecordCall",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				op := awsmiddleware.GetOperationName(ctx)
+				if service == "dynamodb" {
+					rec.record(op, in.Parameters)
+				} else {
+					// EC2's Describe* and the tagging API support no
+					// resource-level permission.
+					rec.add(grant{Action: service + ":" + op, Resource: api.AnyResource})
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+// inventory is the inventory a route builds, over clients of the test
+// endpoint that record every call, with the ownership of the environment.
+func (rec *recorder) inventory(t *testing.T) *inventory.Inventory {
+	e := invenv.New(t)
+	own, err := ownership.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &inventory.Inventory{
+		DynamoDB: rec.client(t),
+		EC2: ec2.NewFromConfig(e.Config, func(o *ec2.Options) {
+			o.BaseEndpoint = aws.String(e.Endpoint)
+			o.APIOptions = append(o.APIOptions, rec.middleware("ec2"))
+		}),
+		Tagging: tagging.Client{API: resourcegroupstaggingapi.NewFromConfig(e.Config, func(o *resourcegroupstaggingapi.Options) {
+			o.BaseEndpoint = aws.String(e.Endpoint)
+			o.APIOptions = append(o.APIOptions, rec.middleware("tag"))
+		})},
+		Ownership: own,
+		Region:    e.Config.Region,
+	}
+}
+
+func (rec *recorder) add(g grant) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.calls = append(rec.calls, g)
 }
 
 func (rec *recorder) record(op string, input any) {
@@ -100,6 +157,25 @@ func (rec *recorder) record(op string, input any) {
 		}
 		return f.Elem().String()
 	}
+	switch op {
+	case "ListTables":
+		rec.calls = append(rec.calls, grant{Action: "dynamodb:" + op, Resource: api.AnyResource})
+		return
+	case "DescribeTable", "ListTagsOfResource":
+		// The inventory reads tables of the account, never the
+		// service's own (it knows their names).
+		name := field("TableName")
+		if op == "ListTagsOfResource" {
+			arn := field("ResourceArn")
+			name = arn[strings.LastIndex(arn, "/")+1:]
+		}
+		if _, own := rec.tables[name]; own {
+			rec.errs = append(rec.errs, fmt.Sprintf("%s on the service's own table %s", op, name))
+			return
+		}
+		rec.calls = append(rec.calls, grant{Action: "dynamodb:" + op, Resource: api.AnyTable})
+		return
+	}
 	table, ok := rec.tables[field("TableName")]
 	if op == "" || !ok {
 		// A batch or transaction names its tables elsewhere: teach
@@ -115,6 +191,8 @@ type scenario struct {
 	name   string
 	edit   func(ev *events.APIGatewayV2HTTPRequest)
 	status int
+	// mode is the ownership mode (OWNERSHIP_MODE); "" is the default, tag.
+	mode ownership.Mode
 }
 
 func sample(status int) scenario { return scenario{name: "sample event", status: status} }
@@ -137,15 +215,15 @@ func listScenarios(markerID string) []scenario {
 		sample(http.StatusOK),
 		{"marker", func(ev *events.APIGatewayV2HTTPRequest) {
 			setQuery(ev, url.Values{"marker": {markerID}})
-		}, http.StatusOK},
+		}, http.StatusOK, ""},
 		{"all_tenants as admin", func(ev *events.APIGatewayV2HTTPRequest) {
 			asAdmin(ev)
 			setQuery(ev, url.Values{"all_tenants": {"1"}})
-		}, http.StatusOK},
+		}, http.StatusOK, ""},
 		{"all_tenants as admin with marker", func(ev *events.APIGatewayV2HTTPRequest) {
 			asAdmin(ev)
 			setQuery(ev, url.Values{"all_tenants": {"1"}, "marker": {markerID}})
-		}, http.StatusOK},
+		}, http.StatusOK, ""},
 	}
 }
 
@@ -158,7 +236,7 @@ func filterScenarios() []scenario {
 		"status":             {"status": {"available"}},
 		"plan_id and status": {"plan_id": {planID}, "status": {"available"}},
 	} {
-		out = append(out, scenario{name, func(ev *events.APIGatewayV2HTTPRequest) { setQuery(ev, q) }, http.StatusOK},
+		out = append(out, scenario{name, func(ev *events.APIGatewayV2HTTPRequest) { setQuery(ev, q) }, http.StatusOK, ""},
 			scenario{name + ", all_tenants", func(ev *events.APIGatewayV2HTTPRequest) {
 				asAdmin(ev)
 				all := url.Values{"all_tenants": {"1"}}
@@ -166,7 +244,7 @@ func filterScenarios() []scenario {
 					all[k] = v
 				}
 				setQuery(ev, all)
-			}, http.StatusOK})
+			}, http.StatusOK, ""})
 	}
 	return out
 }
@@ -193,13 +271,105 @@ var scenarios = map[string][]scenario{
 		{"with resources", func(ev *events.APIGatewayV2HTTPRequest) {
 			ev.Body = `{"plan": {"resources": [{"id": "cb4ef2ff-10f5-46c9-bce4-cf7a49c65a01", "type": "OS::Nova::Server", "name": "App server"}]}}`
 			delete(ev.Headers, "content-length")
-		}, http.StatusOK},
+		}, http.StatusOK, ""},
 	},
 	"delete-plan": {sample(http.StatusOK)},
 	"not-found":   {sample(http.StatusMethodNotAllowed)},
 }
 
+// The inventory's scenarios need AWS resources the sample tenant owns:
+// the sample events' table "orders", and a volume and an instance made
+// once per test binary (their ids are moto's).
+func init() {
+	scenarios["create-plan"] = append(scenarios["create-plan"], scenario{name: "with AWS resources", status: http.StatusOK,
+		edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.Body = `{"plan": {"name": "aws", "parameters": {}, "provider_id": "` + providerID + `", "resources": ` + owned.resourcesJSON() + `}}`
+			delete(ev.Headers, "content-length")
+		}})
+	scenarios["update-plan"] = append(scenarios["update-plan"], scenario{name: "with AWS resources", status: http.StatusOK,
+		edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			// The seeded plan is the No-Op provider's, which takes any
+			// type: AWS:: ones are checked all the same.
+			ev.Body = `{"plan": {"resources": ` + owned.resourcesJSON() + `}}`
+			delete(ev.Headers, "content-length")
+		}})
+	scenarios["list-protectables"] = []scenario{sample(http.StatusOK)}
+	scenarios["show-protectable"] = []scenario{sample(http.StatusOK),
+		// A client may percent-encode the colons: API Gateway passes the
+		// raw path on, and the type is matched after decoding.
+		{name: "percent-encoded type", status: http.StatusOK, edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RawPath = strings.ReplaceAll(ev.RawPath, "::", "%3A%3A")
+			ev.RequestContext.HTTP.Path = ev.RawPath
+		}},
+		{name: "an OS type", status: http.StatusNotFound, edit: func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RawPath = strings.Replace(ev.RawPath, "AWS::DynamoDB::Table", "OS::Nova::Server", 1)
+			ev.RequestContext.HTTP.Path = ev.RawPath
+		}},
+	}
+	typed := func(typ string, id func() string, mode ownership.Mode) scenario {
+		return scenario{name: typ + " " + string(mode), status: http.StatusOK, mode: mode,
+			edit: func(ev *events.APIGatewayV2HTTPRequest) {
+				ev.RawPath = strings.Replace(ev.RawPath, "AWS::DynamoDB::Table", typ, 1)
+				if id != nil {
+					ev.RawPath = strings.Replace(ev.RawPath, "/orders", "/"+id(), 1)
+				}
+				ev.RequestContext.HTTP.Path = ev.RawPath
+			}}
+	}
+	scenarios["list-protectable-instances"] = []scenario{
+		sample(http.StatusOK), // tables, tag mode: the tagging API
+		typed(domain.TypeDynamoDBTable, nil, ownership.ModeAccount), // ListTables
+		typed(domain.TypeEC2Volume, nil, ""),
+		typed(domain.TypeEC2Instance, nil, ""),
+	}
+	scenarios["show-protectable-instance"] = []scenario{
+		sample(http.StatusOK),
+		typed(domain.TypeEC2Volume, func() string { return owned.volume }, ""),
+		typed(domain.TypeEC2Instance, func() string { return owned.instance }, ""),
+	}
+}
+
+// ownedResources are AWS resources of the sample tenant. (The plans are
+// the No-Op provider's, which takes any type: AWS:: ones are checked all
+// the same.)
+type ownedResources struct {
+	once             sync.Once
+	volume, instance string
+}
+
+var owned ownedResources
+
+// make creates them once (the table "orders" if missing).
+func (o *ownedResources) make(t *testing.T) {
+	o.once.Do(func() {
+		e := invenv.New(t)
+		ensureOrders(t, e)
+		o.volume = e.Volume(invenv.Owner(projectID))
+		o.instance, _ = e.Instance(invenv.Owner(projectID))
+	})
+	if o.volume == "" {
+		t.Fatal("the owned resources could not be made")
+	}
+}
+
+func (o *ownedResources) resourcesJSON() string {
+	return `[{"id": "orders", "type": "AWS::DynamoDB::Table", "name": "orders"},
+		{"id": "` + o.volume + `", "type": "AWS::EC2::Volume", "name": "v"},
+		{"id": "` + o.instance + `", "type": "AWS::EC2::Instance", "name": "i"}]`
+}
+
+// ensureOrders makes the sample events' table "orders", owned by the
+// sample tenant, unless it exists (tests of a binary share moto).
+func ensureOrders(t testing.TB, e *invenv.Env) {
+	t.Helper()
+	if _, err := e.DynamoDB.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String("orders")}); err == nil {
+		return
+	}
+	e.Table("orders", invenv.Owner(projectID))
+}
+
 func TestRoutePolicies(t *testing.T) {
+	owned.make(t)
 	tpl, err := cfn.Parse(karbor.TemplateYAML)
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +423,10 @@ var (
 	indexARN = regexp.MustCompile(`^!Sub \$\{(\w+)\.Arn\}/index/(\*|\w+)$`)
 )
 
+// The resources an inventory statement may name: every table of the
+// account and region, or "*".
+const anyTableARN = `!Sub arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*`
+
 // grants lists the (action, resource) pairs a function's policy allows.
 func grants(t *testing.T, f cfn.Function) []grant {
 	t.Helper()
@@ -267,7 +441,12 @@ func grants(t *testing.T, f cfn.Function) []grant {
 		}
 		for _, res := range st.Resources {
 			var table, index string
-			if m := tableARN.FindStringSubmatch(res); m != nil {
+			var other api.Resource
+			if res == anyTableARN {
+				other = api.AnyTable
+			} else if res == "*" {
+				other = api.AnyResource
+			} else if m := tableARN.FindStringSubmatch(res); m != nil {
 				table = m[1]
 			} else if m := indexARN.FindStringSubmatch(res); m != nil {
 				table, index = m[1], m[2]
@@ -276,7 +455,11 @@ func grants(t *testing.T, f cfn.Function) []grant {
 				continue
 			}
 			for _, a := range st.Actions {
-				out = append(out, grant{Action: a, Table: table, Index: index})
+				if other != "" && !strings.HasPrefix(a, "ec2:Describe") && !strings.HasPrefix(a, "dynamodb:Describe") &&
+					!strings.HasPrefix(a, "dynamodb:List") && a != "tag:GetResources" {
+					t.Errorf("%s is allowed %s on %q: only reads may name resources outside the service", f.LogicalID, a, res)
+				}
+				out = append(out, grant{Action: a, Table: table, Index: index, Resource: other})
 			}
 		}
 	}
@@ -302,11 +485,12 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	idem := testenv.IdempotencyTable(t)
 	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints))
 	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable)}}
-	// The service as the function builds it, over the recording client.
+	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
 	t.Setenv("IDEMPOTENCY_TABLE", idem)
-	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t))
+	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
+	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -33,10 +34,18 @@ import (
 )
 
 // Start serves the route and never returns. Clients are built here, once
-// per execution environment, not per request.
-func Start(route api.Route) {
+// per execution environment, not per request. A route that uses the
+// inventory is started by package inventoryfn instead, which builds it.
+func Start(route api.Route) { StartWith(route, nil) }
+
+// InventoryBuilder builds the inventory of a route that looks up
+// protectable resources, over the function's AWS configuration.
+type InventoryBuilder func(cfg aws.Config) (domain.Inventory, error)
+
+// StartWith is Start with the inventory's builder (package inventoryfn).
+func StartWith(route api.Route, inventory InventoryBuilder) {
 	log := logging.FromEnv()
-	svc, err := NewService(context.Background(), route, log)
+	svc, err := NewService(context.Background(), route, log, inventory)
 	if err != nil {
 		log.Error("init failed", "route", route.Name, "error", err.Error())
 		os.Exit(1)
@@ -55,24 +64,51 @@ func Handler(svc *api.Service, route api.Route) http.Handler {
 }
 
 // NewService builds the route's service from the environment. Routes that
-// read no table (providers) build no AWS client at all.
-func NewService(ctx context.Context, route api.Route, log *slog.Logger) (*api.Service, error) {
+// use neither the service's tables nor the inventory (providers, protectable
+// types) build no AWS client at all. A route that uses the inventory needs
+// its builder: without one it fails, rather than serve plans unchecked.
+func NewService(ctx context.Context, route api.Route, log *slog.Logger, inventory InventoryBuilder) (*api.Service, error) {
+	var cfg *aws.Config
+	load := func() (aws.Config, error) {
+		if cfg == nil {
+			c, err := lambdaenv.Load()
+			if err != nil {
+				return aws.Config{}, err
+			}
+			cfg = &c
+		}
+		return *cfg, nil
+	}
 	return newService(route, log, func() (store.API, error) {
-		cfg, err := lambdaenv.Load()
+		c, err := load()
 		if err != nil {
 			return nil, err
 		}
-		return lambdaenv.DynamoDB(cfg, os.Getenv("DYNAMODB_ENDPOINT")), nil
+		return lambdaenv.DynamoDB(c, os.Getenv("DYNAMODB_ENDPOINT")), nil
+	}, func() (domain.Inventory, error) {
+		if inventory == nil {
+			return nil, fmt.Errorf("route %s looks up AWS resources: start it with inventoryfn.Start", route.Name)
+		}
+		c, err := load()
+		if err != nil {
+			return nil, err
+		}
+		return inventory(c)
 	})
 }
 
-// NewServiceOver is NewService over the given DynamoDB client, for tests
-// that watch the calls it makes.
-func NewServiceOver(route api.Route, log *slog.Logger, db store.API) (*api.Service, error) {
-	return newService(route, log, func() (store.API, error) { return db, nil })
+// NewServiceOver is NewService over the given DynamoDB client and
+// inventory, for tests that watch the calls they make.
+func NewServiceOver(route api.Route, log *slog.Logger, db store.API, inv domain.Inventory) (*api.Service, error) {
+	return newService(route, log, func() (store.API, error) { return db, nil }, func() (domain.Inventory, error) {
+		if inv == nil {
+			return nil, fmt.Errorf("route %s looks up AWS resources: it needs an inventory", route.Name)
+		}
+		return inv, nil
+	})
 }
 
-func newService(route api.Route, log *slog.Logger, client func() (store.API, error)) (*api.Service, error) {
+func newService(route api.Route, log *slog.Logger, client func() (store.API, error), inventory func() (domain.Inventory, error)) (*api.Service, error) {
 	svc := &api.Service{
 		Auth: ClaimsAuth{User: env("CLAIM_USER", "sub"), Project: env("CLAIM_PROJECT", "project_id"),
 			Roles: env("CLAIM_ROLES", "roles"), RolesSeparator: env("CLAIM_ROLES_SEPARATOR", "comma")},
@@ -83,30 +119,37 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 	if sep := svc.Auth.(ClaimsAuth).RolesSeparator; sep != "comma" && sep != "space" {
 		return nil, fmt.Errorf("CLAIM_ROLES_SEPARATOR is %q: use comma or space", sep)
 	}
-	if !route.UsesTables() {
-		return svc, nil
-	}
-	plans, checkpoints := os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE")
-	if plans == "" || checkpoints == "" {
-		return nil, fmt.Errorf("PLANS_TABLE and CHECKPOINTS_TABLE must be set")
-	}
-	db, err := client()
-	if err != nil {
-		return nil, err
-	}
 	// Plan routes refuse reserved tag keys in parameters (ownership's
 	// rule); every route reads it, so a bad setting fails every init.
 	owners, err := ownership.FromEnv()
 	if err != nil {
 		return nil, err
 	}
-	svc.Domain = &domain.Service{Store: store.New(db, plans, checkpoints), Providers: provider.Lookup, Ownership: owners}
-	if route.IsIdempotent() {
-		table := os.Getenv("IDEMPOTENCY_TABLE")
-		if table == "" {
-			return nil, fmt.Errorf("IDEMPOTENCY_TABLE must be set")
+	svc.Domain = &domain.Service{Providers: provider.Lookup, Ownership: owners}
+	if route.UsesTables() {
+		plans, checkpoints := os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE")
+		if plans == "" || checkpoints == "" {
+			return nil, fmt.Errorf("PLANS_TABLE and CHECKPOINTS_TABLE must be set")
 		}
-		svc.Idempotency = idempotency.New(db, table)
+		db, err := client()
+		if err != nil {
+			return nil, err
+		}
+		svc.Domain.Store = store.New(db, plans, checkpoints)
+		if route.IsIdempotent() {
+			table := os.Getenv("IDEMPOTENCY_TABLE")
+			if table == "" {
+				return nil, fmt.Errorf("IDEMPOTENCY_TABLE must be set")
+			}
+			svc.Idempotency = idempotency.New(db, table)
+		}
+	}
+	if route.UsesInventory() {
+		inv, err := inventory()
+		if err != nil {
+			return nil, err
+		}
+		svc.Domain.Inventory = inv
 	}
 	return svc, nil
 }

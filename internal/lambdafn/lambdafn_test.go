@@ -213,7 +213,7 @@ func TestConfigFromEnv(t *testing.T) {
 // X-Forwarded-* headers the caller sent (the provider list pages without a
 // table, so this runs the real route's service).
 func TestNextLinkFromDomainName(t *testing.T) {
-	svc, err := lambdafn.NewService(context.Background(), api.ListProviders, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := lambdafn.NewService(context.Background(), api.ListProviders, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,9 @@ func (t *Template) TTLAttribute(logicalID string) string {
 	return name
 }
 
+// LocalStackName stands for AWS::StackName in what is created locally.
+const LocalStackName = "karbor-local"
+
 func createTableInput(props *yaml.Node) (*dynamodb.CreateTableInput, error) {
 	if props == nil {
 		return nil, fmt.Errorf("no Properties")
@@ -107,6 +110,21 @@ func createTableInput(props *yaml.Node) (*dynamodb.CreateTableInput, error) {
 		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{
 			IndexName: aws.String(name), KeySchema: ks, Projection: proj,
 		})
+	}
+	for _, n := range items(get(props, "Tags")) {
+		key, err := need(n, "Key")
+		if err != nil {
+			return nil, fmt.Errorf("tags: %w", err)
+		}
+		v := get(n, "Value")
+		value, ok := literal(v)
+		if !ok && text(v) == "!Ref AWS::StackName" {
+			value, ok = LocalStackName, true
+		}
+		if !ok {
+			return nil, fmt.Errorf("tag %s is %s, want a literal or !Ref AWS::StackName", key, text(v))
+		}
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(key), Value: aws.String(value)})
 	}
 	if spec := get(props, "StreamSpecification"); spec != nil {
 		view, err := need(spec, "StreamViewType")

@@ -13,6 +13,7 @@ import (
 
 	"karbor"
 	"karbor/internal/local/cfn"
+	"karbor/internal/ownership"
 )
 
 func parseTemplate(t *testing.T) *cfn.Template {
@@ -60,8 +61,11 @@ func TestTablesFromTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The service's own tables: never protectable (internal/ownership).
+	serviceTag := []types.Tag{{Key: aws.String(ownership.ServiceTag), Value: aws.String(cfn.LocalStackName)}}
 	want := map[string]*dynamodb.CreateTableInput{
 		"PlansTable": {
+			Tags:                 serviceTag,
 			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_order", "S", "list_all", "S"),
 			KeySchema:            keys("id", "project_id"),
 			BillingMode:          types.BillingModePayPerRequest,
@@ -71,6 +75,7 @@ func TestTablesFromTemplate(t *testing.T) {
 			},
 		},
 		"CheckpointsTable": {
+			Tags: serviceTag,
 			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_provider", "S",
 				"list_plan", "S", "list_status", "S", "list_all_plan", "S", "list_all_status", "S", "list_order", "S",
 				"pending", "S", "updated_at", "S"),
@@ -245,5 +250,27 @@ func TestTablesErrors(t *testing.T) {
 				t.Errorf("Tables() error = %v, want one about table T containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTablesCarryTheServiceTag checks that the service's own tables, as
+// created locally, carry the tag that makes them unprotectable.
+func TestTablesCarryTheServiceTag(t *testing.T) {
+	tpl, err := cfn.Parse(karbor.TemplateYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := tpl.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, def := range defs {
+		found := false
+		for _, tag := range def.Tags {
+			found = found || aws.ToString(tag.Key) == ownership.ServiceTag && aws.ToString(tag.Value) == cfn.LocalStackName
+		}
+		if !found {
+			t.Errorf("table %s: tags %v, want %s = %s", name, def.Tags, ownership.ServiceTag, cfn.LocalStackName)
+		}
 	}
 }

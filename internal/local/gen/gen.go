@@ -278,11 +278,12 @@ func Statements(access []api.Access) []Statement {
 	type resource struct {
 		table api.Table
 		index string
+		other api.Resource
 	}
 	var order []resource
 	actions := map[resource][]string{}
 	for _, a := range access {
-		res := resource{a.Table, a.Index}
+		res := resource{a.Table, a.Index, a.Resource}
 		if _, ok := actions[res]; !ok {
 			order = append(order, res)
 		}
@@ -294,6 +295,9 @@ func Statements(access []api.Access) []Statement {
 	for _, res := range order {
 		acts := slices.Sorted(slices.Values(actions[res]))
 		text := ResourceText(res.table, res.index)
+		if res.other != "" {
+			text = OtherResourceText(res.other)
+		}
 		i := slices.IndexFunc(out, func(st Statement) bool { return slices.Equal(st.Actions, acts) })
 		if i < 0 {
 			out = append(out, Statement{Actions: acts})
@@ -311,6 +315,15 @@ func ResourceText(t api.Table, index string) string {
 		return fmt.Sprintf("!GetAtt %s.Arn", t)
 	}
 	return fmt.Sprintf(`!Sub "${%s.Arn}/index/%s"`, t, index)
+}
+
+// OtherResourceText is the ARN of resources of the account outside the
+// service's tables, as template.yaml writes it.
+func OtherResourceText(r api.Resource) string {
+	if r == api.AnyResource {
+		return `"*"`
+	}
+	return fmt.Sprintf(`!Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:%s"`, r)
 }
 
 // makefile renders functions.mk: one build target per function, as sam
@@ -353,6 +366,21 @@ func routeMain(r api.Route) ([]byte, error) {
 		doc = fmt.Sprintf("// Command %s is the Lambda function for API Gateway's $default route:\n"+
 			"// requests that match no route get the fault shape (404, or 405 for a known\n// path).", r.Name)
 	}
+	if r.UsesInventory() {
+		// Only these functions link package inventory and the EC2 SDK
+		// (and the tagging API's client only those that list).
+		opts, imports := "", ""
+		if r.UsesTagging() {
+			opts, imports = ", tagging.Use", "\t\"karbor/internal/inventory/tagging\"\n"
+		}
+		return goSource(doc, `import (
+	"karbor/internal/api"
+`+imports+`	"karbor/internal/lambdafn/inventoryfn"
+)
+
+func main() { inventoryfn.Start(api.`+GoName(r.Name)+opts+`) }
+`)
+	}
 	return goSource(doc, `import (
 	"karbor/internal/api"
 	"karbor/internal/lambdafn"
@@ -381,6 +409,9 @@ var sampleParams = map[string]string{
 	"provider_id":   "b766f37c-d011-4026-8228-28730d734a3f",
 	"plan_id":       "3523a271-68aa-42f5-b9ba-56e5200a2ebb",
 	"checkpoint_id": "dcb20606-ad71-40a3-80e4-ef0fafdad0c3",
+	// A table's name is the one id a test can choose on moto.
+	"protectable_type": "AWS::DynamoDB::Table",
+	"resource_id":      "orders",
 }
 
 var pathParam = regexp.MustCompile(`\{(\w+)\}`)

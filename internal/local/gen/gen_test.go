@@ -109,6 +109,14 @@ func TestDeclarations(t *testing.T) {
 			t.Errorf("%s is a GET with write access %v", r.Name, r.Access)
 		}
 		for _, a := range r.Access {
+			if a.Resource != "" {
+				// Reads of the account's resources: no table of the
+				// service, and read-only.
+				if a.Table != "" || a.Index != "" || a.Action.Writes() || (a.Resource != api.AnyTable && a.Resource != api.AnyResource) {
+					t.Errorf("%s: %+v: want a read on api.AnyTable or api.AnyResource alone", r.Name, a)
+				}
+				continue
+			}
 			in, ok := tables[string(a.Table)]
 			if !ok {
 				t.Errorf("%s: %s is not a table of template.yaml", r.Name, a.Table)
@@ -292,6 +300,21 @@ func TestStatementsGrantExactlyTheAccess(t *testing.T) {
 	}
 }
 
+// The inventory's reads name every table of the account, or "*" for the
+// actions without resource-level permissions.
+func TestStatementsOfInventoryReads(t *testing.T) {
+	got := gen.Statements(api.ShowProtectableInstance.Access)
+	want := []gen.Statement{
+		{Actions: []string{"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"}, Resources: []string{`!Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"`}},
+		{Actions: []string{"ec2:DescribeInstances", "ec2:DescribeVolumes"}, Resources: []string{`"*"`}},
+	}
+	if !slices.EqualFunc(got, want, func(a, b gen.Statement) bool {
+		return slices.Equal(a.Actions, b.Actions) && slices.Equal(a.Resources, b.Resources)
+	}) {
+		t.Errorf("Statements = %+v, want %+v", got, want)
+	}
+}
+
 // TestMakeTargets checks that make build-<LogicalId>, as sam build runs it,
 // builds each function's folder for the template's architecture.
 func TestMakeTargets(t *testing.T) {
@@ -372,32 +395,39 @@ func TestLambdaBinariesLinkNoLocalCode(t *testing.T) {
 }
 
 // TestRouteFunctionsLinkNoWorkerCode checks that the route functions link
-// neither the worker, nor the plugins, nor the SDK clients only the plugins
-// use (EC2), nor the SDK's full credential chain (package config: SSO, STS,
-// sign-in; functions read the environment, package lambdaenv): each costs binary size and cold start. (The regexp package
-// stays linked: the SDK's endpoint resolvers and the schemas' "pattern" use
-// it.)
+// neither the worker, nor the plugins, nor the SDK's full credential chain
+// (package config: SSO, STS, sign-in; functions read the environment,
+// package lambdaenv): each costs binary size and cold start. Only the
+// routes that look up protectable resources (api.Route.UsesInventory) link
+// package inventory and the EC2 SDK, and only those that list link the
+// tagging API's client. (The regexp package stays linked: the SDK's
+// endpoint resolvers and the schemas' "pattern" use it.)
 func TestRouteFunctionsLinkNoWorkerCode(t *testing.T) {
-	var pkgs []string
-	for _, r := range api.Functions() {
-		pkgs = append(pkgs, "./functions/"+r.Name)
-	}
-	cmd := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	banned := []string{
 		"karbor/internal/worker", "karbor/internal/provider/awsplugin", "karbor/internal/lambdafn/background",
-		"github.com/aws/aws-sdk-go-v2/service/ec2", "github.com/aws/aws-sdk-go-v2/service/sso",
+		"github.com/aws/aws-sdk-go-v2/service/sso",
 		"github.com/aws/aws-sdk-go-v2/service/ssooidc", "github.com/aws/aws-sdk-go-v2/service/sts",
 		"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/config",
 	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if slices.Contains(banned, pkg) {
-			t.Errorf("a route function links %s", pkg)
+	const ec2, inventory, tagging = "github.com/aws/aws-sdk-go-v2/service/ec2", "karbor/internal/inventory", "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	for _, r := range api.Functions() {
+		cmd := exec.Command("go", "list", "-deps", "./functions/"+r.Name)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		deps := strings.Fields(string(out))
+		for _, pkg := range deps {
+			if slices.Contains(banned, pkg) {
+				t.Errorf("%s links %s", r.Name, pkg)
+			}
+		}
+		for pkg, want := range map[string]bool{ec2: r.UsesInventory(), inventory: r.UsesInventory(), tagging: r.UsesTagging()} {
+			if got := slices.Contains(deps, pkg); got != want {
+				t.Errorf("%s links %s: %v, want %v", r.Name, pkg, got, want)
+			}
 		}
 	}
 }

@@ -5,9 +5,11 @@ package server_test
 // the service serves, as an operator would type them, with the worker
 // protecting and deleting in the background.
 //
-// plan-create is not driven: the client first checks each resource with
-// GET /protectables/{type}/instances/{id}, which is not served yet (pending
-// the protectables routes). Plans are created through the API here.
+// plan-create first checks each resource with GET
+// /protectables/{type}/instances/{id}: TestKarborClientProtectables drives
+// it with AWS resources the project owns; TestKarborClient's No-Op plans,
+// of OS:: types, are created through the API (the client would find no
+// such instance and refuse).
 
 import (
 	"bytes"
@@ -21,7 +23,10 @@ import (
 	"time"
 
 	"karbor/internal/domain"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
+	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/testenv"
 	"karbor/internal/testsupport/wait"
 )
 
@@ -148,7 +153,8 @@ func TestKarborClient(t *testing.T) {
 		t.Errorf("provider-show:\n%s", out)
 	}
 
-	// Plans, created through the API (see the top of this file).
+	// Plans of OS:: types, created through the API (see the top of this
+	// file).
 	newPlan := func(name string) string {
 		out := c.must("POST", "/plans", map[string]any{"plan": map[string]any{
 			"name": name, "provider_id": noop, "parameters": map[string]any{},
@@ -278,5 +284,67 @@ func TestKarborClient(t *testing.T) {
 	}
 	if ids := rowIDs(k.must("plan-list")); len(ids) != 0 {
 		t.Errorf("plan-list after plan-delete shows %v", ids)
+	}
+}
+
+// TestKarborClientProtectables: the protectables subcommands, and
+// plan-create of AWS resources the project owns (the client checks each
+// with protectable-show-instance's request first).
+func TestKarborClientProtectables(t *testing.T) {
+	k := cli{path: karborCLI(t)}
+	c := start(t, testenv.Endpoint(t))
+	k.c = c
+	e := invenv.New(t)
+	table := e.Table(invenv.TableName("cli"), invenv.Owner(c.project))
+	volume := e.Volume(map[string]string{ownership.DefaultTagKey: c.project, "Name": "cli-data"})
+	instance, attached := e.Instance(invenv.Owner(c.project))
+	theirs := e.Volume(invenv.Owner(invenv.Project()))
+
+	out := k.must("protectable-list")
+	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::EC2::Instance", "AWS::EC2::Volume"} {
+		if !strings.Contains(out, typ) {
+			t.Errorf("protectable-list lacks %s:\n%s", typ, out)
+		}
+	}
+	if out := k.must("protectable-show", "AWS::EC2::Instance"); field(out, "name") != "AWS::EC2::Instance" || !strings.Contains(field(out, "dependent_types"), "AWS::EC2::Volume") {
+		t.Errorf("protectable-show:\n%s", out)
+	}
+	if out, ok := k.run("protectable-show", "OS::Nova::Server"); ok || !strings.Contains(out, "could not be found") {
+		t.Errorf("protectable-show of an OS type:\n%s", out)
+	}
+	out = k.must("protectable-list-instances", "AWS::EC2::Volume")
+	if !strings.Contains(out, volume) || !strings.Contains(out, "cli-data") || strings.Contains(out, theirs) || strings.Contains(out, attached[0]) {
+		t.Errorf("protectable-list-instances shows other than the project's volume %s:\n%s", volume, out)
+	}
+	out = k.must("protectable-list-instances", "AWS::EC2::Volume", "--limit", "1", "--sort", "id:desc", "--parameters", "name=x", "flag")
+	if !strings.Contains(out, volume) {
+		t.Errorf("protectable-list-instances --limit 1 --sort id:desc --parameters:\n%s", out)
+	}
+	out = k.must("protectable-show-instance", "AWS::EC2::Instance", instance)
+	if field(out, "id") != instance || !strings.Contains(out, attached[0]) {
+		t.Errorf("protectable-show-instance shows no attached volume %s:\n%s", attached[0], out)
+	}
+	if out, ok := k.run("protectable-show-instance", "AWS::EC2::Volume", theirs); ok || !strings.Contains(out, "could not be found") {
+		t.Errorf("protectable-show-instance of another project's volume:\n%s", out)
+	}
+
+	// plan-create with the project's own resources; the No-Op provider
+	// takes the instance too (the AWS provider's own types are its own).
+	out = k.must("plan-create", "Mine", provider.NoOpID,
+		table+"=AWS::DynamoDB::Table=Orders,"+volume+"=AWS::EC2::Volume=Data,"+instance+"=AWS::EC2::Instance=Web")
+	planID := field(out, "id")
+	if !uuidIn.MatchString(planID) {
+		t.Fatalf("plan-create:\n%s", out)
+	}
+	if rs, _ := dig(c.must("GET", "/plans/"+planID, nil), "plan", "resources").([]any); len(rs) != 3 {
+		t.Errorf("the plan has resources %v", rs)
+	}
+	out = k.must("plan-create", "Orders", provider.AWSID, table+"=AWS::DynamoDB::Table=Orders,"+volume+"=AWS::EC2::Volume=Data")
+	if !uuidIn.MatchString(field(out, "id")) {
+		t.Errorf("plan-create on the AWS provider:\n%s", out)
+	}
+	// Another project's volume: the client finds no such instance.
+	if out, ok := k.run("plan-create", "Theirs", provider.AWSID, theirs+"=AWS::EC2::Volume=Data"); ok || !strings.Contains(out, "can not be found") {
+		t.Errorf("plan-create of another project's volume:\n%s", out)
 	}
 }

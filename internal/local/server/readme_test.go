@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -92,8 +93,7 @@ func TestReadmeWalkThrough(t *testing.T) {
 
 	// Loud failures: a checkpoint that ends in error is printed with its
 	// reason at once; an unknown one fails at once with the fault.
-	const missing = "vol-0fedcba9876543210"
-	failed := c.createCheckpoint(provider.AWSID, []map[string]any{{"id": missing, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
+	failed := c.checkpointOf(provider.AWSID, c.vanishedVolumePlan().plan)
 	// The functions, as the test's caller (its project holds the checkpoint).
 	prelude := walkThroughFunctions(script) + "\nexport TOKEN=" + c.token + " KARBOR=" + c.base + "/v1/" + c.project + "\n"
 	out = bash(t, prelude+"\nwait_for "+provider.AWSID+" "+failed+" available || echo EXIT $?\n")
@@ -115,4 +115,51 @@ func walkThroughFunctions(script string) string {
 		return script
 	}
 	return script[:i]
+}
+
+// TestReadmeWalkThroughAWS runs the walk-through's AWS Provider part as
+// written, with its exports and functions, `make -s demo-resources` being
+// the same command built here: the protectables, the Karbor client's
+// plan-create of the project's own resources, a checkpoint and its
+// deletion, and the one refusal meant to fail.
+func TestReadmeWalkThroughAWS(t *testing.T) {
+	karborCLI(t)
+	endpoint := testenv.Endpoint(t)
+	c := start(t, endpoint)
+	raw, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	from, to := strings.Index(text, "### The same on the AWS Provider"), strings.Index(text, "## Deploying")
+	if from < 0 || to < from {
+		t.Fatal("README.md has no AWS Provider walk-through")
+	}
+	var script strings.Builder
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[from:to], -1) {
+		script.WriteString(m[1])
+	}
+	dir := t.TempDir()
+	demo := filepath.Join(dir, "karbor-demo-resources")
+	if out, err := exec.Command("go", "build", "-o", demo, "karbor/internal/local/cmd/karbor-demo-resources").CombinedOutput(); err != nil {
+		t.Fatalf("build the demo command: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "endpoint")
+	if err := os.WriteFile(file, []byte(endpoint+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aws := strings.ReplaceAll(script.String(), "make -s demo-resources", "ENDPOINT_FILE="+file+" "+demo)
+	out := bash(t, walkThroughFunctions(walkThrough(t, c.base))+aws)
+
+	if n := strings.Count(out, "FAILED"); n != 1 || !strings.Contains(out, "Resource AWS::EC2::Volume vol-0123456789abcdef0 is not a protectable instance of this project.") {
+		t.Errorf("want exactly one FAILED step, the plan of a volume not the project's (400); output:\n%s", out)
+	}
+	for _, want := range []string{
+		`{"protectable_type":["AWS::DynamoDB::Table","AWS::EC2::Instance","AWS::EC2::Volume"]}`,
+		`"name":"orders-data"`, `"dependents":["vol-`, "AWS::DynamoDB::Table", "plan ", " is available\n", " is deleted\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the walk-through does not show %q; output:\n%s", want, out)
+		}
+	}
 }

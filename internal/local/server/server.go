@@ -21,10 +21,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
 	"karbor/internal/idempotency"
+	"karbor/internal/inventory"
+	"karbor/internal/inventory/tagging"
 	"karbor/internal/local/moto"
 	"karbor/internal/local/streams"
 	"karbor/internal/local/tables"
@@ -44,7 +47,12 @@ type Config struct {
 	// demo-resources).
 	EndpointFile string
 	// NoWorker turns the background worker off (tests of the API alone).
-	NoWorker         bool
+	NoWorker bool
+	// Ownership is which AWS resources a project owns (karbor-local reads
+	// it from the environment as the functions do: OWNERSHIP_MODE,
+	// OWNERSHIP_TAG_KEY, RESERVED_TAG_PREFIXES); the tables below are
+	// added to its ServiceTables.
+	Ownership        ownership.Config
 	PlansTable       string
 	CheckpointsTable string
 	// IdempotencyTable holds Idempotency-Key answers; empty means
@@ -53,6 +61,16 @@ type Config struct {
 	Log              *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
+}
+
+// localEndpoint is endpoint when it is a local one (moto serves every
+// service on it), "" when it is AWS's own DynamoDB endpoint: the other
+// services are then at their own.
+func localEndpoint(endpoint string) string {
+	if strings.Contains(endpoint, ".amazonaws.com") {
+		return ""
+	}
+	return endpoint
 }
 
 // Run serves until ctx is done, then stops everything it started. It takes
@@ -95,29 +113,39 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
-	// The same rule as the functions', from the same environment
-	// (OWNERSHIP_MODE, OWNERSHIP_TAG_KEY, RESERVED_TAG_PREFIXES); the
-	// local tables are the service's own.
-	owners, err := ownership.FromEnv()
-	if err != nil {
-		return err
+	own := cfg.Ownership
+	if own.Mode == "" {
+		own.Mode = ownership.ModeTag
 	}
-	owners.ServiceTables = append(owners.ServiceTables, cfg.PlansTable, cfg.CheckpointsTable)
-	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Ownership: owners}
+	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable)
+	// The same inventory as the functions', over the local endpoints
+	// (moto serves DynamoDB, EC2 and the tagging API on one port).
+	inv := &inventory.Inventory{
+		DynamoDB: db,
+		EC2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+			if ec2Endpoint != "" {
+				o.BaseEndpoint = aws.String(ec2Endpoint)
+			}
+		}),
+		Tagging:   tagging.New(awsCfg, localEndpoint(endpoint)),
+		Ownership: own,
+		Region:    awsCfg.Region,
+	}
+	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
 			Domain:    dom,
 			Clients:   &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
 			Log:       log.With("component", "worker"),
-			Ownership: owners,
+			Ownership: own,
 		}
 		poller := &streams.Poller{
 			DB: db,
 			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
 				// A local endpoint (moto, DynamoDB Local) serves streams
 				// too; AWS serves them at their own endpoint.
-				if !strings.Contains(endpoint, ".amazonaws.com") {
-					o.BaseEndpoint = aws.String(endpoint)
+				if e := localEndpoint(endpoint); e != "" {
+					o.BaseEndpoint = aws.String(e)
 				}
 			}),
 			Table:   cfg.CheckpointsTable,

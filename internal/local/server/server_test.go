@@ -21,17 +21,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/local/server"
-	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/testsupport/wait"
 )
@@ -139,10 +137,22 @@ func (c *client) must(method, path string, body any) map[string]any {
 // createCheckpoint creates a plan on the provider and a checkpoint of it.
 func (c *client) createCheckpoint(providerID string, resources []map[string]any, params map[string]any) string {
 	c.t.Helper()
+	return c.checkpointOf(providerID, c.createPlan(providerID, resources, params))
+}
+
+// createPlan creates a plan on the provider and returns its id.
+func (c *client) createPlan(providerID string, resources []map[string]any, params map[string]any) string {
+	c.t.Helper()
 	plan := c.must("POST", "/plans", map[string]any{"plan": map[string]any{
 		"name": "My application", "provider_id": providerID, "resources": resources, "parameters": params,
 	}})
 	planID, _ := dig(plan, "plan", "id").(string)
+	return planID
+}
+
+// checkpointOf creates a checkpoint of a plan, protecting at first.
+func (c *client) checkpointOf(providerID, planID string) string {
+	c.t.Helper()
 	cp := c.must("POST", "/providers/"+providerID+"/checkpoints", map[string]any{"checkpoint": map[string]any{"plan_id": planID}})
 	if status := dig(cp, "checkpoint", "status"); status != "protecting" || dig(cp, "checkpoint", "resource_graph") != nil {
 		c.t.Fatalf("created checkpoint %v, want protecting with no graph", cp)
@@ -168,6 +178,21 @@ func (c *client) waitStatus(providerID, id, want string) map[string]any {
 		return nil
 	})
 	return cp
+}
+
+// vanished is a plan of the AWS provider whose volume, owned by the
+// project when the plan was made, has since been deleted.
+type vanished struct{ plan, volume string }
+
+func (c *client) vanishedVolumePlan() vanished {
+	c.t.Helper()
+	e := invenv.New(c.t)
+	volume := e.Volume(invenv.Owner(c.project))
+	plan := c.createPlan(provider.AWSID, []map[string]any{{"id": volume, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
+	if _, err := e.EC2.DeleteVolume(c.t.Context(), &ec2.DeleteVolumeInput{VolumeId: aws.String(volume)}); err != nil {
+		c.t.Fatal(err)
+	}
+	return vanished{plan, volume}
 }
 
 func dig(v any, path ...string) any {
@@ -259,26 +284,11 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 	}
 	db := testenv.DynamoDB(t)
 	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	table := "orders-" + domain.NewID()
 	c := start(t, endpoint)
-	// The worker protects only what the project owns.
-	own := ddbtypes.Tag{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(c.project)}
-	if _, err := db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
-		Tags:                 []ddbtypes.Tag{own},
-		TableName:            aws.String(table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	vol, err := ec.CreateVolume(t.Context(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume,
-			Tags: []ec2types.Tag{{Key: own.Key, Value: own.Value}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	volume := aws.ToString(vol.VolumeId)
+	// The project's own: plans refuse anything else.
+	e := invenv.New(t)
+	table := e.Table("orders-"+domain.NewID(), invenv.Owner(c.project))
+	volume := e.Volume(invenv.Owner(c.project))
 
 	id := c.createCheckpoint(provider.AWSID, []map[string]any{
 		{"id": table, "type": provider.TypeDynamoDBTable, "name": "Orders"},
@@ -312,10 +322,10 @@ func TestCheckpointLifeOnAWSProvider(t *testing.T) {
 // reason in the resource's node (a missing volume is not the project's).
 func TestPluginFailureVisibleThroughAPI(t *testing.T) {
 	c := start(t, testenv.Endpoint(t))
-	const missing = "vol-0fedcba9876543210"
-	id := c.createCheckpoint(provider.AWSID, []map[string]any{{"id": missing, "type": provider.TypeEC2Volume, "name": "Gone"}}, map[string]any{})
+	gone := c.vanishedVolumePlan()
+	id := c.checkpointOf(provider.AWSID, gone.plan)
 	cp := c.waitStatus(provider.AWSID, id, "error")
-	info := nodes(t, cp)[missing]
+	info := nodes(t, cp)[gone.volume]
 	if why, _ := info["error"].(string); info["status"] != "error" || !strings.Contains(why, "is not owned by the project") {
 		t.Errorf("node %v, want status error with the reason", info)
 	}

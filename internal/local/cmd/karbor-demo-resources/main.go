@@ -1,6 +1,9 @@
 // Command karbor-demo-resources creates, on the endpoint `make run` started,
 // what the README's AWS-provider walk-through protects: a DynamoDB table
-// named "orders" and an EBS volume. It prints the volume's id.
+// named "orders", an EBS volume and an EC2 instance (with its attached root
+// volume), each tagged as owned by the walk-through's project
+// (karbor:project-id = DEMO_PROJECT, e486a2f49695423ca9c47e589b948108 by
+// default). It prints the volume's and the instance's ids on one line.
 package main
 
 import (
@@ -38,31 +41,54 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The worker protects only what the project owns: the resources carry
-	// the ownership tag for the walk-through's project (DEMO_PROJECT).
 	project := os.Getenv("DEMO_PROJECT")
 	if project == "" {
 		project = "e486a2f49695423ca9c47e589b948108"
 	}
+	key := os.Getenv("OWNERSHIP_TAG_KEY")
+	if key == "" {
+		key = ownership.DefaultTagKey
+	}
 	db := awscfg.DynamoDB(cfg, endpoint)
 	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		Tags:                 []ddbtypes.Tag{{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(project)}},
 		TableName:            aws.String("orders"),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("order_id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("order_id"), KeyType: ddbtypes.KeyTypeHash}},
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		Tags:                 []ddbtypes.Tag{{Key: aws.String(key), Value: aws.String(project)}},
 	})
 	var inUse *ddbtypes.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) {
+	switch {
+	case errors.As(err, &inUse):
+		// Made by an earlier run: make sure it is the project's.
+		d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("orders")})
+		if err != nil {
+			return err
+		}
+		if _, err := db.TagResource(ctx, &dynamodb.TagResourceInput{ResourceArn: d.Table.TableArn,
+			Tags: []ddbtypes.Tag{{Key: aws.String(key), Value: aws.String(project)}}}); err != nil {
+			return fmt.Errorf("tag table orders: %w", err)
+		}
+	case err != nil:
 		return fmt.Errorf("create table orders: %w", err)
+	}
+	tags := func(t ec2types.ResourceType, name string) []ec2types.TagSpecification {
+		return []ec2types.TagSpecification{{ResourceType: t, Tags: []ec2types.Tag{
+			{Key: aws.String(key), Value: aws.String(project)}, {Key: aws.String("Name"), Value: aws.String(name)}}}}
 	}
 	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	vol, err := client.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(cfg.Region + "a"), Size: aws.Int32(1),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume,
-			Tags: []ec2types.Tag{{Key: aws.String(ownership.DefaultTagKey), Value: aws.String(project)}}}}})
+		TagSpecifications: tags(ec2types.ResourceTypeVolume, "orders-data")})
 	if err != nil {
 		return fmt.Errorf("create volume: %w", err)
 	}
-	fmt.Println(aws.ToString(vol.VolumeId))
+	// moto gives the instance an attached root volume (untagged: it is
+	// owned through the instance).
+	run, err := client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12c6146b"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: ec2types.InstanceTypeT3Micro, TagSpecifications: tags(ec2types.ResourceTypeInstance, "orders-web")})
+	if err != nil {
+		return fmt.Errorf("run instance: %w", err)
+	}
+	fmt.Println(aws.ToString(vol.VolumeId), aws.ToString(run.Instances[0].InstanceId))
 	return nil
 }

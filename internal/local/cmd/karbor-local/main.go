@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"karbor/internal/local/server"
+	"karbor/internal/ownership"
 )
 
 func main() {
@@ -26,7 +27,13 @@ func main() {
 		log.Error("HOST must be a loopback address (127.0.0.1, ::1, localhost): the development token has no security", "host", host)
 		os.Exit(2)
 	}
+	own, err := ownership.FromEnv()
+	if err != nil {
+		log.Error("ownership configuration", "error", err.Error())
+		os.Exit(2)
+	}
 	cfg := server.Config{
+		Ownership:        own,
 		Addr:             net.JoinHostPort(host, env("PORT", "3000")),
 		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
