@@ -12,6 +12,7 @@ import (
 	"karbor/internal/local/devtoken"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -22,8 +23,12 @@ import (
 // tags at all.
 func TestReservedTagKeysRefused(t *testing.T) {
 	st := testenv.Store(t)
-	dom := &domain.Service{Store: st, Providers: provider.Lookup,
-		Ownership: ownership.Config{Mode: ownership.ModeTag, TagKey: "team", ReservedPrefixes: []string{"corp:"}}}
+	own := ownership.Config{Mode: ownership.ModeTag, TagKey: "team", ReservedPrefixes: []string{"corp:"}}
+	// The plan's resources: a volume and an instance the project owns.
+	inv := invenv.New(t)
+	vol := inv.Volume(map[string]string{"team": projA})
+	inst, _ := inv.Instance(map[string]string{"team": projA})
+	dom := &domain.Service{Store: st, Providers: provider.Lookup, Ownership: own, Inventory: inv.Inventory(own)}
 	srv := httptest.NewServer((&api.Service{Domain: dom, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, store: st}
@@ -31,12 +36,12 @@ func TestReservedTagKeysRefused(t *testing.T) {
 	plan := func(typ string, tags map[string]any) map[string]any {
 		return map[string]any{"plan": map[string]any{
 			"name": "tags", "provider_id": provider.AWSID,
-			"resources": []any{map[string]any{"id": "vol-0123456789abcdef0", "type": provider.TypeEC2Volume, "name": "v"},
-				map[string]any{"id": "i-0123456789abcdef0", "type": provider.TypeEC2Instance, "name": "i"}},
+			"resources": []any{map[string]any{"id": vol, "type": provider.TypeEC2Volume, "name": "v"},
+				map[string]any{"id": inst, "type": provider.TypeEC2Instance, "name": "i"}},
 			"parameters": map[string]any{typ: map[string]any{"tags": tags}},
 		}}
 	}
-	for _, typ := range []string{provider.TypeEC2Volume, provider.TypeEC2Instance, provider.TypeEC2Volume + "#vol-0123456789abcdef0"} {
+	for _, typ := range []string{provider.TypeEC2Volume, provider.TypeEC2Instance, provider.TypeEC2Volume + "#" + vol} {
 		for _, key := range []string{"aws:cloudformation:stack-name", "karbor:project-id", "Karbor:checkpoint-id", "corp:cost-center", "team", "TEAM"} {
 			e.do(t, http.MethodPost, "/v1/"+projA+"/plans", tokenA, plan(typ, map[string]any{"Name": "ok", key: "x"})).
 				wantFault(t, http.StatusBadRequest, typ, key, "reserved")

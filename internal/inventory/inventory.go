@@ -35,11 +35,16 @@ import (
 	"karbor/internal/ownership"
 )
 
-// DynamoDBAPI is what the inventory calls on DynamoDB. ListTables serves
-// only listings in account mode.
+// DynamoDBAPI is what the inventory calls on DynamoDB to look tables up
+// (Show, Check, Owned: also the worker's clients).
 type DynamoDBAPI interface {
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	ListTagsOfResource(context.Context, *dynamodb.ListTagsOfResourceInput, ...func(*dynamodb.Options)) (*dynamodb.ListTagsOfResourceOutput, error)
+}
+
+// TableLister is what listings of tables in account mode call besides: the
+// DynamoDB client must implement it there (the SDK's does).
+type TableLister interface {
 	ListTables(context.Context, *dynamodb.ListTablesInput, ...func(*dynamodb.Options)) (*dynamodb.ListTablesOutput, error)
 }
 

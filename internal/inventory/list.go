@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -197,7 +198,11 @@ func (inv *Inventory) listTablesFrom(ctx context.Context, start string) func() (
 			if done {
 				return "", false, nil
 			}
-			out, err := inv.DynamoDB.ListTables(ctx, in)
+			lister, ok := inv.DynamoDB.(TableLister)
+			if !ok {
+				return "", false, fmt.Errorf("inventory: the DynamoDB client cannot list tables")
+			}
+			out, err := lister.ListTables(ctx, in)
 			if err != nil {
 				return "", false, wrap("ListTables", err)
 			}

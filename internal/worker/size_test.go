@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/domain"
+	"karbor/internal/inventory"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/worker"
@@ -58,37 +60,49 @@ func (e *env) itemSize(c *domain.Checkpoint) int {
 }
 
 // TestLargestCheckpointFits: the largest plan the domain accepts (200
-// resources with ids and names as long as the plan limit allows, or ids and
-// names of 255 characters and as many resources as it allows; of the
-// character that takes the most bytes stored; the longest plan name) and
-// the largest extra_info, protected on the AWS provider with every resource
-// failing with the longest error text, then failing to delete with the
-// longest text again, stays under DynamoDB's 400 KB at every write, and
-// ends in error / error-deleting. Bytes are put in resource ids and names
-// rather than parameters or a resource's extra_info, because the graph
-// repeats ids and names and nothing else: that is the worst case. What the
-// API accepts is a subset (its 64 KiB body limit also applies).
+// resources with names as long as the plan limit allows, or names of 255
+// characters and as many resources as it allows; of the character that
+// takes the most bytes stored; the longest plan name) and the largest
+// extra_info, protected on the AWS provider with every resource failing
+// with the longest error text, then failing to delete with the longest
+// text again, stays under DynamoDB's 400 KB at every write, and ends in
+// error / error-deleting. Bytes are put in resource names rather than
+// parameters or a resource's extra_info, because the graph repeats ids and
+// names and nothing else: that is the worst case. The ids are real volumes
+// (on moto), as plans name only existing resources the project owns, and
+// of the AWS form, which bounds them to 21 characters. What the API accepts
+// is a subset (its 64 KiB body limit also applies).
 func TestLargestCheckpointFits(t *testing.T) {
-	// 200 resources, ids and names as long as the plan limit allows.
+	// 200 resources, names as long as the plan limit allows.
 	t.Run("200 resources", func(t *testing.T) { largestCheckpoint(t, domain.MaxResources, -1) })
-	// Ids and names of 255 characters, as many resources as the limit allows.
-	t.Run("255-character ids and names", func(t *testing.T) { largestCheckpoint(t, -1, domain.MaxNameLength-3) })
+	// Names of 255 characters, as many resources as the limit allows.
+	t.Run("255-character names", func(t *testing.T) { largestCheckpoint(t, -1, domain.MaxNameLength-3) })
 }
 
-// largestCheckpoint runs TestLargestCheckpointFits with count resources
-// whose ids and names are 3 digits and n worst characters; a -1 is made as
-// large as the plan limit allows.
+// largestCheckpoint runs TestLargestCheckpointFits with count volumes
+// whose names are 3 digits and n worst characters; a -1 is made as large
+// as the plan limit allows.
 func largestCheckpoint(t *testing.T, count, n int) {
 	e := newEnv(t)
 	ctx := t.Context()
-	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup}
+	// The plan's volumes, real and owned (account mode): the domain checks
+	// plans against the inventory, the worker right before protection.
+	volumes := make([]string, domain.MaxResources+1)
+	for i := range volumes {
+		v, err := e.clients.EC2().(*ec2.Client).CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		volumes[i] = aws.ToString(v.VolumeId)
+	}
+	inv := &inventory.Inventory{DynamoDB: e.clients.DynamoDB(), EC2: e.clients.EC2(), Ownership: accountMode}
+	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup, Inventory: inv}
 	project := newProjectID()
 	input := func(count, n int) domain.PlanInput {
 		rs := make([]domain.Resource, count)
 		for i := range rs {
-			// Unique ids: 3 digits, then n worst characters.
-			s := fmt.Sprintf("%03d", i) + strings.Repeat(worst, n)
-			rs[i] = domain.Resource{ID: s, Type: provider.TypeEC2Volume, Name: s}
+			// Unique names: 3 digits, then n worst characters.
+			rs[i] = domain.Resource{ID: volumes[i], Type: provider.TypeEC2Volume, Name: fmt.Sprintf("%03d", i) + strings.Repeat(worst, n)}
 		}
 		return domain.PlanInput{Name: strings.Repeat(worst, domain.MaxNameLength), ProviderID: provider.AWSID,
 			Parameters: map[string]json.RawMessage{}, Resources: rs}
@@ -127,7 +141,7 @@ func largestCheckpoint(t *testing.T, count, n int) {
 	if err != nil {
 		t.Fatalf("CreateCheckpoint with the largest extra_info: %v", err)
 	}
-	t.Logf("plan: %d resources, ids and names of 3+%d characters; extra_info %d bytes; checkpoint item at create: %d bytes", count, n, len(c.ExtraInfo), e.itemSize(c))
+	t.Logf("plan: %d resources, names of 3+%d characters; extra_info %d bytes; checkpoint item at create: %d bytes", count, n, len(c.ExtraInfo), e.itemSize(c))
 
 	// Every plugin call fails with a long text of the worst character.
 	clients := wrap(e.clients)

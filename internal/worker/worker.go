@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"karbor/internal/domain"
+	"karbor/internal/inventory"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
@@ -30,7 +31,7 @@ var (
 	}
 	ownersOf = map[string]func(awsplugin.Clients, ownership.Config) OwnershipCheck{
 		provider.AWSID: func(c awsplugin.Clients, cfg ownership.Config) OwnershipCheck {
-			return awsplugin.Owners{C: c, Config: cfg}
+			return &inventory.Inventory{DynamoDB: c.DynamoDB(), EC2: c.EC2(), Ownership: cfg}
 		},
 	}
 )

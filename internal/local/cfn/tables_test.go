@@ -102,6 +102,7 @@ func TestTablesFromTemplate(t *testing.T) {
 			},
 		},
 		"IdempotencyTable": {
+			Tags:                 serviceTag,
 			AttributeDefinitions: attrs("key", "S"),
 			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
 			BillingMode:          types.BillingModePayPerRequest,
