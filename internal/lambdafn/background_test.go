@@ -98,6 +98,8 @@ func (b *background) start(t *testing.T, logicalID string, env map[string]string
 		"CHECKPOINTS_TABLE": b.checkpoints,
 		"DYNAMODB_ENDPOINT": b.endpoint,
 		"EC2_ENDPOINT":      b.endpoint,
+		// moto cannot tag snapshots in CreateImage.
+		"EC2_TAG_IMAGE_SNAPSHOTS_AFTER": "1",
 	}
 	for k, v := range env {
 		vars[k] = v

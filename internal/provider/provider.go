@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -81,6 +82,11 @@ type Dependent struct {
 // Saved is what protection produced for one resource (a backup's ARN, a
 // snapshot's id). It is recorded in that resource's node of resource_graph.
 type Saved map[string]any
+
+// ErrNotYet is a plugin's outcome for work AWS has not finished within the
+// invocation (an image still pending): the worker hands the record back to
+// the stream, and the plugin finds the same work again on the redelivery.
+var ErrNotYet = errors.New("not finished yet")
 
 // Plugin protects resources of one type: all of a checkpoint's resources of
 // that type in one call, so that it can find what exists already with a

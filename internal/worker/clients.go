@@ -25,6 +25,12 @@ type AWSClients struct {
 	DynamoDBEndpoint, EC2Endpoint string
 	// APIOptions are added to both clients' (a test's counting middleware).
 	APIOptions []func(*middleware.Stack) error
+	// ImageSnapshotTagsAfter is for an EC2 endpoint that cannot tag an
+	// image's snapshots in CreateImage (moto): see
+	// awsplugin.Clients.TagImageSnapshotsAfter. Set by the local server and
+	// tests, and by EC2_TAG_IMAGE_SNAPSHOTS_AFTER=1; never on AWS, whose
+	// worker role does not grant the CreateTags it needs.
+	ImageSnapshotTagsAfter bool
 
 	ddbOnce, ec2Once sync.Once
 	ddb              awsplugin.DynamoDBBackupAPI
@@ -50,6 +56,9 @@ func (c *AWSClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
 	})
 	return c.ddb
 }
+
+// TagImageSnapshotsAfter implements awsplugin.Clients.
+func (c *AWSClients) TagImageSnapshotsAfter() bool { return c.ImageSnapshotTagsAfter }
 
 // EC2 implements awsplugin.Clients.
 func (c *AWSClients) EC2() awsplugin.EC2SnapshotAPI {

@@ -265,7 +265,7 @@ func denied(code string) bool {
 // The worker hands such a record back to the stream instead of ending the
 // checkpoint in error; if it never passes, the sweeper ends it.
 func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, provider.ErrNotYet) {
 		return true
 	}
 	var ae smithy.APIError

@@ -73,7 +73,7 @@ func newEnv(t testing.TB) *env {
 		ec2:         ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		checkpoints: checkpoints,
 		plans:       plans,
-		clients:     &worker.AWSClients{Config: cfg, DynamoDBEndpoint: endpoint, EC2Endpoint: endpoint},
+		clients:     &worker.AWSClients{Config: cfg, DynamoDBEndpoint: endpoint, EC2Endpoint: endpoint, ImageSnapshotTagsAfter: true},
 		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		stream:      streamread.New(t, checkpoints),
 	}
@@ -285,6 +285,7 @@ func wrap(inner awsplugin.Clients) *wrapClients {
 
 func (w *wrapClients) DynamoDB() awsplugin.DynamoDBBackupAPI { return w.ddb }
 func (w *wrapClients) EC2() awsplugin.EC2SnapshotAPI         { return w.ec2 }
+func (w *wrapClients) TagImageSnapshotsAfter() bool          { return w.inner.TagImageSnapshotsAfter() }
 
 type wrapDDB struct {
 	inner awsplugin.DynamoDBBackupAPI
@@ -343,6 +344,10 @@ type wrapEC2 struct {
 	describeVolumesErr error
 	// createImage, when set, answers CreateImage instead.
 	createImage func(context.Context, *ec2.CreateImageInput, ...func(*ec2.Options)) (*ec2.CreateImageOutput, error)
+	// imageState, when set, is the state DescribeImages answers for every
+	// image (moto's are available at once), with imageReason.
+	imageState  ec2types.ImageState
+	imageReason string
 }
 
 func (w *wrapEC2) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, o ...func(*ec2.Options)) (*ec2.CreateSnapshotOutput, error) {
@@ -378,7 +383,14 @@ func (w *wrapEC2) CreateImage(ctx context.Context, in *ec2.CreateImageInput, o .
 }
 
 func (w *wrapEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, o ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
-	return w.inner.DescribeImages(ctx, in, o...)
+	out, err := w.inner.DescribeImages(ctx, in, o...)
+	if err == nil && w.imageState != "" {
+		for i := range out.Images {
+			out.Images[i].State = w.imageState
+			out.Images[i].StateReason = &ec2types.StateReason{Message: aws.String(w.imageReason)}
+		}
+	}
+	return out, err
 }
 
 func (w *wrapEC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, o ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
@@ -459,6 +471,8 @@ func (n noClients) DynamoDB() awsplugin.DynamoDBBackupAPI {
 	n.t.Error("the No-Op provider asked for DynamoDB")
 	return nil
 }
+
+func (n noClients) TagImageSnapshotsAfter() bool { return false }
 
 func (n noClients) EC2() awsplugin.EC2SnapshotAPI {
 	n.t.Error("the No-Op provider asked for EC2")

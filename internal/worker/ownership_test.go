@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,6 +22,7 @@ import (
 	"karbor/internal/domain"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -412,5 +415,56 @@ func TestOwnershipCheckThrottledRetriesTheRecord(t *testing.T) {
 	e.handle(w, insert)
 	if got := e.get(c); got.Status != domain.StatusAvailable {
 		t.Fatalf("status %s after the retry, want available", got.Status)
+	}
+}
+
+// TestPendingImageHandsTheRecordBack: an image still pending when the
+// plugin's wait ends fails the record (the stream redelivers it) and leaves
+// the checkpoint protecting; the redelivery finds the same image, now
+// available. moto's images are available at once: the wrapper answers
+// pending, and the wait is shortened to milliseconds.
+func TestPendingImageHandsTheRecordBack(t *testing.T) {
+	e := newEnv(t)
+	inst, _ := e.instance()
+	w, clients := e.ownedWorker(accountMode)
+	w.Plugins = awsplugin.Options{ImagePoll: time.Millisecond, ImageWait: 20 * time.Millisecond}
+	clients.ec2.imageState = ec2types.ImageStatePending
+	c := e.newCheckpoint(provider.AWSID, []domain.Resource{{ID: inst, Type: provider.TypeEC2Instance, Name: "web-1"}}, nil)
+	insert := e.record(c, "INSERT", domain.StatusProtecting)
+	if resp, err := w.Handle(t.Context(), eventOf(insert)); err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("Handle = %+v, %v; want the record handed back", resp, err)
+	}
+	if got := e.get(c); got.Status != domain.StatusProtecting {
+		t.Fatalf("status %s while the image is pending, want protecting", got.Status)
+	}
+	clients.ec2.imageState = ""
+	e.handle(w, insert)
+	if got := e.get(c); got.Status != domain.StatusAvailable {
+		t.Fatalf("status %s after the redelivery, want available", got.Status)
+	}
+	if n := clients.ec2.images.Load(); n != 1 || len(e.images(c)) != 1 {
+		t.Errorf("%d CreateImage calls, %d images; want one", n, len(e.images(c)))
+	}
+}
+
+// TestFailedImageEndsInError: an image AWS failed ends the instance's node
+// in error with AWS's reason, and is deregistered. moto's images never
+// fail: the wrapper answers failed.
+func TestFailedImageEndsInError(t *testing.T) {
+	e := newEnv(t)
+	inst, _ := e.instance()
+	w, clients := e.ownedWorker(accountMode)
+	clients.ec2.imageState, clients.ec2.imageReason = ec2types.ImageStateFailed, "injected: snapshot of the root volume failed"
+	c := e.newCheckpoint(provider.AWSID, []domain.Resource{{ID: inst, Type: provider.TypeEC2Instance, Name: "web-1"}}, nil)
+	got := e.protect(w, c)
+	if got.Status != domain.StatusError {
+		t.Fatalf("status %s, want error", got.Status)
+	}
+	if reason := aws.ToString(got.ResourceGraph); !strings.Contains(reason, "snapshot of the root volume failed") {
+		t.Errorf("graph %s lacks the image's state reason", reason)
+	}
+	clients.ec2.imageState = ""
+	if n := len(e.images(c)); n != 0 {
+		t.Errorf("%d images left, want the failed one deregistered", n)
 	}
 }

@@ -136,7 +136,7 @@ func newRequestRun(t testing.TB, typ string, n int) *requestRun {
 	e := newEnv(t)
 	counter := &requestCounter{byOp: map[string]int{}}
 	clients := &worker.AWSClients{Config: e.clients.Config, DynamoDBEndpoint: e.clients.DynamoDBEndpoint,
-		EC2Endpoint: e.clients.EC2Endpoint, APIOptions: []func(*middleware.Stack) error{counter.add}}
+		EC2Endpoint: e.clients.EC2Endpoint, ImageSnapshotTagsAfter: true, APIOptions: []func(*middleware.Stack) error{counter.add}}
 	w := &worker.Worker{Domain: e.worker.Domain, Clients: clients, Log: slog.New(slog.DiscardHandler), Ownership: accountMode}
 	resources := make([]domain.Resource, n)
 	for i := range resources {

@@ -26,7 +26,7 @@ import (
 // ownersOf builds the provider's ownership check: every resource a plugin
 // is called for is checked right before.
 var (
-	pluginsOf = map[string]func(awsplugin.Clients, ownership.Config) map[string]provider.Plugin{
+	pluginsOf = map[string]func(awsplugin.Clients, ownership.Config, awsplugin.Options) map[string]provider.Plugin{
 		provider.AWSID: awsplugin.Plugins,
 	}
 	ownersOf = map[string]func(awsplugin.Clients, ownership.Config) OwnershipCheck{
@@ -53,6 +53,9 @@ type Worker struct {
 	// owns (ownership.FromEnv); the zero value is tag mode with the
 	// default key.
 	Ownership ownership.Config
+	// Plugins tunes the AWS plugins (the image wait); the zero value is
+	// the deployment's.
+	Plugins awsplugin.Options
 }
 
 // JobOf tells what a stream record asks for (domain.StreamTriggers), from
@@ -140,7 +143,7 @@ func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, Ownersh
 	if !ok {
 		return nil, nil, nil
 	}
-	return build(w.Clients, w.Ownership), ownersOf[providerID](w.Clients, w.Ownership), nil
+	return build(w.Clients, w.Ownership, w.Plugins), ownersOf[providerID](w.Clients, w.Ownership), nil
 }
 
 // byType groups the plan's resources by type, as indexes into resources.

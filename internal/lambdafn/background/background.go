@@ -53,7 +53,8 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 	}
 	// The store touches the checkpoints table only.
 	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
-	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint}, log
+	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint,
+		ImageSnapshotTagsAfter: cfg.TagImageSnapshotsAfter}, log
 }
 
 // startWorker runs the stream worker.

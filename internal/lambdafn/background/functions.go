@@ -36,16 +36,21 @@ type Config struct {
 	StuckAfter       time.Duration // STUCK_AFTER, default 2h
 	DynamoDBEndpoint string        // DYNAMODB_ENDPOINT, local only
 	EC2Endpoint      string        // EC2_ENDPOINT, local only
+	// TagImageSnapshotsAfter: EC2_TAG_IMAGE_SNAPSHOTS_AFTER=1, local only
+	// (an EC2 endpoint that cannot tag snapshots in CreateImage, as moto;
+	// the template's worker role does not allow the CreateTags it makes).
+	TagImageSnapshotsAfter bool
 }
 
 // ConfigFromEnv reads Config.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		CheckpointsTable: os.Getenv("CHECKPOINTS_TABLE"),
-		DynamoDBEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
-		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
-		Retention:        domain.DefaultRetention,
-		StuckAfter:       domain.DefaultStuckAfter,
+		CheckpointsTable:       os.Getenv("CHECKPOINTS_TABLE"),
+		DynamoDBEndpoint:       os.Getenv("DYNAMODB_ENDPOINT"),
+		EC2Endpoint:            os.Getenv("EC2_ENDPOINT"),
+		TagImageSnapshotsAfter: os.Getenv("EC2_TAG_IMAGE_SNAPSHOTS_AFTER") == "1",
+		Retention:              domain.DefaultRetention,
+		StuckAfter:             domain.DefaultStuckAfter,
 	}
 	if c.CheckpointsTable == "" {
 		return c, fmt.Errorf("CHECKPOINTS_TABLE must be set")

@@ -28,6 +28,7 @@ import (
 	"karbor/internal/domain"
 	"karbor/internal/lambdafn/background"
 	"karbor/internal/local/cfn"
+	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
@@ -250,7 +251,7 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 
 	// Conditions (the cfn package does not read them).
 	statements, _ := dig(rawTemplate(t), "Resources", "WorkerFunction", "Properties", "Policies").([]any)
-	var tagging, deleting, creating int
+	var tagging, deleting, creating, sources int
 	for _, p := range statements {
 		sts, _ := dig(p, "Statement").([]any)
 		for _, st := range sts {
@@ -265,12 +266,10 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 			if has("ec2:CreateTags") {
 				tagging++
 				// CreateTags only as part of CreateSnapshot or
-				// CreateImage, or with the checkpoint tag in the request
-				// (an image's snapshots).
+				// CreateImage: never after the fact (tag, then delete).
 				onCreate := dig(st, "Condition", "StringEquals", "ec2:CreateAction")
-				withTag := dig(st, "Condition", "Null", "aws:RequestTag/"+provider.TagCheckpointID)
-				if !reflect.DeepEqual(onCreate, []any{"CreateSnapshot", "CreateImage"}) && withTag != "false" {
-					t.Errorf("ec2:CreateTags has condition %v, want StringEquals ec2:CreateAction [CreateSnapshot CreateImage] or Null aws:RequestTag/%s false", dig(st, "Condition"), provider.TagCheckpointID)
+				if !reflect.DeepEqual(onCreate, []any{"CreateSnapshot", "CreateImage"}) || len(dig(st, "Condition").(map[string]any)) != 1 {
+					t.Errorf("ec2:CreateTags has condition %v, want only StringEquals ec2:CreateAction [CreateSnapshot CreateImage]", dig(st, "Condition"))
 				}
 			}
 			if has("ec2:DeleteSnapshot") || has("ec2:DeregisterImage") {
@@ -283,26 +282,35 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 			}
 			if has("ec2:CreateSnapshot") || has("ec2:CreateImage") || has("dynamodb:CreateBackup") {
 				creating++
-				// On the source: the ownership tag in tag mode (an
-				// !If on OwnershipByDefaultTag); on what is made: the
-				// checkpoint tag in the request.
+				// On the source: never the service's own (in every
+				// mode), and the ownership tag in tag mode (an !If on
+				// OwnershipByDefaultTag); on what is made: the checkpoint
+				// tag in the request.
 				// (the !If reads as its list of arguments here.)
 				onSource, isIf := dig(st, "Condition").([]any)
 				made := dig(st, "Condition", "Null", "aws:RequestTag/"+provider.TagCheckpointID)
-				imageSnapshots := reflect.DeepEqual(actions, []any{"ec2:CreateImage"}) && dig(st, "Condition") == nil &&
-					dig(st, "Resource") == "!Sub arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"
-				if !isIf && made != "false" && !imageSnapshots {
-					t.Errorf("%v has condition %v, want the ownership tag (in tag mode) or the checkpoint tag in the request", actions, dig(st, "Condition"))
+				if !isIf && made != "false" {
+					t.Errorf("%v has condition %v, want conditions on the source or the checkpoint tag in the request", actions, dig(st, "Condition"))
 				}
+				notService := "aws:ResourceTag/" + ownership.ServiceTag
 				if isIf && (len(onSource) != 3 || onSource[0] != "OwnershipByDefaultTag" ||
-					dig(onSource[1], "Null", "aws:ResourceTag/"+provider.TagProjectID) != "false") {
-					t.Errorf("%v has condition %v, want !If [OwnershipByDefaultTag, Null aws:ResourceTag/%s false, AWS::NoValue]", actions, onSource, provider.TagProjectID)
+					dig(onSource[1], "Null", "aws:ResourceTag/"+provider.TagProjectID) != "false" ||
+					dig(onSource[1], "Null", notService) != "true" ||
+					!reflect.DeepEqual(onSource[2], map[string]any{"Null": map[string]any{notService: "true"}})) {
+					t.Errorf("%v has condition %v, want !If [OwnershipByDefaultTag, Null {%s: false, %s: true}, Null {%s: true}]",
+						actions, onSource, "aws:ResourceTag/"+provider.TagProjectID, notService, notService)
+				}
+				if isIf {
+					sources++
 				}
 			}
 		}
 	}
-	if tagging != 2 || deleting != 1 || creating != 4 {
-		t.Errorf("ec2:CreateTags is in %d statements, the deletions in %d, the creations in %d; want 2, 1, 4", tagging, deleting, creating)
+	if sources != 2 {
+		t.Errorf("%d statements allow a create on a source (tables; volumes and instances), want 2", sources)
+	}
+	if tagging != 1 || deleting != 1 || creating != 3 {
+		t.Errorf("ec2:CreateTags is in %d statements, the deletions in %d, the creations in %d; want 1, 1, 3", tagging, deleting, creating)
 	}
 }
 

@@ -134,8 +134,10 @@ func Run(ctx context.Context, cfg Config) error {
 	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
-			Domain:    dom,
-			Clients:   &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint},
+			Domain: dom,
+			// A local EC2 endpoint (moto) cannot tag an image's
+			// snapshots in CreateImage; AWS's own (no endpoint) can.
+			Clients:   &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint, ImageSnapshotTagsAfter: ec2Endpoint != ""},
 			Log:       log.With("component", "worker"),
 			Ownership: own,
 		}

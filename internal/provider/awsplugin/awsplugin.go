@@ -29,6 +29,12 @@ import (
 type Clients interface {
 	DynamoDB() DynamoDBBackupAPI
 	EC2() EC2SnapshotAPI
+	// TagImageSnapshotsAfter reports an EC2 endpoint that cannot tag an
+	// image's snapshots in CreateImage's TagSpecifications (moto answers
+	// 500 NotImplementedError): the instance plugin then tags them with a
+	// CreateTags after CreateImage, and again before a delete. Off against
+	// AWS, whose worker role does not allow that CreateTags.
+	TagImageSnapshotsAfter() bool
 }
 
 // DynamoDBBackupAPI is what the DynamoDB table plugin and the ownership
@@ -55,15 +61,57 @@ type EC2SnapshotAPI interface {
 	DescribeVolumes(context.Context, *ec2.DescribeVolumesInput, ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error)
 }
 
+// Options tune how long the instance plugin waits for its images; the zero
+// value is the worker's (DefaultImagePoll, DefaultImageWait).
+type Options struct {
+	// ImagePoll is the time between two DescribeImages of pending images.
+	ImagePoll time.Duration
+	// ImageWait bounds the wait for pending images in one call (also
+	// bounded by the context's deadline less DeadlineReserve).
+	ImageWait time.Duration
+}
+
+// The worker's image wait: its Lambda timeout is 300 s, and what it does
+// after the wait (the outcome's write) needs a few seconds.
+const (
+	DefaultImagePoll = 15 * time.Second
+	DefaultImageWait = 4 * time.Minute
+	DeadlineReserve  = 30 * time.Second
+)
+
 // Plugins are the AWS provider's plugins by resource type, over these
 // clients; cfg gives the ownership tag they put on what they make, and
 // the tag keys they never copy from a plan's parameters.
-func Plugins(c Clients, cfg ownership.Config) map[string]provider.Plugin {
+func Plugins(c Clients, cfg ownership.Config, opts Options) map[string]provider.Plugin {
+	if opts.ImagePoll <= 0 {
+		opts.ImagePoll = DefaultImagePoll
+	}
+	if opts.ImageWait <= 0 {
+		opts.ImageWait = DefaultImageWait
+	}
 	return map[string]provider.Plugin{
 		provider.TypeDynamoDBTable: tablePlugin{c},
 		provider.TypeEC2Volume:     volumePlugin{c, cfg},
-		provider.TypeEC2Instance:   instancePlugin{c, cfg},
+		provider.TypeEC2Instance:   instancePlugin{c, cfg, opts},
 	}
+}
+
+// MaxFilterValues is how many values EC2 takes in one filter (and in one
+// id list); every filter the plugins build is split into calls of at most
+// this many.
+const MaxFilterValues = 200
+
+// chunks splits ids into slices of at most MaxFilterValues.
+func chunks(ids []string) [][]string {
+	var out [][]string
+	for len(ids) > MaxFilterValues {
+		out = append(out, ids[:MaxFilterValues])
+		ids = ids[MaxFilterValues:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
 }
 
 // serviceTags are the tags on everything the plugins make for a

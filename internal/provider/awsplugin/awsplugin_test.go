@@ -10,7 +10,7 @@ import (
 
 func TestAPluginForEachType(t *testing.T) {
 	aws, _ := provider.Get(provider.AWSID)
-	plugins := awsplugin.Plugins(nil, ownership.Config{})
+	plugins := awsplugin.Plugins(nil, ownership.Config{}, awsplugin.Options{})
 	if len(plugins) != len(aws.Schema.Options) {
 		t.Errorf("%d plugins for %d types", len(plugins), len(aws.Schema.Options))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -20,15 +21,28 @@ import (
 // with an AMI (CreateImage), which captures every attached EBS volume in a
 // snapshot and keeps what a restore needs to launch it again. The image is
 // named karbor-<checkpoint id>-<instance id> and tagged with the checkpoint,
-// the instance and the project; its snapshots get the same tags with an
-// explicit CreateTags (moto answers CreateImage with snapshot
-// TagSpecifications with a 500, and a CreateTags after the fact also
-// covers an image made by a worker that crashed before tagging). A retry
-// finds the image by its checkpoint tag (or, when AWS says the name is
-// taken, by its name) instead of making a second one.
+// the instance and the project, and so are its snapshots, in CreateImage's
+// TagSpecifications (or, against an endpoint that cannot, with CreateTags
+// after: Clients.TagImageSnapshotsAfter). A retry finds the image by its
+// checkpoint tag (or, when AWS says the name is taken, by its name) instead
+// of making a second one.
+//
+// An instance's node is recorded only once its image is available: a
+// pending image (minutes on AWS, its snapshot ids possibly missing
+// meanwhile) is waited for within the call, polling DescribeImages, at most
+// opts.ImageWait and never past the context's deadline less
+// DeadlineReserve; one still pending then is provider.ErrNotYet, which
+// hands the record back to the stream (the redelivery finds the same image
+// by tag). A failed image ends the node in error with AWS's reason, and is
+// deregistered so that a retry makes a new one. A longer wait is the
+// background-work mechanism restores need too (not built yet); until then
+// an image pending longer than the stream's retries (MaximumRetryAttempts
+// 5, each up to the 300 s timeout) leaves the checkpoint protecting, and
+// the sweeper ends it.
 type instancePlugin struct {
-	c   Clients
-	cfg ownership.Config
+	c    Clients
+	cfg  ownership.Config
+	opts Options
 }
 
 func imageName(c provider.Checkpoint, instanceID string) string {
@@ -36,7 +50,8 @@ func imageName(c provider.Checkpoint, instanceID string) string {
 }
 
 // images lists this checkpoint's images by instance (their resource tag),
-// with one paginated DescribeImages filtered by the checkpoint tag.
+// with one paginated DescribeImages filtered by the checkpoint tag; failed
+// ones too (a delete deregisters them; a protection passes over them).
 func (p instancePlugin) images(ctx context.Context, c provider.Checkpoint) (map[string][]ec2types.Image, error) {
 	found := map[string][]ec2types.Image{}
 	in := &ec2.DescribeImagesInput{
@@ -49,7 +64,7 @@ func (p instancePlugin) images(ctx context.Context, c provider.Checkpoint) (map[
 			return nil, fmt.Errorf("describe images: %w", err)
 		}
 		for _, im := range out.Images {
-			if tag(im.Tags, provider.TagCheckpointID) != c.ID || gone(im.State) {
+			if tag(im.Tags, provider.TagCheckpointID) != c.ID || im.State == ec2types.ImageStateDeregistered {
 				continue
 			}
 			id := tag(im.Tags, provider.TagResourceID)
@@ -62,62 +77,70 @@ func (p instancePlugin) images(ctx context.Context, c provider.Checkpoint) (map[
 	}
 }
 
+// gone reports an image that is not, and will not become, usable.
 func gone(s ec2types.ImageState) bool {
-	return s == ec2types.ImageStateDeregistered || s == ec2types.ImageStateFailed || s == ec2types.ImageStateError
+	switch s {
+	case ec2types.ImageStateDeregistered, ec2types.ImageStateFailed, ec2types.ImageStateError, ec2types.ImageStateInvalid:
+		return true
+	}
+	return false
 }
 
-// instances describes the instances by id, with their volumes: one
-// DescribeInstances and one DescribeVolumes (sizes, types, names) for all.
+// instances describes the instances by id, with their volumes: a paginated
+// DescribeInstances and DescribeVolumes (sizes, types, names) per
+// MaxFilterValues ids.
 func (p instancePlugin) instances(ctx context.Context, ids []string) (map[string]ec2types.Instance, map[string]ec2types.Volume, error) {
 	insts := map[string]ec2types.Instance{}
-	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}}}
 	var volIDs []string
-	for {
-		out, err := p.c.EC2().DescribeInstances(ctx, in)
-		if err != nil {
-			return nil, nil, fmt.Errorf("describe instances: %w", err)
-		}
-		for _, r := range out.Reservations {
-			for _, i := range r.Instances {
-				insts[aws.ToString(i.InstanceId)] = i
-				for _, m := range i.BlockDeviceMappings {
-					if m.Ebs != nil {
-						volIDs = append(volIDs, aws.ToString(m.Ebs.VolumeId))
+	for _, chunk := range chunks(ids) {
+		in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: chunk}}}
+		for {
+			out, err := p.c.EC2().DescribeInstances(ctx, in)
+			if err != nil {
+				return nil, nil, fmt.Errorf("describe instances: %w", err)
+			}
+			for _, r := range out.Reservations {
+				for _, i := range r.Instances {
+					insts[aws.ToString(i.InstanceId)] = i
+					for _, m := range i.BlockDeviceMappings {
+						if m.Ebs != nil {
+							volIDs = append(volIDs, aws.ToString(m.Ebs.VolumeId))
+						}
 					}
 				}
 			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
 		}
-		if aws.ToString(out.NextToken) == "" {
-			break
-		}
-		in.NextToken = out.NextToken
 	}
 	vols, err := describeVolumes(ctx, p.c, volIDs)
 	return insts, vols, err
 }
 
-// describeVolumes describes volumes by id, with one paginated
-// DescribeVolumes filtered by volume-id (a missing id is left out, not an
-// error).
+// describeVolumes describes volumes by id, with a paginated DescribeVolumes
+// filtered by volume-id per MaxFilterValues ids (a missing id is left out,
+// not an error).
 func describeVolumes(ctx context.Context, c Clients, ids []string) (map[string]ec2types.Volume, error) {
 	vols := map[string]ec2types.Volume{}
-	if len(ids) == 0 {
-		return vols, nil
+	for _, chunk := range chunks(ids) {
+		in := &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: chunk}}}
+		for {
+			out, err := c.EC2().DescribeVolumes(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("describe volumes: %w", err)
+			}
+			for _, v := range out.Volumes {
+				vols[aws.ToString(v.VolumeId)] = v
+			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
 	}
-	in := &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: ids}}}
-	for {
-		out, err := c.EC2().DescribeVolumes(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("describe volumes: %w", err)
-		}
-		for _, v := range out.Volumes {
-			vols[aws.ToString(v.VolumeId)] = v
-		}
-		if aws.ToString(out.NextToken) == "" {
-			return vols, nil
-		}
-		in.NextToken = out.NextToken
-	}
+	return vols, nil
 }
 
 type instanceOptions struct {
@@ -146,18 +169,33 @@ func (p instancePlugin) Protect(ctx context.Context, c provider.Checkpoint, item
 	if err != nil {
 		return fail(err)
 	}
+	images := make([]ec2types.Image, len(items))
 	each(len(items), func(i int) {
-		out[i] = p.protect(ctx, c, items[i], existing[items[i].Resource.ID], insts, vols)
+		images[i], out[i].Err = p.image(ctx, c, items[i], existing[items[i].Resource.ID], insts)
+	})
+	if err := p.await(ctx, images, out); err != nil {
+		return fail(err)
+	}
+	each(len(items), func(i int) {
+		if out[i].Err == nil {
+			out[i] = p.finish(ctx, c, items[i], images[i], insts[items[i].Resource.ID], vols)
+		}
 	})
 	return out
 }
 
-func (p instancePlugin) protect(ctx context.Context, c provider.Checkpoint, it provider.Item, existing []ec2types.Image,
-	insts map[string]ec2types.Instance, vols map[string]ec2types.Volume) provider.Outcome {
+// image makes the instance's image, or finds the one made by an earlier
+// try.
+func (p instancePlugin) image(ctx context.Context, c provider.Checkpoint, it provider.Item, existing []ec2types.Image,
+	insts map[string]ec2types.Instance) (ec2types.Image, error) {
 	id := it.Resource.ID
-	inst, ok := insts[id]
-	if !ok {
-		return provider.Outcome{Err: fmt.Errorf("instance %s not found", id)}
+	if _, ok := insts[id]; !ok {
+		return ec2types.Image{}, fmt.Errorf("instance %s not found", id)
+	}
+	for _, im := range existing {
+		if !gone(im.State) {
+			return im, nil
+		}
 	}
 	var opts instanceOptions
 	_ = json.Unmarshal(it.Params, &opts)
@@ -165,44 +203,130 @@ func (p instancePlugin) protect(ctx context.Context, c provider.Checkpoint, it p
 		opts.Description = "Karbor checkpoint " + c.ID
 	}
 	tags := serviceTags(c, id, p.cfg, opts.Tags)
-	var image ec2types.Image
-	if len(existing) > 0 {
-		image = existing[0]
-	} else {
-		name := imageName(c, id)
-		created, err := p.c.EC2().CreateImage(ctx, &ec2.CreateImageInput{
-			InstanceId:        aws.String(id),
-			Name:              aws.String(name),
-			Description:       aws.String(opts.Description),
-			NoReboot:          aws.Bool(!opts.Reboot),
-			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: tags}},
-		})
-		var imageID string
-		switch {
-		case err == nil:
-			imageID = aws.ToString(created.ImageId)
-		case errorCode(err) == "InvalidAMIName.Duplicate":
-			// Made by an earlier try whose tags did not land: the
-			// name is this checkpoint's and this instance's.
-		default:
-			return provider.Outcome{Err: fmt.Errorf("create image of %s: %w", id, err)}
+	specs := []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: tags}}
+	if !p.c.TagImageSnapshotsAfter() {
+		specs = append(specs, ec2types.TagSpecification{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags})
+	}
+	name := imageName(c, id)
+	created, err := p.c.EC2().CreateImage(ctx, &ec2.CreateImageInput{
+		InstanceId:        aws.String(id),
+		Name:              aws.String(name),
+		Description:       aws.String(opts.Description),
+		NoReboot:          aws.Bool(!opts.Reboot),
+		TagSpecifications: specs,
+	})
+	var imageID string
+	switch {
+	case err == nil:
+		imageID = aws.ToString(created.ImageId)
+	case errorCode(err) == "InvalidAMIName.Duplicate":
+		// Made by an earlier try whose tags did not land: the name is
+		// this checkpoint's and this instance's.
+	default:
+		return ec2types.Image{}, fmt.Errorf("create image of %s: %w", id, err)
+	}
+	return p.describeImage(ctx, imageID, name)
+}
+
+// await waits for the pending images among images (those of items without
+// an error yet), updating them in place; an image still pending at the
+// wait's end makes its outcome provider.ErrNotYet. It returns an error only
+// when DescribeImages fails.
+func (p instancePlugin) await(ctx context.Context, images []ec2types.Image, out []provider.Outcome) error {
+	deadline := time.Now().Add(p.opts.ImageWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-DeadlineReserve).Before(deadline) {
+		deadline = d.Add(-DeadlineReserve)
+	}
+	for {
+		pending := map[string][]int{}
+		var ids []string
+		for i, im := range images {
+			if out[i].Err == nil && im.State == ec2types.ImageStatePending {
+				id := aws.ToString(im.ImageId)
+				if len(pending[id]) == 0 {
+					ids = append(ids, id)
+				}
+				pending[id] = append(pending[id], i)
+			}
 		}
-		if image, err = p.describeImage(ctx, imageID, name); err != nil {
-			return provider.Outcome{Err: err}
+		if len(ids) == 0 {
+			return nil
+		}
+		if !time.Now().Add(p.opts.ImagePoll).Before(deadline) {
+			for _, idx := range pending {
+				for _, i := range idx {
+					out[i].Err = fmt.Errorf("image %s is still pending: %w", aws.ToString(images[i].ImageId), provider.ErrNotYet)
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.opts.ImagePoll):
+		}
+		for _, chunk := range chunks(ids) {
+			got, err := p.c.EC2().DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: chunk})
+			if err != nil && !notFound(err) {
+				return fmt.Errorf("describe images: %w", err)
+			}
+			seen := map[string]bool{}
+			if got != nil {
+				for _, im := range got.Images {
+					id := aws.ToString(im.ImageId)
+					seen[id] = true
+					for _, i := range pending[id] {
+						images[i] = im
+					}
+				}
+			}
+			for _, id := range chunk {
+				if !seen[id] {
+					// Deregistered meanwhile (by another's delete, say).
+					for _, i := range pending[id] {
+						images[i].State = ec2types.ImageStateDeregistered
+					}
+				}
+			}
 		}
 	}
-	// The image's snapshots carry the same tags, so that a delete finds
-	// them even after the image is gone.
-	snapIDs := imageSnapshots(image)
-	if len(snapIDs) > 0 {
-		if _, err := p.c.EC2().CreateTags(ctx, &ec2.CreateTagsInput{Resources: snapIDs, Tags: tags}); err != nil {
-			return provider.Outcome{Err: fmt.Errorf("tag the snapshots of image %s: %w", aws.ToString(image.ImageId), err)}
+}
+
+// finish records an available image; a failed one ends the node in error,
+// and is deregistered so that a retry makes another.
+func (p instancePlugin) finish(ctx context.Context, c provider.Checkpoint, it provider.Item, image ec2types.Image,
+	inst ec2types.Instance, vols map[string]ec2types.Volume) provider.Outcome {
+	imageID := aws.ToString(image.ImageId)
+	if image.State != ec2types.ImageStateAvailable {
+		reason := "no reason given"
+		if image.StateReason != nil && aws.ToString(image.StateReason.Message) != "" {
+			reason = aws.ToString(image.StateReason.Message)
+		}
+		err := fmt.Errorf("image %s of %s is %s: %s", imageID, it.Resource.ID, image.State, reason)
+		if image.State != ec2types.ImageStateDeregistered {
+			if _, derr := p.c.EC2().DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: image.ImageId}); derr != nil && !notFound(derr) {
+				err = fmt.Errorf("%w (and deregistering it: %w)", err, derr)
+			}
+		}
+		return provider.Outcome{Err: err}
+	}
+	if p.c.TagImageSnapshotsAfter() {
+		// The image's snapshots carry the same tags, so that a delete
+		// finds them even after the image is gone.
+		var opts instanceOptions
+		_ = json.Unmarshal(it.Params, &opts)
+		if snapIDs := imageSnapshots(image); len(snapIDs) > 0 {
+			tags := serviceTags(c, it.Resource.ID, p.cfg, opts.Tags)
+			if _, err := p.c.EC2().CreateTags(ctx, &ec2.CreateTagsInput{Resources: snapIDs, Tags: tags}); err != nil {
+				return provider.Outcome{Err: fmt.Errorf("tag the snapshots of image %s: %w", imageID, err)}
+			}
 		}
 	}
 	return restoreInfo(inst, image, vols)
 }
 
-// describeImage reads the image just made (by id) or found taken (by name).
+// describeImage reads the image just made (by id) or found taken (by name,
+// one not gone first).
 func (p instancePlugin) describeImage(ctx context.Context, imageID, name string) (ec2types.Image, error) {
 	in := &ec2.DescribeImagesInput{Owners: []string{"self"}}
 	if imageID != "" {
@@ -218,6 +342,9 @@ func (p instancePlugin) describeImage(ctx context.Context, imageID, name string)
 		if !gone(im.State) {
 			return im, nil
 		}
+	}
+	if len(out.Images) > 0 {
+		return out.Images[0], nil
 	}
 	return ec2types.Image{}, fmt.Errorf("image %s not found after it was made", imageID+name)
 }
@@ -291,9 +418,11 @@ func restoreInfo(inst ec2types.Instance, im ec2types.Image, vols map[string]ec2t
 }
 
 // Delete deregisters this checkpoint's images of the instances and deletes
-// their snapshots: those named by the images (tagged first, so that a crash
-// after the deregistration leaves them findable) and those found by the
-// checkpoint tag (an image deregistered by an earlier try).
+// their snapshots: those named by the images and those found by the
+// checkpoint tag (an image deregistered by an earlier try, then a crash).
+// The snapshots were tagged by CreateImage; where the endpoint cannot do
+// that (TagImageSnapshotsAfter), they are tagged again here first, in case
+// a crash came between CreateImage and the CreateTags after it.
 func (p instancePlugin) Delete(ctx context.Context, c provider.Checkpoint, resources []domain.Resource) []error {
 	errs := make([]error, len(resources))
 	images, err := p.images(ctx, c)
@@ -320,7 +449,7 @@ func (p instancePlugin) delete(ctx context.Context, c provider.Checkpoint, id st
 	}
 	for _, im := range images {
 		ids := imageSnapshots(im)
-		if len(ids) > 0 {
+		if len(ids) > 0 && p.c.TagImageSnapshotsAfter() {
 			_, err := p.c.EC2().CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: serviceTags(c, id, p.cfg, nil)})
 			if err != nil && !notFound(err) {
 				return fmt.Errorf("tag the snapshots of image %s: %w", aws.ToString(im.ImageId), err)
