@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -73,7 +74,17 @@ type Inventory struct {
 	Ownership ownership.Config
 	// Region is the clients' region, shown in extra_info.
 	Region string
+	// TableARNPrefix is "arn:<partition>:dynamodb:<region>:<account>:table/"
+	// (environment TABLE_ARN_PREFIX): with it, a table's DescribeTable and
+	// ListTagsOfResource run at once, for every name, so that a missing
+	// table, another project's and the service's own cost the same calls
+	// and about the same time as an owned one (no existence oracle by
+	// timing). Empty, they run one after the other, as far as needed.
+	TableARNPrefix string
 }
+
+// TableARNPrefixEnv is the environment variable of Inventory.TableARNPrefix.
+const TableARNPrefixEnv = "TABLE_ARN_PREFIX"
 
 var _ domain.Inventory = (*Inventory)(nil)
 
@@ -140,7 +151,7 @@ func (inv *Inventory) Check(ctx context.Context, projectID string, resources []d
 }
 
 // Show implements domain.Inventory. Cost: a table, DescribeTable and
-// ListTagsOfResource; a volume, one DescribeVolumes; an instance, one
+// ListTagsOfResource (at once with TableARNPrefix); a volume, one DescribeVolumes; an instance, one
 // DescribeInstances and one DescribeVolumes for its attached volumes.
 func (inv *Inventory) Show(ctx context.Context, projectID, typ, id string) (*domain.ProtectableInstance, error) {
 	if typ == domain.TypeDynamoDBTable {
@@ -238,11 +249,69 @@ type table struct {
 	desc *ddbtypes.TableDescription
 }
 
-// table returns a table the project may protect, or nil.
+// table returns a table the project may protect, or nil. With
+// TableARNPrefix it always issues DescribeTable and ListTagsOfResource, at
+// once, and only then refuses a table: missing, another project's, the
+// service's own and an owned table cost the same two calls (more only for
+// a table with more tags than ListTagsOfResource's page).
 func (inv *Inventory) table(ctx context.Context, projectID, name string) (*table, error) {
+	if inv.TableARNPrefix == "" {
+		return inv.tableInTurn(ctx, projectID, name)
+	}
+	arn := inv.TableARNPrefix + name
+	var (
+		tags    map[string]string
+		tagsErr error
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tags, tagsErr = inv.tableTags(ctx, arn)
+	}()
+	d, err := inv.describeTable(ctx, name)
+	wg.Wait()
+	var missing *ddbtypes.ResourceNotFoundException
+	switch {
+	case err != nil:
+		return nil, err
+	case d == nil:
+		return nil, nil
+	case aws.ToString(d.TableArn) != arn:
+		return nil, fmt.Errorf("inventory: table %s has ARN %s, not under %s=%s", name, aws.ToString(d.TableArn), TableARNPrefixEnv, inv.TableARNPrefix)
+	case errors.As(tagsErr, &missing):
+		// Deleted between the two calls.
+		return nil, nil
+	case tagsErr != nil:
+		return nil, tagsErr
+	}
+	return inv.ownedTable(projectID, d, tags), nil
+}
+
+// tableInTurn is table without TableARNPrefix: ListTagsOfResource takes the
+// ARN that DescribeTable returns, and the service's tables named in the
+// configuration are refused before any call.
+func (inv *Inventory) tableInTurn(ctx context.Context, projectID, name string) (*table, error) {
 	if inv.Ownership.ServiceTable(name) {
 		return nil, nil
 	}
+	d, err := inv.describeTable(ctx, name)
+	if d == nil || err != nil {
+		return nil, err
+	}
+	tags, err := inv.tableTags(ctx, aws.ToString(d.TableArn))
+	var missing *ddbtypes.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inv.ownedTable(projectID, d, tags), nil
+}
+
+// describeTable is the table's description, nil when it is missing.
+func (inv *Inventory) describeTable(ctx context.Context, name string) (*ddbtypes.TableDescription, error) {
 	out, err := inv.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	var missing *ddbtypes.ResourceNotFoundException
 	if errors.As(err, &missing) {
@@ -251,21 +320,19 @@ func (inv *Inventory) table(ctx context.Context, projectID, name string) (*table
 	if err != nil {
 		return nil, wrap("DescribeTable", err)
 	}
-	d := out.Table
-	if d == nil || d.TableArn == nil || !tableProtectable(d.TableStatus) {
+	if out.Table == nil || out.Table.TableArn == nil {
 		return nil, nil
 	}
-	tags, err := inv.tableTags(ctx, *d.TableArn)
-	if errors.As(err, &missing) {
-		return nil, nil
+	return out.Table, nil
+}
+
+// ownedTable applies the rule to a described table and its tags: the table
+// when the project may protect it, else nil.
+func (inv *Inventory) ownedTable(projectID string, d *ddbtypes.TableDescription, tags map[string]string) *table {
+	if !tableProtectable(d.TableStatus) || inv.Ownership.ServiceTable(aws.ToString(d.TableName)) || !inv.Ownership.Owns(projectID, tags) {
+		return nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if !inv.Ownership.Owns(projectID, tags) {
-		return nil, nil
-	}
-	return &table{d}, nil
+	return &table{d}
 }
 
 func tableProtectable(s ddbtypes.TableStatus) bool {
