@@ -101,4 +101,27 @@ func TestTableCallsTellNothing(t *testing.T) {
 	}
 }
 
+// TestListTagModeTableCalls: in tag mode a listing's tables take their tags
+// from the tagging API: DescribeTable alone per table, none for the
+// service's own.
+func TestListTagModeTableCalls(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	inv := w.inventory(ownership.ModeTag)
+	db := &counting{Client: w.env.DynamoDB}
+	inv.DynamoDB = db
+	page, err := inv.List(t.Context(), domain.InstanceQuery{Type: domain.TypeDynamoDBTable, Listing: domain.Listing{ProjectID: w.project, Limit: 10, Ascending: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(page.Items); !slices.Equal(got, []string{w.table}) {
+		t.Errorf("listed %v, want %v", got, []string{w.table})
+	}
+	// The project's tagged tables: its own, the service-tagged one and
+	// the one named in the configuration (refused without a call).
+	if got := db.take(); !slices.Equal(got, []string{"DescribeTable", "DescribeTable"}) {
+		t.Errorf("calls %v, want DescribeTable for the owned and the service-tagged table", got)
+	}
+}
+
 var _ inventory.DynamoDBAPI = (*counting)(nil)
