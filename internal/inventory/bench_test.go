@@ -1,11 +1,16 @@
 package inventory_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"karbor/internal/domain"
+	"karbor/internal/inventory"
 	"karbor/internal/ownership"
 	"karbor/internal/testsupport/invenv"
 )
@@ -40,6 +45,18 @@ func BenchmarkListTables300(b *testing.B) {
 			}
 		}
 	})
+	// With 10 ms more per DynamoDB call, about AWS's latency: what
+	// concurrency gains where the calls' latency, not moto's CPU, bounds.
+	slow := e.Inventory(ownership.Config{Mode: ownership.ModeTag})
+	slow.DynamoDB = slowDB{inv.DynamoDB}
+	b.Run("check-10ms", func(b *testing.B) {
+		for b.Loop() {
+			bad, err := slow.Check(b.Context(), p, res)
+			if err != nil || len(bad) != 0 {
+				b.Fatalf("Check: %v, %v", err, bad)
+			}
+		}
+	})
 	b.Run("check", func(b *testing.B) {
 		for b.Loop() {
 			bad, err := inv.Check(b.Context(), p, res)
@@ -48,4 +65,17 @@ func BenchmarkListTables300(b *testing.B) {
 			}
 		}
 	})
+}
+
+// slowDB adds 10 ms to each call.
+type slowDB struct{ inventory.DynamoDBAPI }
+
+func (s slowDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	time.Sleep(10 * time.Millisecond)
+	return s.DynamoDBAPI.DescribeTable(ctx, in, opts...)
+}
+
+func (s slowDB) ListTagsOfResource(ctx context.Context, in *dynamodb.ListTagsOfResourceInput, opts ...func(*dynamodb.Options)) (*dynamodb.ListTagsOfResourceOutput, error) {
+	time.Sleep(10 * time.Millisecond)
+	return s.DynamoDBAPI.ListTagsOfResource(ctx, in, opts...)
 }
