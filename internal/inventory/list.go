@@ -23,10 +23,12 @@ import (
 // type and N the page's size:
 //
 //   - tag mode, tables: ceil(P/100) GetResources (tagging API, filtered by
-//     the ownership tag), then DescribeTable and ListTagsOfResource for
-//     each item of the page and the next one (to tell More), and for any
-//     that state or tags drop (the tagging API is eventually consistent:
-//     DynamoDB's own tags decide).
+//     the ownership tag, with every tag of each table), then DescribeTable
+//     (for the state) for each item of the page and the next one (to tell
+//     More), and for any that its state drops. The tags GetResources
+//     returned decide: the tagging API is eventually consistent, so a tag
+//     changed in the last minutes may not show yet; plans (Check) and
+//     protection (Owned) read DynamoDB's own tags again.
 //   - tag mode, volumes: ceil(P/500) DescribeVolumes filtered by the tag
 //     (full descriptions, nothing more).
 //   - tag mode, instances: ceil(P/1000) DescribeInstances filtered by the
@@ -34,6 +36,9 @@ import (
 //   - account mode, tables ascending: ListTables from the marker (one call
 //     per 100 names), then DescribeTable and ListTagsOfResource per item
 //     looked at: O(page).
+//
+// Tables are looked up tableLookups at a time, as many as the page still
+// needs, then in order: the page stays exact and ordered.
 //   - account mode, tables descending, volumes and instances: every table,
 //     volume or instance of the account is listed (ListTables, DescribeVolumes,
 //     DescribeInstances, paginated): O(account), then as above.
@@ -49,21 +54,7 @@ func (inv *Inventory) List(ctx context.Context, q domain.InstanceQuery) (*domain
 		if err != nil {
 			return nil, err
 		}
-		next = func() (*domain.ProtectableInstance, bool, error) {
-			for {
-				name, ok, err := names()
-				if !ok || err != nil {
-					return nil, ok, err
-				}
-				t, err := inv.table(ctx, q.ProjectID, name)
-				if err != nil {
-					return nil, false, err
-				}
-				if t != nil {
-					return t.instance(inv.Region, false), true, nil
-				}
-			}
-		}
+		next = inv.tables(ctx, q, names)
 	case domain.TypeEC2Volume:
 		vols, err := inv.volumes(ctx, q.ProjectID, inv.tagFilter(q.ProjectID))
 		if err != nil {
@@ -147,14 +138,83 @@ func fromSlice(items []*domain.ProtectableInstance) func() (*domain.ProtectableI
 	}
 }
 
-// tableNames returns the names of the tables to look at, in the listing's
-// order after its marker, one at a time: the project's tagged tables (tag
-// mode) or the account's tables (account mode).
-func (inv *Inventory) tableNames(ctx context.Context, q domain.InstanceQuery) (func() (string, bool, error), error) {
+// tables returns the listing's tables one at a time, in the names' order:
+// it looks up, tableLookups at a time, as many names as the page still
+// needs (Limit items and one more to tell More), and again for those that
+// state, tags or the service's own drop.
+func (inv *Inventory) tables(ctx context.Context, q domain.InstanceQuery, names func() (tableRef, bool, error)) func() (*domain.ProtectableInstance, bool, error) {
+	var found []*table
+	given := 0
+	return func() (*domain.ProtectableInstance, bool, error) {
+		for len(found) == 0 {
+			var batch []tableRef
+			for len(batch) < max(q.Limit+1-given, 1) {
+				ref, ok, err := names()
+				if err != nil {
+					return nil, false, err
+				}
+				if !ok {
+					break
+				}
+				batch = append(batch, ref)
+			}
+			if len(batch) == 0 {
+				return nil, false, nil
+			}
+			looked := make([]*table, len(batch))
+			err := parallel(len(batch), func(k int) (err error) {
+				looked[k], err = inv.listedTable(ctx, q.ProjectID, batch[k])
+				return err
+			})
+			if err != nil {
+				return nil, false, err
+			}
+			for _, t := range looked {
+				if t != nil {
+					found = append(found, t)
+				}
+			}
+		}
+		t := found[0]
+		found = found[1:]
+		given++
+		return t.instance(inv.Region, false), true, nil
+	}
+}
+
+// tableRef is a table to look at in a listing: its name, and its tags when
+// the tagging API gave them (tag mode).
+type tableRef struct {
+	name string
+	tags map[string]string
+}
+
+// listedTable is a listed table the project may protect, or nil: with the
+// tagging API's tags, DescribeTable alone (for the state); without,
+// inv.table. The service's own tables drop before any call: the listing
+// shows only what the project owns, so no cost tells anything.
+func (inv *Inventory) listedTable(ctx context.Context, projectID string, ref tableRef) (*table, error) {
+	if inv.Ownership.ServiceTable(ref.name) {
+		return nil, nil
+	}
+	if ref.tags == nil {
+		return inv.table(ctx, projectID, ref.name)
+	}
+	d, err := inv.describeTable(ctx, ref.name)
+	if d == nil || err != nil {
+		return nil, err
+	}
+	return inv.ownedTable(projectID, d, ref.tags), nil
+}
+
+// tableNames returns the tables to look at, in the listing's order after
+// its marker, one at a time: the project's tagged tables with their tags
+// (tag mode) or the account's tables (account mode).
+func (inv *Inventory) tableNames(ctx context.Context, q domain.InstanceQuery) (func() (tableRef, bool, error), error) {
 	if inv.Ownership.Mode == ownership.ModeAccount && q.Ascending {
 		return inv.listTablesFrom(ctx, q.Marker), nil
 	}
-	var names []string
+	var names []tableRef
 	if inv.Ownership.Mode == ownership.ModeAccount {
 		all := inv.listTablesFrom(ctx, "")
 		for {
@@ -173,10 +233,10 @@ func (inv *Inventory) tableNames(ctx context.Context, q domain.InstanceQuery) (f
 			return nil, err
 		}
 	}
-	names = order(names, func(s string) string { return s }, q.Listing)
-	return func() (string, bool, error) {
+	names = order(names, func(r tableRef) string { return r.name }, q.Listing)
+	return func() (tableRef, bool, error) {
 		if len(names) == 0 {
-			return "", false, nil
+			return tableRef{}, false, nil
 		}
 		n := names[0]
 		names = names[1:]
@@ -186,25 +246,25 @@ func (inv *Inventory) tableNames(ctx context.Context, q domain.InstanceQuery) (f
 
 // listTablesFrom walks ListTables (alphabetical) after start, one page of
 // names at a time.
-func (inv *Inventory) listTablesFrom(ctx context.Context, start string) func() (string, bool, error) {
+func (inv *Inventory) listTablesFrom(ctx context.Context, start string) func() (tableRef, bool, error) {
 	var buf []string
 	done := false
 	in := &dynamodb.ListTablesInput{Limit: aws.Int32(100)}
 	if start != "" {
 		in.ExclusiveStartTableName = aws.String(start)
 	}
-	return func() (string, bool, error) {
+	return func() (tableRef, bool, error) {
 		for len(buf) == 0 {
 			if done {
-				return "", false, nil
+				return tableRef{}, false, nil
 			}
 			lister, ok := inv.DynamoDB.(TableLister)
 			if !ok {
-				return "", false, fmt.Errorf("inventory: the DynamoDB client cannot list tables")
+				return tableRef{}, false, fmt.Errorf("inventory: the DynamoDB client cannot list tables")
 			}
 			out, err := lister.ListTables(ctx, in)
 			if err != nil {
-				return "", false, wrap("ListTables", err)
+				return tableRef{}, false, wrap("ListTables", err)
 			}
 			buf = out.TableNames
 			in.ExclusiveStartTableName = out.LastEvaluatedTableName
@@ -212,25 +272,29 @@ func (inv *Inventory) listTablesFrom(ctx context.Context, start string) func() (
 		}
 		n := buf[0]
 		buf = buf[1:]
-		return n, true, nil
+		return tableRef{name: n}, true, nil
 	}
 }
 
-// taggedTables lists the names of the tables that carry the project's
-// ownership tag, with the tagging API.
-func (inv *Inventory) taggedTables(ctx context.Context, projectID string) ([]string, error) {
+// taggedTables lists the tables that carry the project's ownership tag,
+// with their tags, with the tagging API.
+func (inv *Inventory) taggedTables(ctx context.Context, projectID string) ([]tableRef, error) {
 	if inv.Tagging == nil {
 		return nil, errors.New("inventory: listing tables in tag mode needs the tagging API's client")
 	}
-	arns, err := inv.Tagging.TaggedARNs(ctx, "dynamodb:table", inv.Ownership.Key(), projectID)
+	found, err := inv.Tagging.Tagged(ctx, "dynamodb:table", inv.Ownership.Key(), projectID)
 	if err != nil {
 		return nil, wrap("GetResources", err)
 	}
-	var names []string
-	for _, arn := range arns {
-		if name := tableName(arn); name != "" {
-			names = append(names, name)
+	var tables []tableRef
+	for _, r := range found {
+		if name := tableName(r.ARN); name != "" {
+			tags := r.Tags
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			tables = append(tables, tableRef{name: name, tags: tags})
 		}
 	}
-	return names, nil
+	return tables, nil
 }

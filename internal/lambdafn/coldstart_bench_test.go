@@ -166,7 +166,7 @@ func benchColdStart(b *testing.B, cs coldStart) {
 		ensureOrders(b, e)
 		// moto loads its tagging API's backends on the first GetResources
 		// (about 2 s): not the function's cost.
-		if _, err := e.Tagging.TaggedARNs(b.Context(), "dynamodb:table", "k", "v"); err != nil {
+		if _, err := e.Tagging.Tagged(b.Context(), "dynamodb:table", "k", "v"); err != nil {
 			b.Fatal(err)
 		}
 		for _, k := range []string{"DYNAMODB_ENDPOINT", "EC2_ENDPOINT", "TAGGING_ENDPOINT"} {

@@ -23,10 +23,10 @@ type Client struct{ API API }
 
 var _ inventory.TaggingAPI = Client{}
 
-// TaggedARNs implements inventory.TaggingAPI: one GetResources call per
-// 100 resources.
-func (c Client) TaggedARNs(ctx context.Context, resourceType, key, value string) ([]string, error) {
-	var arns []string
+// Tagged implements inventory.TaggingAPI: one GetResources call per 100
+// resources.
+func (c Client) Tagged(ctx context.Context, resourceType, key, value string) ([]inventory.Tagged, error) {
+	var found []inventory.Tagged
 	in := &resourcegroupstaggingapi.GetResourcesInput{
 		TagFilters:          []types.TagFilter{{Key: aws.String(key), Values: []string{value}}},
 		ResourceTypeFilters: []string{resourceType},
@@ -38,10 +38,14 @@ func (c Client) TaggedARNs(ctx context.Context, resourceType, key, value string)
 			return nil, err
 		}
 		for _, m := range out.ResourceTagMappingList {
-			arns = append(arns, aws.ToString(m.ResourceARN))
+			tags := make(map[string]string, len(m.Tags))
+			for _, t := range m.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			found = append(found, inventory.Tagged{ARN: aws.ToString(m.ResourceARN), Tags: tags})
 		}
 		if aws.ToString(out.PaginationToken) == "" {
-			return arns, nil
+			return found, nil
 		}
 		in.PaginationToken = out.PaginationToken
 	}

@@ -30,8 +30,9 @@ func Start(route api.Route, opts ...Option) {
 }
 
 // Builder builds the inventory from the environment: the ownership
-// configuration (ownership.FromEnv), DYNAMODB_ENDPOINT and EC2_ENDPOINT
-// (local only) replacing AWS's endpoints.
+// configuration (ownership.FromEnv), TABLE_ARN_PREFIX (the template's
+// Globals), DYNAMODB_ENDPOINT and EC2_ENDPOINT (local only) replacing AWS's
+// endpoints.
 func Builder(opts ...Option) lambdafn.InventoryBuilder {
 	return func(cfg aws.Config) (domain.Inventory, error) {
 		own, err := ownership.FromEnv()
@@ -49,8 +50,9 @@ func Builder(opts ...Option) lambdafn.InventoryBuilder {
 					o.BaseEndpoint = aws.String(e)
 				}
 			}),
-			Ownership: own,
-			Region:    cfg.Region,
+			Ownership:      own,
+			Region:         cfg.Region,
+			TableARNPrefix: os.Getenv(inventory.TableARNPrefixEnv),
 		}
 		for _, o := range opts {
 			o(cfg, inv)

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,6 +131,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Tagging:   tagging.New(awsCfg, localEndpoint(endpoint)),
 		Ownership: own,
 		Region:    awsCfg.Region,
+		// moto's account; TABLE_ARN_PREFIX overrides it (another local
+		// endpoint's ARNs).
+		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
 	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {

@@ -50,7 +50,16 @@ func New(t testing.TB) *Env {
 
 // Inventory is an inventory over the env's clients.
 func (e *Env) Inventory(own ownership.Config) *inventory.Inventory {
-	return &inventory.Inventory{DynamoDB: e.DynamoDB, EC2: e.EC2, Tagging: e.Tagging, Ownership: own, Region: e.Config.Region}
+	return &inventory.Inventory{DynamoDB: e.DynamoDB, EC2: e.EC2, Tagging: e.Tagging, Ownership: own, Region: e.Config.Region,
+		TableARNPrefix: TableARNPrefix(e.Config.Region)}
+}
+
+// MotoAccount is the account moto_server answers for.
+const MotoAccount = "123456789012"
+
+// TableARNPrefix is inventory.Inventory's TableARNPrefix on moto in region.
+func TableARNPrefix(region string) string {
+	return "arn:aws:dynamodb:" + region + ":" + MotoAccount + ":table/"
 }
 
 // Project is a fresh project id.
