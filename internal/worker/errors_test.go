@@ -27,6 +27,7 @@ import (
 // failure) instead of ending the checkpoint in error; the retry finishes it
 // with what was already produced found again.
 func TestTransientFailureIsRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -56,6 +57,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 // A refusal's AWS message names the worker's role and account: the graph
 // shows a fixed text instead, and the checkpoint ends in error.
 func TestRefusalReasonIsMasked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -74,6 +76,7 @@ func TestRefusalReasonIsMasked(t *testing.T) {
 
 // One stuck checkpoint that cannot be ended does not hold back the others.
 func TestSweeperSkipsWhatItCannotEnd(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := e.get(e.newCheckpoint(provider.NoOpID, noop, nil)).UpdatedAt

@@ -44,6 +44,7 @@ func syntheticRecord(event, seq string, old, new map[string]events.DynamoDBAttri
 // Records that ask for nothing are not even looked up: a store that is
 // down does not fail them.
 func TestHandleIgnoresRecordsThatAskForNothing(t *testing.T) {
+	t.Parallel()
 	w := &worker.Worker{Domain: &domain.Service{Store: store.New(unreachable{}, "plans", "checkpoints"), Providers: provider.Lookup}, Clients: noClients{t}, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	resp, err := w.Handle(t.Context(), eventOf(
 		syntheticRecord("INSERT", "1", nil, statusImage("available")),
@@ -60,6 +61,7 @@ func TestHandleIgnoresRecordsThatAskForNothing(t *testing.T) {
 // A record the worker cannot finish is the batch's failure, and the
 // records after it are left for Lambda's retry.
 func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
 	good := e.record(c, "INSERT", domain.StatusProtecting)
@@ -87,6 +89,7 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 // The record of a checkpoint that no longer exists (expired by TTL) is
 // done: there is nothing to do.
 func TestHandleRecordOfVanishedCheckpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
 	insert := e.record(c, "INSERT", domain.StatusProtecting)

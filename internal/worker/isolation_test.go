@@ -14,6 +14,7 @@ import (
 // real hole: the graph once started from the resource's extra_info and
 // deletion trusted the ids in it.
 func TestDeleteNeverTouchesAnotherCheckpointsBackups(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	victim := e.protect(e.worker, e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil))

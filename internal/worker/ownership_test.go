@@ -143,6 +143,7 @@ func tagValue(tags []ec2types.Tag, key string) string {
 // snapshots tagged; a redelivery after a crash makes no second image; the
 // delete deregisters the image and deletes its snapshots.
 func TestInstanceProtectedWithImage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	inst, vol := e.instance()
 	w, clients := e.ownedWorker(e.tagMode())
@@ -253,6 +254,7 @@ func (e *env) snapshotsTagged(c *domain.Checkpoint) []ec2types.Snapshot {
 // one and the service's own table end their nodes in error with the
 // reason, and the checkpoint in error, while the owned ones are protected.
 func TestWorkerRefusesWhatTheProjectDoesNotOwn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	w, clients := e.ownedWorker(e.tagMode())
 	owned, untagged, others, removed := e.sourceTable(), e.sourceTable(), e.volume(), e.volume()
@@ -306,6 +308,7 @@ func TestWorkerRefusesWhatTheProjectDoesNotOwn(t *testing.T) {
 // and another project's are protected; the service's own table (by name,
 // and by its karbor:service tag) still is not.
 func TestAccountModeOwnsAllButTheServices(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cfg := e.tagMode()
 	cfg.Mode = ownership.ModeAccount
@@ -335,6 +338,7 @@ func TestAccountModeOwnsAllButTheServices(t *testing.T) {
 // and then fails on its snapshots ends error-deleting; the retry finds the
 // snapshots by their tags (the image is gone) and deletes them.
 func TestInstanceDeleteSurvivesACrash(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	inst, _ := e.instance()
 	w, _ := e.ownedWorker(e.tagMode())
@@ -369,6 +373,7 @@ func TestInstanceDeleteSurvivesACrash(t *testing.T) {
 // a fake CreateImage makes the untagged image on moto and then answers the
 // error AWS would.
 func TestInstanceImageNameTaken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	inst, _ := e.instance()
 	w, clients := e.ownedWorker(e.tagMode())
@@ -398,6 +403,7 @@ func TestInstanceImageNameTaken(t *testing.T) {
 // ownership check is not a refusal: the record fails (Lambda retries it),
 // nothing is made, the checkpoint stays protecting; the retry protects.
 func TestOwnershipCheckThrottledRetriesTheRecord(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	vol := e.volume()
 	w, clients := e.ownedWorker(e.tagMode())
@@ -424,6 +430,7 @@ func TestOwnershipCheckThrottledRetriesTheRecord(t *testing.T) {
 // available. moto's images are available at once: the wrapper answers
 // pending, and the wait is shortened to milliseconds.
 func TestPendingImageHandsTheRecordBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	inst, _ := e.instance()
 	w, clients := e.ownedWorker(accountMode)
@@ -451,6 +458,7 @@ func TestPendingImageHandsTheRecordBack(t *testing.T) {
 // in error with AWS's reason, and is deregistered. moto's images never
 // fail: the wrapper answers failed.
 func TestFailedImageEndsInError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	inst, _ := e.instance()
 	w, clients := e.ownedWorker(accountMode)

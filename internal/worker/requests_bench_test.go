@@ -108,6 +108,7 @@ func benchRequests(b *testing.B, typ string, n int) {
 // ListTagsOfResource per table (DynamoDB has no batch describe), one
 // DescribeVolumes for all volumes.
 func TestRequestsPerCheckpoint(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		typ               string
 		protect, again, d int
@@ -182,6 +183,7 @@ func (r *requestRun) checkpoint() (protect, redeliver, del int, detail string) {
 // the client, alone, and the record is done the first time: one backup per
 // table, no record failure, no other call repeated.
 func TestThrottledCallRetriedAlone(t *testing.T) {
+	t.Parallel()
 	r := newRequestRun(t, provider.TypeDynamoDBTable, 2)
 	var throttled atomic.Int32
 	r.w.Clients = &worker.AWSClients{Config: r.e.clients.Config, DynamoDBEndpoint: r.e.clients.DynamoDBEndpoint,

@@ -73,6 +73,7 @@ func (e *env) itemSize(c *domain.Checkpoint) int {
 // of the AWS form, which bounds them to 21 characters. What the API accepts
 // is a subset (its 64 KiB body limit also applies).
 func TestLargestCheckpointFits(t *testing.T) {
+	t.Parallel()
 	// 200 resources, names as long as the plan limit allows.
 	t.Run("200 resources", func(t *testing.T) { largestCheckpoint(t, domain.MaxResources, -1) })
 	// Names of 255 characters, as many resources as the limit allows.
@@ -179,6 +180,7 @@ func largestCheckpoint(t *testing.T, count, n int) {
 // (ValidationException "Item size ... exceeded") makes the worker write a
 // smaller graph, and the checkpoint ends in error with a reason that fits.
 func TestOversizedOutcomeEndsInError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// One resource whose name takes 300,000 bytes: the item (about 300 KB)
 	// is stored, but a graph repeating the name would pass 400 KB.
@@ -267,6 +269,7 @@ func (d *dynamoSizeRule) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 // TestOversizedStuckCheckpointEnds: the sweeper, too, ends a stuck
 // checkpoint whose graph DynamoDB refuses for its size, with a smaller one.
 func TestOversizedStuckCheckpointEnds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	name := strings.Repeat("n", 300_000)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: name}}, nil)

@@ -43,6 +43,7 @@ func (e *env) pending(status domain.Status) []string {
 }
 
 func TestSweeperEndsStuckCheckpoints(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	const limit = 2 * time.Hour
@@ -141,6 +142,7 @@ func TestSweeperEndsStuckCheckpoints(t *testing.T) {
 }
 
 func TestSweeperBatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	start := time.Now()
@@ -167,6 +169,7 @@ func TestSweeperBatch(t *testing.T) {
 
 // A checkpoint that ends in error-deleting or deleted leaves the index.
 func TestSettledCheckpointsLeavePendingIndex(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	noop := []domain.Resource{{ID: "server-1", Type: "OS::Nova::Server", Name: "Web server"}}
 	a := e.newCheckpoint(provider.NoOpID, noop, nil)

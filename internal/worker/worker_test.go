@@ -63,6 +63,7 @@ func (e *env) remove(w *worker.Worker, c *domain.Checkpoint) *domain.Checkpoint 
 }
 
 func TestWholeLifeOnAWSProvider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
 	table, volume := e.sourceTable(), e.volume()
@@ -155,6 +156,7 @@ func TestWholeLifeOnAWSProvider(t *testing.T) {
 }
 
 func TestRetentionOfDeletedCheckpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.worker.Domain.Retention = 48 * time.Hour
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "x", Type: "OS::Nova::Server", Name: "x"}}, nil)
@@ -167,6 +169,7 @@ func TestRetentionOfDeletedCheckpoint(t *testing.T) {
 }
 
 func TestPluginFailureEndsInError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	const missing, missingTable = "vol-0123456789abcdef0", "no-such-table"
@@ -217,6 +220,7 @@ func TestPluginFailureEndsInError(t *testing.T) {
 }
 
 func TestUnknownProviderEndsInError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.newCheckpoint("00000000-0000-4000-8000-000000000000", []domain.Resource{{ID: "r", Type: "OS::Nova::Server", Name: "r"}}, nil)
 	got := e.protect(e.worker, c)
@@ -226,6 +230,7 @@ func TestUnknownProviderEndsInError(t *testing.T) {
 }
 
 func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -266,6 +271,7 @@ func TestDeleteFailureEndsInErrorDeleting(t *testing.T) {
 }
 
 func TestRedeliveredBatchProtectsOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
@@ -298,6 +304,7 @@ func TestRedeliveredBatchProtectsOnce(t *testing.T) {
 // write's connection dropped): the record is reported failed, the
 // checkpoint stays protecting, and the retry finds the backups again.
 func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
@@ -349,6 +356,7 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 // A deletion whose status write failed after the plugins deleted
 // everything: the retry finds nothing left, which is success.
 func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -385,6 +393,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 // A worker cut off right after CreateBackup (its context ends: the Lambda
 // timeout, a shutdown): the record fails, and the retry reuses the backup.
 func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
@@ -426,6 +435,7 @@ func TestCrashAfterBackupIsRetriedWithoutSecondBackup(t *testing.T) {
 // worker writes nothing, and a later delete removes what the losing
 // protection produced (the plugins find it by name and tag).
 func TestSweeperWinsOverRunningProtection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
@@ -483,6 +493,7 @@ func TestSweeperWinsOverRunningProtection(t *testing.T) {
 // Protection and the sweeper racing for real, many times: exactly one of
 // them decides the outcome, and the other writes nothing.
 func TestSweeperRacesProtection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour}
@@ -557,6 +568,7 @@ func (a afterGet) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...f
 // protecting and before it writes: the protection's outcome stays, the
 // sweeper writes nothing.
 func TestProtectionWinsOverRunningSweeper(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -580,6 +592,7 @@ func TestProtectionWinsOverRunningSweeper(t *testing.T) {
 }
 
 func TestRedeliveredProtectRecordOfSettledCheckpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	clients := wrap(e.clients)
@@ -629,6 +642,7 @@ func (c *countingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateIte
 // A delete, delivered twice, racing with a redelivered protect record:
 // one deletion, nothing protected again.
 func TestDeleteRacesRedeliveredProtect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, volume := e.sourceTable(), e.volume()
 	for range 3 {
@@ -673,6 +687,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 }
 
 func TestNoOpProvider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	w := &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
 	resources := []domain.Resource{
@@ -706,6 +721,7 @@ func TestNoOpProvider(t *testing.T) {
 }
 
 func TestParametersReachPlugins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	table, plain, db := e.sourceTable(), e.volume(), e.volume()
 	params := map[string]json.RawMessage{
