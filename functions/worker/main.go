@@ -6,4 +6,4 @@ package main
 
 import "karbor/internal/lambdafn/background"
 
-func main() { background.Start(background.Worker) }
+func main() { background.StartWorker() }

@@ -118,8 +118,21 @@ func BenchmarkColdStart(b *testing.B) {
 		// An empty batch: the init is what is measured, and the worker's
 		// answer to no records is no failure.
 		{name: "worker", logicalID: api.LogicalID(bgfn.Worker.Name), event: []byte(`{"Records":[]}`), check: checkWorker},
+		// One sweep of an empty table; it links no plugin.
+		{name: "sweeper", logicalID: api.LogicalID(bgfn.Sweeper.Name), tables: true, event: []byte(`{}`), check: checkSweeper},
 	} {
 		b.Run(cs.name, func(b *testing.B) { benchColdStart(b, cs) })
+	}
+}
+
+// checkSweeper sweeps an empty table: nothing ended, nothing failed.
+func checkSweeper(b *testing.B, emu *rie.Emulator, event []byte) {
+	body := emu.Invoke(b, event)
+	var resp struct {
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.ErrorMessage != nil {
+		b.Fatalf("sweeper answered %s, want a sweep's result", body)
 	}
 }
 

@@ -21,20 +21,18 @@ import (
 	"karbor/internal/provider/awsplugin"
 )
 
-// pluginsOf builds a provider's plugins by resource type; a provider not
-// here, or a type without a plugin, produces nothing and succeeds at once.
-// ownersOf builds the provider's ownership check: every resource a plugin
-// is called for is checked right before.
-var (
-	pluginsOf = map[string]func(awsplugin.Clients, ownership.Config, awsplugin.Options) map[string]provider.Plugin{
-		provider.AWSID: awsplugin.Plugins,
+// providerWork builds a provider's plugins by resource type and its
+// ownership check (every resource a plugin is called for is checked right
+// before); ok is false for a provider that produces nothing and succeeds
+// at once. A function, not a package-level table, so that a binary that
+// links package worker for its sweeper alone links no plugin.
+func providerWork(providerID string, c awsplugin.Clients, cfg ownership.Config, o awsplugin.Options) (map[string]provider.Plugin, OwnershipCheck, bool) {
+	switch providerID {
+	case provider.AWSID:
+		return awsplugin.Plugins(c, cfg, o), &inventory.Inventory{DynamoDB: c.DynamoDB(), EC2: c.EC2(), Ownership: cfg}, true
 	}
-	ownersOf = map[string]func(awsplugin.Clients, ownership.Config) OwnershipCheck{
-		provider.AWSID: func(c awsplugin.Clients, cfg ownership.Config) OwnershipCheck {
-			return &inventory.Inventory{DynamoDB: c.DynamoDB(), EC2: c.EC2(), Ownership: cfg}
-		},
-	}
-)
+	return nil, nil, false
+}
 
 // OwnershipCheck tells whether a project owns resources, right before they
 // are protected (a tag can be removed after the plan was made): one error
@@ -139,11 +137,11 @@ func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, Ownersh
 	if _, ok := provider.Get(providerID); !ok {
 		return nil, nil, fmt.Errorf("provider %s is not configured", providerID)
 	}
-	build, ok := pluginsOf[providerID]
+	plugins, owners, ok := providerWork(providerID, w.Clients, w.Ownership, w.Plugins)
 	if !ok {
 		return nil, nil, nil
 	}
-	return build(w.Clients, w.Ownership, w.Plugins), ownersOf[providerID](w.Clients, w.Ownership), nil
+	return plugins, owners, nil
 }
 
 // byType groups the plan's resources by type, as indexes into resources.

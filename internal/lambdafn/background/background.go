@@ -6,7 +6,6 @@ package background
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -20,22 +19,6 @@ import (
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
-
-// starts runs each background function, by name.
-var starts = map[string]func(){
-	Worker.Name:  startWorker,
-	Sweeper.Name: startSweeper,
-}
-
-// Start runs a background function and never returns.
-func Start(b Function) {
-	start, ok := starts[b.Name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "no background function %q\n", b.Name)
-		os.Exit(1)
-	}
-	start()
-}
 
 // setup builds what the background functions share, once per execution
 // environment.
@@ -57,8 +40,10 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 		ImageSnapshotTagsAfter: cfg.TagImageSnapshotsAfter}, log
 }
 
-// startWorker runs the stream worker.
-func startWorker() {
+// StartWorker runs the stream worker (Worker) and never returns. Each
+// background function has its own start, which its main calls: a binary
+// links only its own function's code (the sweeper no plugin).
+func StartWorker() {
 	cfg, st, clients, log := setup()
 	owners, err := ownership.FromEnv()
 	if err != nil {
@@ -70,8 +55,9 @@ func startWorker() {
 	lambda.Start(w.Handle)
 }
 
-// startSweeper runs the sweeper, on a schedule.
-func startSweeper() {
+// StartSweeper runs the sweeper (Sweeper), on a schedule, and never
+// returns.
+func StartSweeper() {
 	cfg, st, _, log := setup()
 	s := &worker.Sweeper{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Log: log, StuckAfter: cfg.StuckAfter}
 	// The scheduled event carries nothing the sweep needs.

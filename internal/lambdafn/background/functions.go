@@ -11,7 +11,9 @@ import (
 // Function is a Lambda function that is not behind the HTTP API. Its
 // template block is hand-written (its event source and policy are its own);
 // `make generate` derives its build target and functions/<Name>/main.go,
-// which calls Start with it; its logical id is api.LogicalID(Name). Its
+// which calls Start<GoName> (StartWorker, StartSweeper: a start per
+// function, checked by the compiler, so that each binary links only its
+// own); its logical id is api.LogicalID(Name). Its
 // sample events are events/<Name>-<case>.json.
 type Function struct {
 	Name string // folder under functions/

@@ -393,7 +393,7 @@ func main() { lambdafn.Start(api.`+GoName(r.Name)+`) }
 func backgroundMain(b background.Function) ([]byte, error) {
 	return goSource("// Command "+b.Name+" "+b.Doc, `import "karbor/internal/lambdafn/background"
 
-func main() { background.Start(background.`+GoName(b.Name)+`) }
+func main() { background.Start`+GoName(b.Name)+`() }
 `)
 }
 
