@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -608,7 +609,7 @@ var transientCodes = map[string]bool{
 	"ServiceUnavailable": true, "Unavailable": true, "InternalError": true, "InternalFailure": true,
 	"InternalServerError": true, "InternalServiceError": true, "RequestLimitExceeded": true,
 	"ThrottlingException": true, "Throttling": true, "ProvisionedThroughputExceededException": true,
-	"RequestThrottled": true, "LimitExceededException": true,
+	"RequestThrottled": true, "LimitExceededException": true, "RequestTimeout": true, "RequestTimeoutException": true,
 }
 
 // wrap names the operation and marks an error that may pass as
@@ -621,7 +622,10 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// Transient reports whether an AWS error may pass on a later attempt.
+// Transient reports whether an AWS error may pass on a later attempt:
+// throttling, limits on concurrent work, AWS's own failures (5xx),
+// connection failures. The one classification of the service: the API
+// answers such an error 503, the worker hands its record back.
 func Transient(err error) bool {
 	if errors.Is(err, domain.ErrUnavailable) {
 		return true
@@ -634,6 +638,10 @@ func Transient(err error) bool {
 		return true
 	}
 	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
 		return true
 	}
 	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary

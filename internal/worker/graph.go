@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"karbor/internal/domain"
+	"karbor/internal/inventory"
 	"karbor/internal/provider"
 )
 
@@ -265,18 +265,6 @@ func denied(code string) bool {
 // The worker hands such a record back to the stream instead of ending the
 // checkpoint in error; if it never passes, the sweeper ends it.
 func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, provider.ErrNotYet) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "Throttling", "RequestLimitExceeded", "ProvisionedThroughputExceededException",
-			"LimitExceededException", "InternalServerError", "InternalFailure", "InternalError",
-			"ServiceUnavailable", "Unavailable", "RequestTimeout", "RequestTimeoutException":
-			return true
-		}
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, provider.ErrNotYet) || inventory.Transient(err)
 }
