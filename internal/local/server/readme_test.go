@@ -23,23 +23,29 @@ import (
 // the AWS Provider's section, pointed at base instead of port 3000.
 func walkThrough(t *testing.T, base string) string {
 	t.Helper()
+	return strings.ReplaceAll(readmeBlocks(t, "## Walk-through", "### The same on the AWS Provider"), "http://127.0.0.1:3000", base)
+}
+
+// readmeBlocks returns the sh blocks of README.md between two headings.
+func readmeBlocks(t *testing.T, fromHeading, toHeading string) string {
+	t.Helper()
 	raw, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(raw)
-	from, to := strings.Index(text, "## Walk-through"), strings.Index(text, "### The same on the AWS Provider")
+	from, to := strings.Index(text, fromHeading), strings.Index(text, toHeading)
 	if from < 0 || to < from {
-		t.Fatal("README.md has no walk-through section")
+		t.Fatalf("README.md has no section %q before %q", fromHeading, toHeading)
 	}
 	var script strings.Builder
 	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[from:to], -1) {
 		script.WriteString(m[1])
 	}
 	if script.Len() == 0 {
-		t.Fatal("no sh blocks in the walk-through")
+		t.Fatalf("no sh blocks in README.md's %q", fromHeading)
 	}
-	return strings.ReplaceAll(script.String(), "http://127.0.0.1:3000", base)
+	return script.String()
 }
 
 // bash runs a script as pasted into a terminal (no -e: each failing step
@@ -126,19 +132,7 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	karborCLI(t)
 	endpoint := testenv.Endpoint(t)
 	c := start(t, endpoint)
-	raw, err := os.ReadFile("../../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(raw)
-	from, to := strings.Index(text, "### The same on the AWS Provider"), strings.Index(text, "## Deploying")
-	if from < 0 || to < from {
-		t.Fatal("README.md has no AWS Provider walk-through")
-	}
-	var script strings.Builder
-	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[from:to], -1) {
-		script.WriteString(m[1])
-	}
+	script := readmeBlocks(t, "### The same on the AWS Provider", "## Deploying")
 	dir := t.TempDir()
 	demo := filepath.Join(dir, "karbor-demo-resources")
 	if out, err := exec.Command("go", "build", "-o", demo, "karbor/internal/local/cmd/karbor-demo-resources").CombinedOutput(); err != nil {
@@ -148,7 +142,7 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	if err := os.WriteFile(file, []byte(endpoint+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	aws := strings.ReplaceAll(script.String(), "make -s demo-resources", "ENDPOINT_FILE="+file+" "+demo)
+	aws := strings.ReplaceAll(script, "make -s demo-resources", "ENDPOINT_FILE="+file+" "+demo)
 	out := bash(t, walkThroughFunctions(walkThrough(t, c.base))+aws)
 
 	if n := strings.Count(out, "FAILED"); n != 1 || !strings.Contains(out, "Resource AWS::EC2::Volume vol-0123456789abcdef0 is not a protectable instance of this project.") {
