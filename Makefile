@@ -38,6 +38,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #                and an EC2 instance, tagged as the walk-through project's, on
 #                the endpoint of a running `make run`; prints the volume's
 #                and the instance's ids
+#   make demo-items TABLE=<name>  print a table's items on that endpoint
+#                (the walk-through's restored table)
 #   make lint    gofmt check, go vet, staticcheck, cfn-lint
 #   make bench   the benchmarks
 #   make clean   remove build/, .aws-sam/ and .bin/
@@ -99,6 +101,11 @@ ENDPOINT_FILE := $(BIN)/local-endpoint
 .PHONY: demo-resources
 demo-resources:
 	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/local/cmd/karbor-demo-resources
+
+.PHONY: demo-items
+demo-items:
+	@test -n "$(TABLE)" || { echo "usage: make demo-items TABLE=<table name>" >&2; exit 2; }
+	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/local/cmd/karbor-demo-resources items '$(TABLE)'
 
 .PHONY: lint
 lint: tools require-cfn-lint

@@ -3,17 +3,25 @@
 // named "orders", an EBS volume and an EC2 instance (with its attached root
 // volume), each tagged as owned by the walk-through's project
 // (karbor:project-id = DEMO_PROJECT, e486a2f49695423ca9c47e589b948108 by
-// default). It prints the volume's and the instance's ids on one line.
+// default), with three orders in the table. It prints the volume's and the
+// instance's ids on one line.
+//
+// With the argument "items TABLE" it prints the items of a table on that
+// endpoint instead, one JSON object a line, sorted (the walk-through shows
+// a restored table's items with it: make demo-items TABLE=...).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -50,6 +58,9 @@ func run(ctx context.Context) error {
 		key = ownership.DefaultTagKey
 	}
 	db := awscfg.DynamoDB(cfg, endpoint)
+	if len(os.Args) == 3 && os.Args[1] == "items" {
+		return printItems(ctx, db, os.Args[2])
+	}
 	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String("orders"),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("order_id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
@@ -72,6 +83,14 @@ func run(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("create table orders: %w", err)
 	}
+	for i, item := range []string{"keyboard", "monitor", "lamp"} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("orders"), Item: map[string]ddbtypes.AttributeValue{
+			"order_id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("order-%d", i+1)},
+			"item":     &ddbtypes.AttributeValueMemberS{Value: item},
+		}}); err != nil {
+			return fmt.Errorf("put an order: %w", err)
+		}
+	}
 	tags := func(t ec2types.ResourceType, name string) []ec2types.TagSpecification {
 		return []ec2types.TagSpecification{{ResourceType: t, Tags: []ec2types.Tag{
 			{Key: aws.String(key), Value: aws.String(project)}, {Key: aws.String("Name"), Value: aws.String(name)}}}}
@@ -90,5 +109,34 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("run instance: %w", err)
 	}
 	fmt.Println(aws.ToString(vol.VolumeId), aws.ToString(run.Instances[0].InstanceId))
+	return nil
+}
+
+// printItems prints every item of a table, one JSON object a line, sorted.
+// A Scan: a development aid on the local endpoint, never a request path.
+func printItems(ctx context.Context, db *dynamodb.Client, table string) error {
+	var lines []string
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", table, err)
+		}
+		for _, it := range page.Items {
+			var m map[string]any
+			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+				return err
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, string(b))
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
 	return nil
 }
