@@ -159,6 +159,8 @@ func (s *Service) callerMove(ctx context.Context, m Move, projectID, providerID,
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, checkpointNotFound(id)
+	case errors.Is(err, ErrBusy):
+		return false, refuse(Conflict, "Checkpoint %s is being restored or verified: it cannot be %s until that ends.", id, verb)
 	case errors.Is(err, ErrConflict) && s.expired(c):
 		return false, checkpointNotFound(id) // as show answers: gone, only not yet removed
 	case errors.Is(err, ErrConflict) && m.DoneIn(c.Status):

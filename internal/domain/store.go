@@ -17,7 +17,8 @@ type Store interface {
 	// on the status it leaves. It returns the checkpoint as written,
 	// ErrNotFound when there is none at this project and provider, or
 	// ErrConflict with the checkpoint as it is when its status is not one
-	// of t.From.
+	// of t.From. A move into deleting is also refused while a restore or
+	// verification marks the checkpoint: ErrBusy, with the checkpoint.
 	SetStatus(ctx context.Context, t Transition) (*Checkpoint, error)
 	ListCheckpoints(ctx context.Context, q CheckpointQuery) (*Page[*Checkpoint], error)
 	// Stuck lists up to max checkpoints that entered status (an in-flight
@@ -29,6 +30,8 @@ type Store interface {
 	UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*Plan, error)
 	DeletePlan(ctx context.Context, projectID, id string) error
 	ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], error)
+
+	TaskStore
 }
 
 // Errors a Store returns; match them with errors.Is.
@@ -37,6 +40,9 @@ var (
 	ErrConflict  = errors.New("conflicting status")
 	ErrExists    = errors.New("already exists")
 	ErrBadMarker = errors.New("marker is not an item of this listing")
+	// ErrBusy: the checkpoint is marked by a restore or verification in
+	// progress, so it cannot be deleted.
+	ErrBusy = errors.New("checkpoint busy with a restore or verification")
 )
 
 // Transition is a status change of one checkpoint.

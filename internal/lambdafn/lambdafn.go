@@ -135,7 +135,9 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		if err != nil {
 			return nil, err
 		}
-		svc.Domain.Store = store.New(db, plans, checkpoints)
+		// TASKS_TABLE (restores and verifications) is set by Globals; a
+		// route that reaches it without one fails its calls, not its init.
+		svc.Domain.Store = store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE"))
 		if route.IsIdempotent() {
 			table := os.Getenv("IDEMPOTENCY_TABLE")
 			if table == "" {

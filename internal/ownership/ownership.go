@@ -70,7 +70,7 @@ func FromEnv() (Config, error) {
 	if len(c.TagKey) > 128 {
 		return Config{}, fmt.Errorf("OWNERSHIP_TAG_KEY is longer than AWS's 128 characters")
 	}
-	for _, name := range []string{os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE"), os.Getenv("IDEMPOTENCY_TABLE")} {
+	for _, name := range []string{os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE"), os.Getenv("IDEMPOTENCY_TABLE"), os.Getenv("TASKS_TABLE")} {
 		if name != "" {
 			c.ServiceTables = append(c.ServiceTables, name)
 		}

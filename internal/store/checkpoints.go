@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -175,6 +176,11 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 	cond := expression.AttributeExists(expression.Name(attrID)).
 		And(expression.Name(attrProviderID).Equal(expression.Value(t.ProviderID))).
 		And(inFrom)
+	if t.To == domain.StatusDeleting {
+		// Not while a restore or verification marks it (tasks.go): the
+		// busy set is removed by DynamoDB with its last element.
+		cond = cond.And(expression.AttributeNotExists(expression.Name(attrBusy)))
+	}
 
 	// change marks this write, so that a retry of it by the SDK (after a
 	// lost response) recognises its own change instead of a conflict.
@@ -235,6 +241,9 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 		}
 		if c.ProviderID != t.ProviderID {
 			return nil, domain.ErrNotFound
+		}
+		if _, busy := old[attrBusy]; busy && t.To == domain.StatusDeleting && slices.Contains(t.From, c.Status) {
+			return c, domain.ErrBusy
 		}
 		return c, domain.ErrConflict
 	}

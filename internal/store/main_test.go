@@ -235,6 +235,7 @@ func TestAPIHasNoScan(t *testing.T) {
 func TestTablesMatchStore(t *testing.T) {
 	t.Parallel()
 	plans, checkpoints := testenv.Tables(t)
+	tasks := testenv.TasksTable(t)
 	db := testenv.DynamoDB(t)
 	for _, tc := range []struct {
 		table   string
@@ -243,6 +244,7 @@ func TestTablesMatchStore(t *testing.T) {
 	}{
 		{plans, []string{store.IndexByProject, store.IndexByAll}, ""},
 		{checkpoints, []string{store.IndexByProject, store.IndexByProvider, store.IndexByPlan, store.IndexByStatus, store.IndexByPlanAll, store.IndexByStatusAll, store.IndexByPending}, store.TTLAttribute},
+		{tasks, []string{store.IndexByProject, store.IndexByAll, store.IndexTasksByCheckpoint, store.IndexTasksByCheckpointAll, store.IndexByStatus, store.IndexByStatusAll, store.IndexTasksByDue}, ""},
 	} {
 		desc, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(tc.table)})
 		if err != nil {

@@ -50,6 +50,13 @@ func (r replayingAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInp
 	return r.db.DeleteItem(ctx, in, opts...)
 }
 
+func (r replayingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if _, err := r.db.TransactWriteItems(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return r.db.TransactWriteItems(ctx, in, opts...)
+}
+
 // A write retried after its response was lost keeps the outcome of its first
 // attempt: the retry's failed condition is the write's own doing.
 func TestRetriedWrites(t *testing.T) {

@@ -96,6 +96,9 @@ type API interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	// TransactWriteItems writes a task with its checkpoint's mark
+	// (tasks.go).
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -105,11 +108,19 @@ type Store struct {
 	db               API
 	plansTable       string
 	checkpointsTable string
+	tasksTable       string
 }
 
 // New returns a store over the two tables.
 func New(db API, plansTable, checkpointsTable string) *Store {
 	return &Store{db: db, plansTable: plansTable, checkpointsTable: checkpointsTable}
+}
+
+// WithTasks sets the table of restores and verifications (tasks.go) and
+// returns s; a store without one fails every task call.
+func (s *Store) WithTasks(tasksTable string) *Store {
+	s.tasksTable = tasksTable
+	return s
 }
 
 // ShardOf is the shard of an item in the sharded index keys: a hash (FNV-1a)

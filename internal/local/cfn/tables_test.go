@@ -107,6 +107,32 @@ func TestTablesFromTemplate(t *testing.T) {
 			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
 			BillingMode:          types.BillingModePayPerRequest,
 		},
+		"TasksTable": {
+			Tags: serviceTag,
+			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_all", "S",
+				"list_checkpoint", "S", "list_all_checkpoint", "S", "list_status", "S", "list_all_status", "S",
+				"list_order", "S", "due", "S", "due_at", "N"),
+			KeySchema:   keys("id", "project_id"),
+			BillingMode: types.BillingModePayPerRequest,
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				gsi("by_project", "list_project", "list_order"),
+				gsi("by_all", "list_all", "list_order"),
+				gsi("by_checkpoint", "list_checkpoint", "list_order"),
+				gsi("by_checkpoint_all", "list_all_checkpoint", "list_order"),
+				gsi("by_status", "list_status", "list_order"),
+				gsi("by_status_all", "list_all_status", "list_order"),
+				// The runner's sparse index: keys only (domain.TaskKey).
+				{
+					IndexName:  aws.String("by_due"),
+					KeySchema:  keys("due", "due_at"),
+					Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+				},
+			},
+			StreamSpecification: &types.StreamSpecification{
+				StreamEnabled:  aws.Bool(true),
+				StreamViewType: types.StreamViewTypeNewAndOldImages,
+			},
+		},
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("Tables() =\n%s\nwant\n%s", jsonText(tables), jsonText(want))
@@ -154,6 +180,7 @@ func TestTableTTLAttribute(t *testing.T) {
 		"CheckpointsTable": "expires_at",
 		"PlansTable":       "",
 		"IdempotencyTable": "expires_at",
+		"TasksTable":       "",
 		"HttpApi":          "", // not a table
 		"NoSuchResource":   "",
 	} {

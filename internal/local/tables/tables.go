@@ -22,6 +22,7 @@ const (
 	Plans       = "PlansTable"
 	Checkpoints = "CheckpointsTable"
 	Idempotency = "IdempotencyTable"
+	Tasks       = "TasksTable"
 )
 
 // Names are the physical table names, by logical id.

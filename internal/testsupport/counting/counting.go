@@ -34,7 +34,7 @@ type Counts struct {
 	QueryItems []int // items each Query returned
 	Scanned    []int // items each Query evaluated, as the server reports
 	GetItems   int
-	Writes     int // PutItem, UpdateItem and DeleteItem calls
+	Writes     int // PutItem, UpdateItem, DeleteItem and TransactWriteItems calls
 }
 
 // Read is the number of items read: every item each Query evaluated, and
@@ -71,6 +71,13 @@ func (a *API) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...fu
 	a.counts.GetItems++
 	a.mu.Unlock()
 	return a.DB.GetItem(ctx, in, opts...)
+}
+
+func (a *API) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	a.mu.Lock()
+	a.counts.Writes++
+	a.mu.Unlock()
+	return a.DB.TransactWriteItems(ctx, in, opts...)
 }
 
 func (a *API) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {

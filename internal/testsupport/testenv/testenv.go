@@ -96,11 +96,26 @@ func Tables(t testing.TB) (plans, checkpoints string) {
 	return plans, checkpoints
 }
 
-// Store returns a store over fresh tables.
+// TasksTable creates a fresh table of restores and verifications for one
+// test and returns its name.
+func TasksTable(t testing.TB) string {
+	t.Helper()
+	base := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	if len(base) > 80 {
+		base = base[:80]
+	}
+	name := sanitize(fmt.Sprintf("tasks-%s-%d-%d", base, os.Getpid(), counter.Add(1)))
+	if err := tables.Ensure(context.Background(), DynamoDB(t), tables.Names{tables.Tasks: name}); err != nil {
+		t.Fatalf("create tasks table: %v", err)
+	}
+	return name
+}
+
+// Store returns a store over fresh tables (tasks included).
 func Store(t testing.TB) *store.Store {
 	t.Helper()
 	plans, checkpoints := Tables(t)
-	return store.New(DynamoDB(t), plans, checkpoints)
+	return store.New(DynamoDB(t), plans, checkpoints).WithTasks(TasksTable(t))
 }
 
 // sanitize keeps to DynamoDB's table name characters.

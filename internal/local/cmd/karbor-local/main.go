@@ -41,6 +41,7 @@ func main() {
 		PlansTable:       env("PLANS_TABLE", "karbor-plans"),
 		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
 		IdempotencyTable: env("IDEMPOTENCY_TABLE", "karbor-idempotency"),
+		TasksTable:       env("TASKS_TABLE", "karbor-tasks"),
 		Log:              log,
 	}
 	if err := server.Run(ctx, cfg); err != nil {
