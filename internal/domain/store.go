@@ -29,6 +29,8 @@ type Store interface {
 	UpdatePlan(ctx context.Context, projectID, id string, u PlanUpdate) (*Plan, error)
 	DeletePlan(ctx context.Context, projectID, id string) error
 	ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], error)
+
+	OperationLogStore
 }
 
 // Errors a Store returns; match them with errors.Is.

@@ -243,6 +243,7 @@ func TestTablesMatchStore(t *testing.T) {
 	}{
 		{plans, []string{store.IndexByProject, store.IndexByAll}, ""},
 		{checkpoints, []string{store.IndexByProject, store.IndexByProvider, store.IndexByPlan, store.IndexByStatus, store.IndexByPlanAll, store.IndexByStatusAll, store.IndexByPending}, store.TTLAttribute},
+		{testenv.OperationLogsTable(t), []string{store.IndexByProject, store.IndexByAll, store.IndexByCheckpoint, store.IndexByStatus}, ""},
 	} {
 		desc, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(tc.table)})
 		if err != nil {

@@ -105,6 +105,7 @@ type Store struct {
 	db               API
 	plansTable       string
 	checkpointsTable string
+	oplogsTable      string // WithOperationLogs
 }
 
 // New returns a store over the two tables.

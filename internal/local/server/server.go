@@ -59,7 +59,10 @@ type Config struct {
 	// IdempotencyTable holds Idempotency-Key answers; empty means
 	// "karbor-idempotency".
 	IdempotencyTable string
-	Log              *slog.Logger
+	// OperationLogsTable holds the operation logs; empty means
+	// karbor-operation-logs.
+	OperationLogsTable string
+	Log                *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
 }
@@ -111,14 +114,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.IdempotencyTable == "" {
 		cfg.IdempotencyTable = "karbor-idempotency"
 	}
-	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable}); err != nil {
+	if cfg.OperationLogsTable == "" {
+		cfg.OperationLogsTable = "karbor-operation-logs"
+	}
+	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable,
+		tables.OperationLogs: cfg.OperationLogsTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
 	own := cfg.Ownership
 	if own.Mode == "" {
 		own.Mode = ownership.ModeTag
 	}
-	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable)
+	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable, cfg.OperationLogsTable)
 	// The same inventory as the functions', over the local endpoints
 	// (moto serves DynamoDB, EC2 and the tagging API on one port).
 	inv := &inventory.Inventory{
@@ -135,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// endpoint's ARNs).
 		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
-	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
+	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithOperationLogs(cfg.OperationLogsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
 			Domain: dom,

@@ -22,6 +22,8 @@ const (
 	Plans       = "PlansTable"
 	Checkpoints = "CheckpointsTable"
 	Idempotency = "IdempotencyTable"
+	// OperationLogs holds the operation logs.
+	OperationLogs = "OperationLogsTable"
 )
 
 // Names are the physical table names, by logical id.
