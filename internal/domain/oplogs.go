@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -77,4 +78,62 @@ type OperationLogStore interface {
 	EndOperationLog(ctx context.Context, l *OperationLog) error
 	GetOperationLog(ctx context.Context, projectID, id string) (*OperationLog, error)
 	ListOperationLogs(ctx context.Context, q OperationLogQuery) (*Page[*OperationLog], error)
+}
+
+// OperationTypes lists every operation type (the list filter's values).
+var OperationTypes = []OperationType{OpProtect, OpDelete, OpRestore, OpVerify, OpRetention}
+
+// Operation log statuses besides the checkpoint's and the task's.
+const OpSkipped = "skipped"
+
+// OperationLogStatuses lists every status a log can have (the list
+// filter's values, CONTRACT.md's table).
+var OperationLogStatuses = []string{
+	string(StatusProtecting), string(StatusAvailable), string(StatusError), OpSkipped,
+	string(StatusDeleting), string(StatusDeleted), string(StatusErrorDeleting),
+	string(TaskInProgress), string(TaskSuccess), string(TaskFail),
+}
+
+// StartStatus is the status an operation of type t starts in; its log ends
+// only from it.
+func (t OperationType) StartStatus() string {
+	switch t {
+	case OpProtect:
+		return string(StatusProtecting)
+	case OpDelete:
+		return string(StatusDeleting)
+	}
+	return string(TaskInProgress)
+}
+
+// StartOperation writes l, the start of an operation, unless its log
+// exists already (a retried start): exactly one log per operation.
+func (s *Service) StartOperation(ctx context.Context, l *OperationLog) error {
+	return s.Store.StartOperationLog(ctx, l)
+}
+
+// EndOperation writes l's end unless the log has ended already (a retried
+// end, or another writer's first): the first end stays. A log never
+// started is written whole.
+func (s *Service) EndOperation(ctx context.Context, l *OperationLog) error {
+	return s.Store.EndOperationLog(ctx, l)
+}
+
+// OperationLog is one log of a project (the API's show): a refusal
+// "Operation log <id> could not be found." when there is none.
+func (s *Service) OperationLog(ctx context.Context, projectID, id string) (*OperationLog, error) {
+	l, err := s.Store.GetOperationLog(ctx, projectID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, refuse(NotFound, "Operation log %s could not be found.", id)
+	}
+	return l, err
+}
+
+// ListOperationLogs returns a page of logs (the API's list).
+func (s *Service) ListOperationLogs(ctx context.Context, q OperationLogQuery) (*Page[*OperationLog], error) {
+	page, err := s.Store.ListOperationLogs(ctx, q)
+	if errors.Is(err, ErrBadMarker) {
+		return nil, invalid("Invalid marker %s: it is not an operation log of this listing.", q.Marker)
+	}
+	return page, err
 }

@@ -32,6 +32,7 @@ type Store interface {
 	ListPlans(ctx context.Context, q PlanQuery) (*Page[*Plan], error)
 
 	TaskStore
+	OperationLogStore
 }
 
 // Errors a Store returns; match them with errors.Is.

@@ -245,6 +245,7 @@ func TestTablesMatchStore(t *testing.T) {
 		{plans, []string{store.IndexByProject, store.IndexByAll}, ""},
 		{checkpoints, []string{store.IndexByProject, store.IndexByProvider, store.IndexByPlan, store.IndexByStatus, store.IndexByPlanAll, store.IndexByStatusAll, store.IndexByPending}, store.TTLAttribute},
 		{tasks, []string{store.IndexByProject, store.IndexByAll, store.IndexTasksByCheckpoint, store.IndexTasksByCheckpointAll, store.IndexByStatus, store.IndexByStatusAll, store.IndexTasksByDue}, ""},
+		{testenv.OperationLogsTable(t), []string{store.IndexByProject, store.IndexByAll, store.IndexByCheckpoint, store.IndexByStatus}, ""},
 	} {
 		desc, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(tc.table)})
 		if err != nil {

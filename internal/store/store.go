@@ -109,6 +109,7 @@ type Store struct {
 	plansTable       string
 	checkpointsTable string
 	tasksTable       string
+	oplogsTable      string // WithOperationLogs
 }
 
 // New returns a store over the two tables.

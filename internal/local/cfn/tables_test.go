@@ -101,6 +101,18 @@ func TestTablesFromTemplate(t *testing.T) {
 				StreamViewType: types.StreamViewTypeNewAndOldImages,
 			},
 		},
+		"OperationLogsTable": {
+			Tags:                 serviceTag,
+			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_order", "S", "list_all", "S", "list_checkpoint", "S", "list_status", "S"),
+			KeySchema:            keys("id", "project_id"),
+			BillingMode:          types.BillingModePayPerRequest,
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				gsi("by_project", "project_id", "list_order"),
+				gsi("by_all", "list_all", "list_order"),
+				gsi("by_checkpoint", "list_checkpoint", "list_order"),
+				gsi("by_status", "list_status", "list_order"),
+			},
+		},
 		"IdempotencyTable": {
 			Tags:                 serviceTag,
 			AttributeDefinitions: attrs("key", "S"),
@@ -177,12 +189,13 @@ func TestTablesDefineExactlyTheirKeyAttributes(t *testing.T) {
 func TestTableTTLAttribute(t *testing.T) {
 	tpl := parseTemplate(t)
 	for id, want := range map[string]string{
-		"CheckpointsTable": "expires_at",
-		"PlansTable":       "",
-		"IdempotencyTable": "expires_at",
-		"TasksTable":       "",
-		"HttpApi":          "", // not a table
-		"NoSuchResource":   "",
+		"CheckpointsTable":   "expires_at",
+		"PlansTable":         "",
+		"IdempotencyTable":   "expires_at",
+		"TasksTable":         "",
+		"OperationLogsTable": "",
+		"HttpApi":            "", // not a table
+		"NoSuchResource":     "",
 	} {
 		if got := tpl.TTLAttribute(id); got != want {
 			t.Errorf("TTLAttribute(%s) = %q, want %q", id, got, want)

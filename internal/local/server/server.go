@@ -62,7 +62,10 @@ type Config struct {
 	// TasksTable holds restores and verifications; empty means
 	// "karbor-tasks".
 	TasksTable string
-	Log        *slog.Logger
+	// OperationLogsTable holds the operation logs; empty means
+	// karbor-operation-logs.
+	OperationLogsTable string
+	Log                *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
 }
@@ -117,14 +120,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TasksTable == "" {
 		cfg.TasksTable = "karbor-tasks"
 	}
-	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable, tables.Tasks: cfg.TasksTable}); err != nil {
+	if cfg.OperationLogsTable == "" {
+		cfg.OperationLogsTable = "karbor-operation-logs"
+	}
+	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable, tables.Tasks: cfg.TasksTable,
+		tables.OperationLogs: cfg.OperationLogsTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
 	own := cfg.Ownership
 	if own.Mode == "" {
 		own.Mode = ownership.ModeTag
 	}
-	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable, cfg.TasksTable)
+	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable, cfg.TasksTable, cfg.OperationLogsTable)
 	// The same inventory as the functions', over the local endpoints
 	// (moto serves DynamoDB, EC2 and the tagging API on one port).
 	inv := &inventory.Inventory{
@@ -141,7 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// endpoint's ARNs).
 		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
-	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
+	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
 		w := &worker.Worker{
 			Domain: dom,

@@ -23,6 +23,8 @@ const (
 	Checkpoints = "CheckpointsTable"
 	Idempotency = "IdempotencyTable"
 	Tasks       = "TasksTable"
+	// OperationLogs holds the operation logs.
+	OperationLogs = "OperationLogsTable"
 )
 
 // Names are the physical table names, by logical id.

@@ -111,11 +111,26 @@ func TasksTable(t testing.TB) string {
 	return name
 }
 
-// Store returns a store over fresh tables (tasks included).
+// Store returns a store over fresh tables (tasks and operation logs included).
 func Store(t testing.TB) *store.Store {
 	t.Helper()
 	plans, checkpoints := Tables(t)
-	return store.New(DynamoDB(t), plans, checkpoints).WithTasks(TasksTable(t))
+	return store.New(DynamoDB(t), plans, checkpoints).WithTasks(TasksTable(t)).WithOperationLogs(OperationLogsTable(t))
+}
+
+// OperationLogsTable creates a fresh table of operation logs for one test,
+// from template.yaml, and returns its name.
+func OperationLogsTable(t testing.TB) string {
+	t.Helper()
+	base := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	if len(base) > 80 {
+		base = base[:80]
+	}
+	name := sanitize(fmt.Sprintf("oplogs-%s-%d-%d", base, os.Getpid(), counter.Add(1)))
+	if err := tables.Ensure(context.Background(), DynamoDB(t), tables.Names{tables.OperationLogs: name}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return name
 }
 
 // sanitize keeps to DynamoDB's table name characters.

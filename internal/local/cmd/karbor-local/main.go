@@ -33,16 +33,17 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := server.Config{
-		Ownership:        own,
-		Addr:             net.JoinHostPort(host, env("PORT", "3000")),
-		Endpoint:         os.Getenv("DYNAMODB_ENDPOINT"),
-		EC2Endpoint:      os.Getenv("EC2_ENDPOINT"),
-		EndpointFile:     os.Getenv("ENDPOINT_FILE"),
-		PlansTable:       env("PLANS_TABLE", "karbor-plans"),
-		CheckpointsTable: env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
-		IdempotencyTable: env("IDEMPOTENCY_TABLE", "karbor-idempotency"),
-		TasksTable:       env("TASKS_TABLE", "karbor-tasks"),
-		Log:              log,
+		Ownership:          own,
+		Addr:               net.JoinHostPort(host, env("PORT", "3000")),
+		Endpoint:           os.Getenv("DYNAMODB_ENDPOINT"),
+		EC2Endpoint:        os.Getenv("EC2_ENDPOINT"),
+		EndpointFile:       os.Getenv("ENDPOINT_FILE"),
+		PlansTable:         env("PLANS_TABLE", "karbor-plans"),
+		CheckpointsTable:   env("CHECKPOINTS_TABLE", "karbor-checkpoints"),
+		IdempotencyTable:   env("IDEMPOTENCY_TABLE", "karbor-idempotency"),
+		TasksTable:         env("TASKS_TABLE", "karbor-tasks"),
+		OperationLogsTable: env("OPERATION_LOGS_TABLE", "karbor-operation-logs"),
+		Log:                log,
 	}
 	if err := server.Run(ctx, cfg); err != nil {
 		log.Error("local server failed", "error", err.Error())
