@@ -115,7 +115,7 @@ type TaskStore interface {
 	// ErrConflict with the checkpoint as it is: not available.
 	CreateTask(ctx context.Context, t *Task) (*Checkpoint, error)
 	// GetTask is one strongly consistent read; ErrNotFound also when the
-	// task is of another kind.
+	// task is of another kind (kind "" takes either: the runner's).
 	GetTask(ctx context.Context, kind TaskKind, projectID, id string) (*Task, error)
 	ListTasks(ctx context.Context, q TaskQuery) (*Page[*Task], error)
 	// SaveTaskStep writes a step's progress (resources_*, restored, work,

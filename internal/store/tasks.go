@@ -348,7 +348,7 @@ func (s *Store) GetTask(ctx context.Context, kind domain.TaskKind, projectID, id
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind != kind {
+	if kind != "" && t.Kind != kind {
 		return nil, domain.ErrNotFound
 	}
 	return t, nil
