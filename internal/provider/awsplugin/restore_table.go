@@ -235,7 +235,7 @@ type testState struct {
 	// Restored: the scratch table was made.
 	Restored bool `json:"restored,omitempty"`
 	// Count so far, and where the next Scan starts (nil: the beginning).
-	Count int64                `json:"count"`
+	Count int64               `json:"count"`
 	Key   map[string]keyValue `json:"key,omitempty"`
 	// Counted: every item read; Failed: the test failed with this. Either
 	// way the scratch table is to be deleted, then the test reported.
