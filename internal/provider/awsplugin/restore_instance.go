@@ -77,6 +77,18 @@ func image(ctx context.Context, ec EC2RestoreAPI, id, checkpointID string) (ec2t
 }
 
 func (p instanceTasks) Restore(ctx context.Context, t provider.Task, it provider.TaskItem) provider.Step {
+	s := p.restore(ctx, t, it)
+	if s.Done && s.Err != nil && len(it.Dependents) > 0 {
+		// Its volumes are made with it, or not at all.
+		s.Dependents = map[string]provider.Step{}
+		for _, d := range it.Dependents {
+			s.Dependents[d.Resource.ID] = provider.Step{Done: true, Err: fmt.Errorf("restored with instance %s, which failed: %w", it.Resource.ID, s.Err)}
+		}
+	}
+	return s
+}
+
+func (p instanceTasks) restore(ctx context.Context, t provider.Task, it provider.TaskItem) provider.Step {
 	ec, err := p.ec2()
 	if err != nil {
 		return end(err)

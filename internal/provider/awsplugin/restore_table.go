@@ -339,10 +339,15 @@ func (p tableTasks) restoreTest(ctx context.Context, db DynamoDBRestoreAPI, t pr
 	if !st.Restored || st.Recorded < 0 {
 		bd, err := p.checkBackup(ctx, db, t, it)
 		if err != nil {
-			if st.Restored {
+			if st.Restored || isTransient(err) {
 				return fail(err)
 			}
-			return step(err, st, provider.Step{})
+			// A State lost after the scratch table was made: it is
+			// deleted too, if it is this verification's.
+			if ours, ferr := p.scratchOurs(ctx, db, t, scratch); ferr != nil || !ours {
+				return step(err, st, provider.Step{})
+			}
+			return fail(err)
 		}
 		st.Recorded = -1
 		if n := bd.SourceTableDetails; n != nil && n.ItemCount != nil {
@@ -413,4 +418,26 @@ func (p tableTasks) restoreTest(ctx context.Context, db DynamoDBRestoreAPI, t pr
 			return finish()
 		}
 	}
+}
+
+// scratchOurs reports whether the scratch table exists and carries this
+// verification's tag.
+func (p tableTasks) scratchOurs(ctx context.Context, db DynamoDBRestoreAPI, t provider.Task, scratch string) (bool, error) {
+	d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(scratch)})
+	if notFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	lt, err := db.ListTagsOfResource(ctx, &dynamodb.ListTagsOfResourceInput{ResourceArn: d.Table.TableArn})
+	if err != nil {
+		return false, err
+	}
+	for _, tg := range lt.Tags {
+		if aws.ToString(tg.Key) == TagVerificationID {
+			return aws.ToString(tg.Value) == t.ID, nil
+		}
+	}
+	return false, nil
 }

@@ -19,6 +19,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"karbor/internal/domain"
 	"karbor/internal/ownership"
@@ -323,9 +324,23 @@ func TestRestoreTestErrors(t *testing.T) {
 		t.Error("scratch table left")
 	}
 
+	// The backup deleted after the scratch table was made, and the State
+	// lost: the test fails and the scratch table is deleted.
+	task = newTask(domain.KindVerification, cp)
+	if first := p.Verify(t.Context(), task, it); first.Done || !tableExists(t, c, scratchTableName(task.ID, src)) {
+		t.Fatalf("first step: %+v", first)
+	}
 	if _, err := c.ddb.DeleteBackup(t.Context(), &dynamodb.DeleteBackupInput{BackupArn: aws.String(it.Saved["backup_arn"].(string))}); err != nil {
 		t.Fatal(err)
 	}
+	s = p.Verify(t.Context(), task, it)
+	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "no longer exists") {
+		t.Errorf("restore test whose backup went: %+v", s)
+	}
+	if tableExists(t, c, scratchTableName(task.ID, src)) {
+		t.Error("scratch table left")
+	}
+
 	task = newTask(domain.KindVerification, cp)
 	s = p.Verify(t.Context(), task, it)
 	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "no longer exists") {
@@ -485,6 +500,11 @@ func TestInstanceRestored(t *testing.T) {
 	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "no longer exists") {
 		t.Errorf("restore of a deregistered image: %+v", s)
 	}
+	for _, d := range it.Dependents {
+		if ds := s.Dependents[d.Resource.ID]; !ds.Done || ds.Err == nil {
+			t.Errorf("dependent %s of the failed restore: %+v", d.Resource.ID, ds)
+		}
+	}
 	if got := c.ec2.n("RunInstances"); got != 1 {
 		t.Errorf("RunInstances called %d times, want 1", got)
 	}
@@ -516,5 +536,84 @@ func TestInstanceVerified(t *testing.T) {
 	s = p.Verify(t.Context(), newTask(domain.KindVerification, cp), it)
 	if ds := s.Dependents[it.Dependents[0].Resource.ID]; !s.Done || s.Err == nil || ds.Err == nil || !strings.Contains(ds.Err.Error(), snap) {
 		t.Errorf("verify with a snapshot gone: %+v", s)
+	}
+}
+
+// ddbFaults is the real client but for a Scan that fails as told, and
+// DeleteTables that are throttled as often as told: failures moto cannot
+// be made to give on demand.
+type ddbFaults struct {
+	*dynamodb.Client
+	scanErr     error
+	deleteFails int
+	deletes     int
+}
+
+func (d *ddbFaults) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if d.scanErr != nil {
+		return nil, d.scanErr
+	}
+	return d.Client.Scan(ctx, in, o...)
+}
+
+func (d *ddbFaults) DeleteTable(ctx context.Context, in *dynamodb.DeleteTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error) {
+	d.deletes++
+	if d.deleteFails > 0 {
+		d.deleteFails--
+		return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	}
+	return d.Client.DeleteTable(ctx, in, o...)
+}
+
+type faultClients struct {
+	*motoClients
+	ddb *ddbFaults
+}
+
+func (f faultClients) DynamoDB() DynamoDBBackupAPI { return f.ddb }
+
+// A restore test whose count fails ends in error saying so, and its scratch
+// table is deleted all the same: a throttled delete is done at the next
+// step, before the error is reported.
+func TestRestoreTestFailureDeletesScratch(t *testing.T) {
+	c := newClients(t)
+	src := table(t, c, 2)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeDynamoDBTable, src, `{"restore_test": true}`)
+	faults := &ddbFaults{Client: c.ddb, scanErr: &smithy.GenericAPIError{Code: "ValidationException", Message: "broken"}, deleteFails: 1}
+	p := TaskPlugins(faultClients{c, faults}, own, Options{})[provider.TypeDynamoDBTable]
+	task := newTask(domain.KindVerification, cp)
+	first := p.Verify(t.Context(), task, it)
+	if first.Done {
+		t.Fatalf("first step done though the delete was throttled: %+v", first)
+	}
+	if !tableExists(t, c, scratchTableName(task.ID, src)) {
+		t.Fatal("no scratch table after the first step")
+	}
+	it.State = first.State
+	s := p.Verify(t.Context(), task, it)
+	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "restore test: read scratch table") || !strings.Contains(s.Err.Error(), "broken") {
+		t.Errorf("second step: %+v", s)
+	}
+	if tableExists(t, c, scratchTableName(task.ID, src)) || faults.deletes != 2 {
+		t.Errorf("scratch table left (%d deletes)", faults.deletes)
+	}
+}
+
+// A scratch table of the name that is not this verification's is never
+// deleted.
+func TestRestoreTestLeavesOthersTable(t *testing.T) {
+	c := newClients(t)
+	src := table(t, c, 1)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeDynamoDBTable, src, `{"restore_test": true}`)
+	task := newTask(domain.KindVerification, cp)
+	name := invenv.New(t).Table(scratchTableName(task.ID, src), nil)
+	s := taskPlugin(c, provider.TypeDynamoDBTable, Options{}).Verify(t.Context(), task, it)
+	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "is not this verification's") {
+		t.Errorf("verify: %+v", s)
+	}
+	if !tableExists(t, c, name) {
+		t.Error("the other table was deleted")
 	}
 }
