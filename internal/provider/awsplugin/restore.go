@@ -210,7 +210,7 @@ func end(err error) provider.Step { return provider.Step{Done: true, Err: err} }
 // inventory.Transient) leaves the work to the next step, keeping state and
 // what is known; any other ends the resource in error.
 func step(err error, state any, s provider.Step) provider.Step {
-	if inventory.Transient(err) {
+	if isTransient(err) {
 		s.State = marshal(state)
 		return s
 	}
@@ -218,7 +218,12 @@ func step(err error, state any, s provider.Step) provider.Step {
 	return s
 }
 
-func isTransient(err error) bool { return inventory.Transient(err) }
+// isTransient: an error the next step may not meet (inventory.Transient),
+// or a step cut short by its context (the invocation's end): the work is
+// looked at again, never failed for it.
+func isTransient(err error) bool {
+	return inventory.Transient(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
 
 func marshal(v any) json.RawMessage {
 	b, err := json.Marshal(v)

@@ -617,3 +617,27 @@ func TestRestoreTestLeavesOthersTable(t *testing.T) {
 		t.Error("the other table was deleted")
 	}
 }
+
+// A step cut short by its context (the invocation ending) or throttled is
+// looked at again, not failed.
+func TestInterruptedStepNotFailed(t *testing.T) {
+	c := newClients(t)
+	src := table(t, c, 1)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeDynamoDBTable, src, `{}`)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	tp := taskPlugin(c, provider.TypeDynamoDBTable, Options{})
+	if s := tp.Restore(ctx, newTask(domain.KindRestore, cp), it); s.Done {
+		t.Errorf("restore with its context canceled: %+v", s)
+	}
+	if s := tp.Verify(ctx, newTask(domain.KindVerification, cp), it); s.Done {
+		t.Errorf("verify with its context canceled: %+v", s)
+	}
+	faults := &ddbFaults{Client: c.ddb, scanErr: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}
+	it.Params = json.RawMessage(`{"restore_test": true}`)
+	p := TaskPlugins(faultClients{c, faults}, own, Options{})[provider.TypeDynamoDBTable]
+	if s := p.Verify(t.Context(), newTask(domain.KindVerification, cp), it); s.Done {
+		t.Errorf("restore test with its count throttled: %+v", s)
+	}
+}
