@@ -156,22 +156,25 @@ func (p tableTasks) Restore(ctx context.Context, t provider.Task, it provider.Ta
 	}
 	tags := map[string]string{p.cfg.Key(): t.ProjectID, TagRestoreID: t.ID, provider.TagResourceID: source}
 	td, err := p.ensureRestored(ctx, db, t, target, backupARN, tags, TagRestoreID)
-	var s provider.Step
+	// Nothing is needed from one step to the next (the target's name and
+	// tags find the table): the State only names it.
+	state := map[string]string{"table": target}
+	s := provider.Step{State: marshal(state)}
 	if td != nil {
 		s.Started, s.Restored = true, restored(target, aws.ToString(td.TableArn))
 	}
 	if err != nil {
-		return step(err, nil, s)
+		return step(err, state, s)
 	}
 	if td == nil {
 		return s
 	}
 	switch td.TableStatus {
 	case ddbtypes.TableStatusActive, ddbtypes.TableStatusUpdating:
-		s.Done = true
+		s.Done, s.State = true, nil
 	case ddbtypes.TableStatusCreating:
 	default:
-		s.Done, s.Err = true, fmt.Errorf("restored table %s is %s", target, td.TableStatus)
+		s.Done, s.State, s.Err = true, nil, fmt.Errorf("restored table %s is %s", target, td.TableStatus)
 	}
 	return s
 }
