@@ -641,3 +641,33 @@ func TestInterruptedStepNotFailed(t *testing.T) {
 		t.Errorf("restore test with its count throttled: %+v", s)
 	}
 }
+
+// A volume whose zone was not recorded and whose source is gone needs the
+// availability_zone parameter: the error says so, and nothing is made.
+func TestVolumeZoneNeeded(t *testing.T) {
+	c := newClients(t)
+	vol := invenv.New(t).Volume(nil)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeEC2Volume, vol, `{}`)
+	if _, err := c.ec2.real.DeleteVolume(t.Context(), &ec2.DeleteVolumeInput{VolumeId: aws.String(vol)}); err != nil {
+		t.Fatal(err)
+	}
+	task := newTask(domain.KindRestore, cp)
+	p := taskPlugin(c, provider.TypeEC2Volume, Options{})
+	s := p.Restore(t.Context(), task, it)
+	if !s.Done || s.Err == nil || !strings.Contains(s.Err.Error(), "give availability_zone") {
+		t.Errorf("restore: %+v", s)
+	}
+	if n := len(restoredVolumes(t, c, task)); n != 0 {
+		t.Errorf("%d volumes made", n)
+	}
+	it.Params = json.RawMessage(`{"availability_zone": "us-east-1c", "volume_type": "gp3", "iops": 3000}`)
+	s, _ = drive(t, it, func(it provider.TaskItem) provider.Step { return p.Restore(t.Context(), task, it) })
+	if s.Err != nil {
+		t.Fatalf("restore with the zone: %v", s.Err)
+	}
+	vols := restoredVolumes(t, c, task)
+	if len(vols) != 1 || aws.ToString(vols[0].AvailabilityZone) != "us-east-1c" || vols[0].VolumeType != "gp3" {
+		t.Errorf("restored %+v", vols)
+	}
+}
