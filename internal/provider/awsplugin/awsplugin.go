@@ -69,6 +69,20 @@ type Options struct {
 	// ImageWait bounds the wait for pending images in one call (also
 	// bounded by the context's deadline less DeadlineReserve).
 	ImageWait time.Duration
+
+	// TableARNPrefix is "arn:<partition>:dynamodb:<region>:<account>:table/"
+	// (TABLE_ARN_PREFIX): the restore steps (TaskPlugins) take the EC2
+	// ARNs' partition, region and account from it; empty, the
+	// environment's.
+	TableARNPrefix string
+	// CountWait bounds the restore test's count in one step (default
+	// CountWait).
+	CountWait time.Duration
+
+	// Tests only: the restore test's Scan page size (0: DynamoDB's 1 MB)
+	// and most pages per step (0: no limit but CountWait).
+	scanLimit int32
+	scanPages int
 }
 
 // The worker's image wait: its Lambda timeout is 300 s, and what it does
