@@ -5,8 +5,8 @@
 # GOARCH and LAMBDA_GOFLAGS. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/.
 
-.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
-build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction
+.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
 
 build-ListCheckpointsFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListCheckpointsFunction)/bootstrap ./functions/list-checkpoints
@@ -64,3 +64,6 @@ build-WorkerFunction:
 
 build-SweeperFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/SweeperFunction)/bootstrap ./functions/sweeper
+
+build-RunnerFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/RunnerFunction)/bootstrap ./functions/runner

@@ -128,6 +128,11 @@ type TaskStore interface {
 	// with the removal of its mark from the checkpoint, conditional on
 	// in_progress at t.Version (ErrConflict otherwise).
 	EndTask(ctx context.Context, t *Task) (*Task, error)
+	// ClaimTask takes the runner's lease on t for one step: conditional
+	// on in_progress at t.Version and no lease held at now; it sets the
+	// lease until until and returns the task as written (Version+1), or
+	// ErrConflict. The holder's SaveTaskStep or EndTask ends the lease.
+	ClaimTask(ctx context.Context, t *Task, now, until time.Time) (*Task, error)
 	// DueTasks lists up to max in_progress tasks whose DueAt has passed
 	// at now, oldest first.
 	DueTasks(ctx context.Context, now time.Time, max int) ([]TaskKey, error)

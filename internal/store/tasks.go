@@ -417,7 +417,8 @@ func taskUpdate(t *domain.Task, at time.Time) (expression.UpdateBuilder, error) 
 		Set(expression.Name(attrResourcesReason), expression.Value(m.reason)).
 		Set(expression.Name(attrRestoredResources), expression.Value(m.restored)).
 		Set(expression.Name(attrWork), expression.Value(m.work)).
-		Set(expression.Name(attrUpdatedAt), expression.Value(domain.Timestamp(at))), nil
+		Set(expression.Name(attrUpdatedAt), expression.Value(domain.Timestamp(at))).
+		Remove(expression.Name(attrLeaseUntil)), nil
 }
 
 // atVersion is the condition of the runner's writes: in_progress at the

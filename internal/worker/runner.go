@@ -49,6 +49,8 @@ type Runner struct {
 	// Poll is how long after a step that left work unfinished the task is
 	// due again; zero means DefaultPoll.
 	Poll time.Duration
+	// Lease bounds a step (Store.ClaimTask); zero means DefaultLease.
+	Lease time.Duration
 	// Batch bounds how many due tasks one tick steps; zero means 50.
 	Batch int
 	// Now is the clock; nil means time.Now.
@@ -58,6 +60,10 @@ type Runner struct {
 // DefaultPoll is the time between two steps of a task in AWS: the tick
 // runs every minute and steps what is due.
 const DefaultPoll = 30 * time.Second
+
+// DefaultLease is how long a step may hold a task: the runner function's
+// timeout (300 s in template.yaml).
+const DefaultLease = 5 * time.Minute
 
 // osInfraReason is what an OS Infra task says of each resource.
 const osInfraReason = "nothing to restore: no OpenStack cloud stands behind this service"
@@ -171,8 +177,21 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		return nil
 	}
 	log := r.Log.With("task_id", t.ID, "kind", string(t.Kind), "project_id", t.ProjectID, "checkpoint_id", t.CheckpointID)
+	first := t.Version == 0
+	// One step at a time: two runners (the stream's and the tick's, or a
+	// redelivery) never call the plugins for one task at once, so that
+	// no find-then-create of theirs can race another.
+	now := r.now()
+	t, err = r.Store.ClaimTask(ctx, t, now, now.Add(r.lease()))
+	if errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrNotFound) {
+		log.Info("task stepped by another runner now; skipped")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
 	opLog := operationLogOf(t)
-	if t.Version == 0 {
+	if first {
 		if err := r.Store.StartOperationLog(ctx, opLog); err != nil {
 			return fmt.Errorf("operation log: %w", err)
 		}
@@ -267,6 +286,17 @@ func (r *Runner) timeout() time.Duration {
 		return r.Timeout
 	}
 	return domain.DefaultTaskTimeout
+}
+
+// lease is how long a runner's claim on a task lasts: longer than any
+// step (the restore test's count stops after awsplugin.CountWait), within
+// the function's timeout; a runner that crashed mid-step holds the task
+// this long.
+func (r *Runner) lease() time.Duration {
+	if r.Lease > 0 {
+		return r.Lease
+	}
+	return DefaultLease
 }
 
 func (r *Runner) poll() time.Duration {

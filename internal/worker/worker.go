@@ -34,6 +34,17 @@ func providerWork(providerID string, c awsplugin.Clients, cfg ownership.Config, 
 	return nil, nil, false
 }
 
+// TaskPlugins builds a provider's restore and verification steps by
+// resource type (the runner's Plugins); ok is false for a provider that
+// touches nothing.
+func TaskPlugins(providerID string, c awsplugin.Clients, cfg ownership.Config) (map[string]provider.TaskPlugin, bool) {
+	switch providerID {
+	case provider.AWSID:
+		return awsplugin.TaskPlugins(c, cfg, awsplugin.Options{}), true
+	}
+	return nil, false
+}
+
 // OwnershipCheck tells whether a project owns resources, right before they
 // are protected (a tag can be removed after the plan was made): one error
 // per resource, nil when owned; an AWS error that may pass is returned as

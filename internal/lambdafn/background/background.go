@@ -34,8 +34,9 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	// The store touches the checkpoints table only.
-	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
+	// No background function touches the plans table.
+	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable).
+		WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable)
 	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint,
 		ImageSnapshotTagsAfter: cfg.TagImageSnapshotsAfter}, log
 }
@@ -64,4 +65,20 @@ func StartSweeper() {
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (worker.SweepResult, error) {
 		return s.Sweep(ctx)
 	})
+}
+
+// StartRunner runs the runner (Runner): stream records of the tasks table
+// and the scheduled tick, on one handler. It never returns.
+func StartRunner() {
+	cfg, st, clients, log := setup()
+	owners, err := ownership.FromEnv()
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	r := &worker.Runner{Store: st, Log: log, Timeout: cfg.TaskTimeout, Poll: cfg.TaskPoll,
+		Plugins: func(providerID string) (map[string]provider.TaskPlugin, bool) {
+			return worker.TaskPlugins(providerID, clients, owners)
+		}}
+	lambda.Start(r.Handle)
 }

@@ -26,10 +26,12 @@ var (
 		Doc: "is the Lambda function subscribed to the checkpoints\n// table's stream: it protects and deletes checkpoints in the background."}
 	Sweeper = Function{Name: "sweeper",
 		Doc: "is the scheduled Lambda function that ends checkpoints\n// stuck in protecting or deleting."}
+	Runner = Function{Name: "runner",
+		Doc: "is the Lambda function that restores and verifies\n// checkpoints in steps: subscribed to the tasks table's stream, and\n// ticked every minute to step what is due."}
 )
 
 // Functions lists the background functions.
-var Functions = []Function{Worker, Sweeper}
+var Functions = []Function{Worker, Sweeper, Runner}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {
@@ -38,6 +40,14 @@ type Config struct {
 	StuckAfter       time.Duration // STUCK_AFTER, default 2h
 	DynamoDBEndpoint string        // DYNAMODB_ENDPOINT, local only
 	EC2Endpoint      string        // EC2_ENDPOINT, local only
+	// TasksTable and OperationLogsTable: TASKS_TABLE,
+	// OPERATION_LOGS_TABLE (the runner needs both; the worker and the
+	// sweeper write operation logs).
+	TasksTable, OperationLogsTable string
+	// TaskTimeout: TASK_TIMEOUT, default 24h; TaskPoll: TASK_POLL, the
+	// time between two steps of a task, default 30s (the tick's period
+	// bounds it from below in AWS).
+	TaskTimeout, TaskPoll time.Duration
 	// TagImageSnapshotsAfter: EC2_TAG_IMAGE_SNAPSHOTS_AFTER=1, local only
 	// (an EC2 endpoint that cannot tag snapshots in CreateImage, as moto;
 	// the template's worker role does not allow the CreateTags it makes).
@@ -48,6 +58,9 @@ type Config struct {
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		CheckpointsTable:       os.Getenv("CHECKPOINTS_TABLE"),
+		TasksTable:             os.Getenv("TASKS_TABLE"),
+		OperationLogsTable:     os.Getenv("OPERATION_LOGS_TABLE"),
+		TaskTimeout:            domain.DefaultTaskTimeout,
 		DynamoDBEndpoint:       os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:            os.Getenv("EC2_ENDPOINT"),
 		TagImageSnapshotsAfter: os.Getenv("EC2_TAG_IMAGE_SNAPSHOTS_AFTER") == "1",
@@ -60,7 +73,7 @@ func ConfigFromEnv() (Config, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"DELETED_RETENTION", &c.Retention}, {"STUCK_AFTER", &c.StuckAfter}} {
+	}{{"DELETED_RETENTION", &c.Retention}, {"STUCK_AFTER", &c.StuckAfter}, {"TASK_TIMEOUT", &c.TaskTimeout}, {"TASK_POLL", &c.TaskPoll}} {
 		if v := os.Getenv(d.name); v != "" {
 			parsed, err := time.ParseDuration(v)
 			if err != nil || parsed <= 0 {

@@ -664,7 +664,33 @@ func checkBackgroundEvent(t *testing.T, f background.Function, path string) {
 					path, i, r.EventSource, r.Change.SequenceNumber, r.Change.StreamViewType)
 			}
 		}
+	case "RunnerFunction":
+		var probe struct{ Records []json.RawMessage }
+		_ = json.Unmarshal(b, &probe)
+		if probe.Records == nil {
+			checkScheduledEvent(t, dec, path)
+			return
+		}
+		var ev events.DynamoDBEvent
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("%s is not a DynamoDB stream event: %v", path, err)
+		}
+		patterns := runnerFilterPatterns(t)
+		for i, r := range ev.Records {
+			if !templateSelects(t, patterns, r) || !worker.TaskJob(r) {
+				t.Errorf("%s: record %d (%s) does not pass the runner's filter; Lambda would never deliver it", path, i, r.EventName)
+			}
+		}
 	case "SweeperFunction":
+		checkScheduledEvent(t, dec, path)
+	default:
+		t.Errorf("%s: no check for the events of %s", path, api.LogicalID(f.Name))
+	}
+}
+
+func checkScheduledEvent(t *testing.T, dec *json.Decoder, path string) {
+	t.Helper()
+	{
 		var ev events.EventBridgeEvent
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatalf("%s is not an EventBridge event: %v", path, err)
@@ -672,7 +698,57 @@ func checkBackgroundEvent(t *testing.T, f background.Function, path string) {
 		if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" {
 			t.Errorf("%s: source %q, detail-type %q; want aws.events, Scheduled Event", path, ev.Source, ev.DetailType)
 		}
-	default:
-		t.Errorf("%s: no check for the events of %s", path, api.LogicalID(f.Name))
+	}
+}
+
+// runnerFilterPatterns are the filter patterns of the runner's stream
+// event.
+func runnerFilterPatterns(t *testing.T) []map[string]any {
+	t.Helper()
+	evs, _ := dig(rawTemplate(t), "Resources", "RunnerFunction", "Properties", "Events").(map[string]any)
+	var out []map[string]any
+	for _, ev := range evs {
+		if typ, _ := dig(ev, "Type").(string); typ != "DynamoDB" {
+			continue
+		}
+		filters, _ := dig(ev, "Properties", "FilterCriteria", "Filters").([]any)
+		for _, f := range filters {
+			text, _ := dig(f, "Pattern").(string)
+			var p map[string]any
+			if err := json.Unmarshal([]byte(text), &p); err != nil {
+				t.Fatalf("RunnerFunction's filter %q is not a JSON object: %v", text, err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestAgreementRunnerEvents: the runner is woken by the tasks table's
+// stream, filtered to exactly worker.TaskTrigger, and by a schedule of one
+// minute (its tick).
+func TestAgreementRunnerEvents(t *testing.T) {
+	evs, _ := dig(rawTemplate(t), "Resources", "RunnerFunction", "Properties", "Events").(map[string]any)
+	types := map[string]map[string]any{}
+	for _, ev := range evs {
+		typ, _ := dig(ev, "Type").(string)
+		props, _ := dig(ev, "Properties").(map[string]any)
+		types[typ] = props
+	}
+	if len(evs) != 2 || types["DynamoDB"] == nil || types["Schedule"] == nil {
+		t.Fatalf("RunnerFunction's events are %v; want one DynamoDB stream and one Schedule", evs)
+	}
+	if stream := fmt.Sprint(dig(types["DynamoDB"], "Stream")); !strings.Contains(stream, "TasksTable.StreamArn") {
+		t.Errorf("RunnerFunction's stream is %v; want the TasksTable's", dig(types["DynamoDB"], "Stream"))
+	}
+	var want map[string]any
+	if err := json.Unmarshal([]byte(worker.TaskFilterPattern()), &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := runnerFilterPatterns(t); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("RunnerFunction's filters are %v; want exactly %v (worker.TaskFilterPattern)", got, want)
+	}
+	if s := dig(types["Schedule"], "Schedule"); s != "rate(1 minute)" {
+		t.Errorf("RunnerFunction's schedule is %v; want rate(1 minute)", s)
 	}
 }

@@ -27,6 +27,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	background := map[string]map[string]string{
 		"WorkerFunction":  {"DELETED_RETENTION": "DeletedRetention"},
 		"SweeperFunction": {"STUCK_AFTER": "StuckAfter"},
+		"RunnerFunction":  {"TASK_TIMEOUT": "TaskTimeout"},
 	}
 	byID := map[string]cfn.Function{}
 	for _, f := range fns {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -69,6 +70,10 @@ type Config struct {
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
 }
+
+// LocalTaskPoll is the runner's tick and the time between two steps of a
+// task under make run.
+const LocalTaskPoll = 2 * time.Second
 
 // localEndpoint is endpoint when it is a local one (moto serves every
 // service on it), "" when it is AWS's own DynamoDB endpoint: the other
@@ -148,39 +153,58 @@ func Run(ctx context.Context, cfg Config) error {
 		// endpoint's ARNs).
 		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
-	dom := &domain.Service{Store: store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable), Providers: provider.Lookup, Inventory: inv, Ownership: own}
+	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable)
+	dom := &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
-		w := &worker.Worker{
-			Domain: dom,
-			// A local EC2 endpoint (moto) cannot tag an image's
-			// snapshots in CreateImage; AWS's own (no endpoint) can.
-			Clients:   &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint, ImageSnapshotTagsAfter: ec2Endpoint != ""},
-			Log:       log.With("component", "worker"),
-			Ownership: own,
-		}
-		poller := &streams.Poller{
-			DB: db,
-			Streams: dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
-				// A local endpoint (moto, DynamoDB Local) serves streams
-				// too; AWS serves them at their own endpoint.
-				if e := localEndpoint(endpoint); e != "" {
-					o.BaseEndpoint = aws.String(e)
-				}
-			}),
-			Table:   cfg.CheckpointsTable,
-			Handler: w.Handle,
-			Filter:  func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != domain.JobNone },
-			Log:     log.With("component", "stream"),
-		}
-		pollCtx, stopPoll := context.WithCancel(ctx)
-		polled := make(chan struct{})
-		go func() {
-			defer close(polled)
-			if err := poller.Run(pollCtx); err != nil {
-				log.Error("stream poller stopped", "error", err.Error())
+		// A local EC2 endpoint (moto) cannot tag an image's snapshots in
+		// CreateImage; AWS's own (no endpoint) can.
+		clients := &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: endpoint, EC2Endpoint: ec2Endpoint, ImageSnapshotTagsAfter: ec2Endpoint != ""}
+		w := &worker.Worker{Domain: dom, Clients: clients, Log: log.With("component", "worker"), Ownership: own}
+		runner := &worker.Runner{Store: st, Log: log.With("component", "runner"), Poll: LocalTaskPoll,
+			Plugins: func(providerID string) (map[string]provider.TaskPlugin, bool) {
+				return worker.TaskPlugins(providerID, clients, own)
+			}}
+		streamsAPI := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
+			// A local endpoint (moto, DynamoDB Local) serves streams too;
+			// AWS serves them at their own endpoint.
+			if e := localEndpoint(endpoint); e != "" {
+				o.BaseEndpoint = aws.String(e)
 			}
-		}()
-		defer func() { stopPoll(); <-polled }()
+		})
+		bgCtx, stopBackground := context.WithCancel(ctx)
+		var background sync.WaitGroup
+		defer func() { stopBackground(); background.Wait() }()
+		for _, p := range []*streams.Poller{
+			{DB: db, Streams: streamsAPI, Table: cfg.CheckpointsTable, Handler: w.Handle,
+				Filter: func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != domain.JobNone },
+				Log:    log.With("component", "stream", "table", cfg.CheckpointsTable)},
+			{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: runner.HandleStream,
+				Filter: worker.TaskJob,
+				Log:    log.With("component", "stream", "table", cfg.TasksTable)},
+		} {
+			background.Go(func() {
+				if err := p.Run(bgCtx); err != nil {
+					log.Error("stream poller stopped", "table", p.Table, "error", err.Error())
+				}
+			})
+		}
+		// The runner's tick, as the template's schedule (every minute in
+		// AWS) runs it, more often: moto makes tables and volumes ready
+		// at once.
+		background.Go(func() {
+			tick := time.NewTicker(LocalTaskPoll)
+			defer tick.Stop()
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-tick.C:
+					if _, err := runner.Tick(bgCtx); err != nil && bgCtx.Err() == nil {
+						log.Error("runner tick failed", "error", err.Error())
+					}
+				}
+			}
+		})
 	}
 	svc := &api.Service{
 		Domain: dom,

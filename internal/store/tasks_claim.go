@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"karbor/internal/domain"
+)
+
+// attrLeaseUntil is when a runner's claim on a task lapses (Unix
+// milliseconds); the runner's next write of the task removes it.
+const attrLeaseUntil = "lease_until"
+
+// ClaimTask takes the runner's lease on a task before a step: one
+// conditional write, in_progress at t.Version and not leased at now (no
+// lease, or one that lapsed), that sets the lease until until and bumps the
+// version. It returns the task as written, or ErrConflict when another
+// runner holds it or wrote it since it was read (ErrNotFound: no such
+// task). The lease's holder writes its step at the new version, which
+// ends the lease; a holder that crashed loses it at until.
+func (s *Store) ClaimTask(ctx context.Context, t *domain.Task, now, until time.Time) (*domain.Task, error) {
+	if err := s.needTasks(); err != nil {
+		return nil, err
+	}
+	lease := expression.Name(attrLeaseUntil)
+	cond := expression.AttributeExists(expression.Name(attrID)).And(atVersion(t)).
+		And(expression.AttributeNotExists(lease).Or(lease.LessThan(expression.Value(now.UnixMilli()))))
+	update := expression.Set(expression.Name(attrVersion), expression.Value(t.Version+1)).
+		Set(lease, expression.Value(until.UnixMilli()))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.tasksTable),
+		Key:                                 key(t.ID, t.ProjectID),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if old == nil {
+			return nil, domain.ErrNotFound
+		}
+		return nil, domain.ErrConflict
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim task %s: %w", t.ID, err)
+	}
+	return TaskFromItem(res.Attributes)
+}
