@@ -34,8 +34,8 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	// The store touches the checkpoints table only.
-	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable)
+	// The store touches the checkpoints and operation logs tables only.
+	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable).WithOperationLogs(cfg.OperationLogsTable)
 	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint,
 		ImageSnapshotTagsAfter: cfg.TagImageSnapshotsAfter}, log
 }

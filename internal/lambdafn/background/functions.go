@@ -33,11 +33,14 @@ var Functions = []Function{Worker, Sweeper}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {
-	CheckpointsTable string        // CHECKPOINTS_TABLE
-	Retention        time.Duration // DELETED_RETENTION, default 720h
-	StuckAfter       time.Duration // STUCK_AFTER, default 2h
-	DynamoDBEndpoint string        // DYNAMODB_ENDPOINT, local only
-	EC2Endpoint      string        // EC2_ENDPOINT, local only
+	CheckpointsTable string // CHECKPOINTS_TABLE
+	// OperationLogsTable is OPERATION_LOGS_TABLE: the protect and delete
+	// logs.
+	OperationLogsTable string
+	Retention          time.Duration // DELETED_RETENTION, default 720h
+	StuckAfter         time.Duration // STUCK_AFTER, default 2h
+	DynamoDBEndpoint   string        // DYNAMODB_ENDPOINT, local only
+	EC2Endpoint        string        // EC2_ENDPOINT, local only
 	// TagImageSnapshotsAfter: EC2_TAG_IMAGE_SNAPSHOTS_AFTER=1, local only
 	// (an EC2 endpoint that cannot tag snapshots in CreateImage, as moto;
 	// the template's worker role does not allow the CreateTags it makes).
@@ -48,14 +51,15 @@ type Config struct {
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		CheckpointsTable:       os.Getenv("CHECKPOINTS_TABLE"),
+		OperationLogsTable:     os.Getenv("OPERATION_LOGS_TABLE"),
 		DynamoDBEndpoint:       os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:            os.Getenv("EC2_ENDPOINT"),
 		TagImageSnapshotsAfter: os.Getenv("EC2_TAG_IMAGE_SNAPSHOTS_AFTER") == "1",
 		Retention:              domain.DefaultRetention,
 		StuckAfter:             domain.DefaultStuckAfter,
 	}
-	if c.CheckpointsTable == "" {
-		return c, fmt.Errorf("CHECKPOINTS_TABLE must be set")
+	if c.CheckpointsTable == "" || c.OperationLogsTable == "" {
+		return c, fmt.Errorf("CHECKPOINTS_TABLE and OPERATION_LOGS_TABLE must be set")
 	}
 	for _, d := range []struct {
 		name string
