@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -135,7 +136,15 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		if err != nil {
 			return nil, err
 		}
-		svc.Domain.Store = store.New(db, plans, checkpoints)
+		st := store.New(db, plans, checkpoints)
+		if slices.ContainsFunc(route.Access, func(a api.Access) bool { return a.Table == api.OperationLogsTable }) {
+			table := os.Getenv("OPERATION_LOGS_TABLE")
+			if table == "" {
+				return nil, fmt.Errorf("OPERATION_LOGS_TABLE must be set")
+			}
+			st.WithOperationLogs(table)
+		}
+		svc.Domain.Store = st
 		if route.IsIdempotent() {
 			table := os.Getenv("IDEMPOTENCY_TABLE")
 			if table == "" {
