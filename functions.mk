@@ -5,8 +5,8 @@
 # GOARCH and LAMBDA_GOFLAGS. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/.
 
-.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
-build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
 
 build-ListCheckpointsFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListCheckpointsFunction)/bootstrap ./functions/list-checkpoints
@@ -55,6 +55,12 @@ build-ListProtectableInstancesFunction:
 
 build-ShowProtectableInstanceFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowProtectableInstanceFunction)/bootstrap ./functions/show-protectable-instance
+
+build-ListOperationLogsFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListOperationLogsFunction)/bootstrap ./functions/list-operation-logs
+
+build-ShowOperationLogFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowOperationLogFunction)/bootstrap ./functions/show-operation-log
 
 build-NotFoundFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/NotFoundFunction)/bootstrap ./functions/not-found

@@ -37,6 +37,8 @@ type Table string
 const (
 	PlansTable       Table = "PlansTable"
 	CheckpointsTable Table = "CheckpointsTable"
+	// OperationLogsTable holds the operation logs (read-only to the API).
+	OperationLogsTable Table = "OperationLogsTable"
 )
 
 // Action is an IAM action.
@@ -125,16 +127,18 @@ func grants(lists ...[]Access) []Access {
 }
 
 const (
-	checkpointsPath  = "/v1/{tenant_id}/providers/{provider_id}/checkpoints"
-	checkpointPath   = checkpointsPath + "/{checkpoint_id}"
-	providersPath    = "/v1/{tenant_id}/providers"
-	providerPath     = providersPath + "/{provider_id}"
-	plansPath        = "/v1/{tenant_id}/plans"
-	planPath         = plansPath + "/{plan_id}"
-	protectablesPath = "/v1/{tenant_id}/protectables"
-	protectablePath  = protectablesPath + "/{protectable_type}"
-	instancesPath    = protectablePath + "/instances"
-	instancePath     = instancesPath + "/{resource_id}"
+	checkpointsPath   = "/v1/{tenant_id}/providers/{provider_id}/checkpoints"
+	checkpointPath    = checkpointsPath + "/{checkpoint_id}"
+	providersPath     = "/v1/{tenant_id}/providers"
+	providerPath      = providersPath + "/{provider_id}"
+	plansPath         = "/v1/{tenant_id}/plans"
+	planPath          = plansPath + "/{plan_id}"
+	protectablesPath  = "/v1/{tenant_id}/protectables"
+	protectablePath   = protectablesPath + "/{protectable_type}"
+	instancesPath     = protectablePath + "/instances"
+	instancePath      = instancesPath + "/{resource_id}"
+	operationLogsPath = "/v1/{tenant_id}/operation_logs"
+	operationLogPath  = operationLogsPath + "/{operation_log_id}"
 )
 
 // The functions behind the HTTP API. Each is named after its Name
@@ -180,6 +184,12 @@ var (
 		Access: grants(inventoryChecks, Reads(AnyResource, GetResources, ListTables))}
 	ShowProtectableInstance = Route{Name: "show-protectable-instance", Method: http.MethodGet, Path: instancePath, handle: (*Service).showProtectableInstance,
 		Access: inventoryChecks}
+	// The table: the marker's item (GetItem in one project, Query by id
+	// for all_tenants); the index the filters narrow to.
+	ListOperationLogs = Route{Name: "list-operation-logs", Method: http.MethodGet, Path: operationLogsPath, handle: (*Service).listOperationLogs,
+		Access: grants(On(OperationLogsTable, GetItem, Query), QueryIndexes(OperationLogsTable, "by_project", "by_all", "by_checkpoint", "by_status"))}
+	ShowOperationLog = Route{Name: "show-operation-log", Method: http.MethodGet, Path: operationLogPath, handle: (*Service).showOperationLog,
+		Access: On(OperationLogsTable, GetItem)}
 
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.
@@ -196,6 +206,7 @@ var Routes = []Route{
 	ListProviders, ShowProvider,
 	CreatePlan, ListPlans, ShowPlan, UpdatePlan, DeletePlan,
 	ListProtectables, ShowProtectable, ListProtectableInstances, ShowProtectableInstance,
+	ListOperationLogs, ShowOperationLog,
 }
 
 // Fallback is NotFound, the function of API Gateway's $default route.

@@ -75,10 +75,11 @@ func sampleCheckpoint(status domain.Status) *domain.Checkpoint {
 	}
 }
 
-// background is a fresh checkpoints table with a store over it. The
-// background functions touch the checkpoints table only.
+// background is a fresh checkpoints table (and operation logs table) with
+// a store over it. The background functions touch these two tables only.
 type background struct {
 	checkpoints string // table name
+	oplogs      string // table name
 	endpoint    string
 	store       *store.Store
 }
@@ -87,7 +88,9 @@ func newBackground(t *testing.T) *background {
 	t.Helper()
 	rie.SkipIfShort(t)
 	plans, checkpoints := testenv.Tables(t)
-	return &background{checkpoints: checkpoints, endpoint: testenv.Endpoint(t), store: store.New(testenv.DynamoDB(t), plans, checkpoints)}
+	oplogs := testenv.OperationLogsTable(t)
+	return &background{checkpoints: checkpoints, oplogs: oplogs, endpoint: testenv.Endpoint(t),
+		store: store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs)}
 }
 
 // start builds the background function and runs it under the emulator over
@@ -95,9 +98,10 @@ func newBackground(t *testing.T) *background {
 func (b *background) start(t *testing.T, logicalID string, env map[string]string) *rie.Emulator {
 	t.Helper()
 	vars := map[string]string{
-		"CHECKPOINTS_TABLE": b.checkpoints,
-		"DYNAMODB_ENDPOINT": b.endpoint,
-		"EC2_ENDPOINT":      b.endpoint,
+		"CHECKPOINTS_TABLE":    b.checkpoints,
+		"OPERATION_LOGS_TABLE": b.oplogs,
+		"DYNAMODB_ENDPOINT":    b.endpoint,
+		"EC2_ENDPOINT":         b.endpoint,
 		// moto cannot tag snapshots in CreateImage.
 		"EC2_TAG_IMAGE_SNAPSHOTS_AFTER": "1",
 	}

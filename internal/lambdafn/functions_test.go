@@ -43,6 +43,8 @@ const (
 	providerID   = "b766f37c-d011-4026-8228-28730d734a3f" // No-Op
 	planID       = "3523a271-68aa-42f5-b9ba-56e5200a2ebb"
 	checkpointID = "dcb20606-ad71-40a3-80e4-ef0fafdad0c3"
+	// operationLogID is the sample events' log (gen.sampleParams).
+	operationLogID = "7a16c731-3f5e-4d2a-9b8c-1e2f3a4b5c6d"
 )
 
 var created = time.Date(2026, 11, 26, 18, 30, 5, 0, time.UTC)
@@ -97,6 +99,14 @@ func seed(t *testing.T, s *store.Store) {
 	if err := s.CreateCheckpoint(ctx, cp); err != nil {
 		t.Fatalf("seed checkpoint: %v", err)
 	}
+	cpID, plID, prID := checkpointID, planID, providerID
+	ended := created.Add(time.Minute)
+	if err := s.EndOperationLog(ctx, &domain.OperationLog{
+		ID: operationLogID, ProjectID: projectID, Type: domain.OpProtect, CheckpointID: &cpID, PlanID: &plID, ProviderID: &prID,
+		Status: string(domain.StatusAvailable), StartedAt: created, EndedAt: &ended,
+	}); err != nil {
+		t.Fatalf("seed operation log: %v", err)
+	}
 }
 
 // start builds the route's function and runs it under the emulator over
@@ -105,20 +115,22 @@ func start(t *testing.T, r api.Route) *fixture {
 	t.Helper()
 	bootstrap := rie.Build(t, r.LogicalID())
 	plans, checkpoints := testenv.Tables(t)
+	oplogs := testenv.OperationLogsTable(t)
 	endpoint := testenv.Endpoint(t)
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints)
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs)
 	seed(t, s)
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	emu := rie.Start(t, bootstrap, map[string]string{
-		"PLANS_TABLE":       plans,
-		"CHECKPOINTS_TABLE": checkpoints,
-		"IDEMPOTENCY_TABLE": testenv.IdempotencyTable(t),
-		"DYNAMODB_ENDPOINT": endpoint,
-		"EC2_ENDPOINT":      endpoint,
-		"TAGGING_ENDPOINT":  endpoint,
+		"PLANS_TABLE":          plans,
+		"CHECKPOINTS_TABLE":    checkpoints,
+		"IDEMPOTENCY_TABLE":    testenv.IdempotencyTable(t),
+		"OPERATION_LOGS_TABLE": oplogs,
+		"DYNAMODB_ENDPOINT":    endpoint,
+		"EC2_ENDPOINT":         endpoint,
+		"TAGGING_ENDPOINT":     endpoint,
 	})
 	return &fixture{emu: emu, store: s, event: event}
 }
@@ -258,8 +270,26 @@ func storedStatus(t *testing.T, s *store.Store) domain.Status {
 	return c.Status
 }
 
+// seededLogJSON is the seeded operation log as the API shows it.
+const seededLogJSON = `{"id":"` + operationLogID + `","project_id":"` + projectID + `","operation_type":"protect",` +
+	`"checkpoint_id":"` + checkpointID + `","plan_id":"` + planID + `","provider_id":"` + providerID + `",` +
+	`"restore_id":null,"scheduled_operation_id":null,"status":"available","started_at":"2026-11-26T18:30:05Z",` +
+	`"ended_at":"2026-11-26T18:31:05Z","error_info":null,"extra_info":null}`
+
 // routeChecks says, per route, what its sample event must produce.
 var routeChecks = map[string]func(t *testing.T, f *fixture){
+	"list-operation-logs": func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		if want := `{"operation_logs":[` + seededLogJSON + `]}`; strings.TrimSpace(resp.Body) != want {
+			t.Errorf("body %s, want %s", resp.Body, want)
+		}
+	},
+	"show-operation-log": func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		if want := `{"operation_log":` + seededLogJSON + `}`; strings.TrimSpace(resp.Body) != want {
+			t.Errorf("body %s, want %s", resp.Body, want)
+		}
+	},
 	"list-checkpoints": func(t *testing.T, f *fixture) {
 		resp := f.invoke(t, f.event, http.StatusOK)
 		var list []checkpointJSON

@@ -268,6 +268,16 @@ var scenarios = map[string][]scenario{
 	},
 	"delete-plan": {sample(http.StatusOK)},
 	"not-found":   {sample(http.StatusMethodNotAllowed)},
+	// by_project, and the marker's GetItem (one project) or Query by id
+	// (all_tenants: by_all); by_checkpoint and by_status by their filters.
+	"list-operation-logs": append(listScenarios(operationLogID),
+		scenario{"checkpoint_id", func(ev *events.APIGatewayV2HTTPRequest) {
+			setQuery(ev, url.Values{"checkpoint_id": {checkpointID}, "operation_type": {"protect"}})
+		}, http.StatusOK, ""},
+		scenario{"status", func(ev *events.APIGatewayV2HTTPRequest) {
+			setQuery(ev, url.Values{"status": {"available"}, "plan_id": {planID}})
+		}, http.StatusOK, ""}),
+	"show-operation-log": {sample(http.StatusOK)},
 }
 
 // The inventory's scenarios need AWS resources the sample tenant owns:
@@ -476,12 +486,15 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 
 	plans, checkpoints := testenv.Tables(t)
 	idem := testenv.IdempotencyTable(t)
-	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints))
-	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable)}}
+	oplogs := testenv.OperationLogsTable(t)
+	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs))
+	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable),
+		oplogs: string(api.OperationLogsTable)}}
 	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
 	t.Setenv("IDEMPOTENCY_TABLE", idem)
+	t.Setenv("OPERATION_LOGS_TABLE", oplogs)
 	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -137,7 +138,15 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		}
 		// TASKS_TABLE (restores and verifications) is set by Globals; a
 		// route that reaches it without one fails its calls, not its init.
-		svc.Domain.Store = store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE"))
+		st := store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE"))
+		if slices.ContainsFunc(route.Access, func(a api.Access) bool { return a.Table == api.OperationLogsTable }) {
+			table := os.Getenv("OPERATION_LOGS_TABLE")
+			if table == "" {
+				return nil, fmt.Errorf("OPERATION_LOGS_TABLE must be set")
+			}
+			st.WithOperationLogs(table)
+		}
+		svc.Domain.Store = st
 		if route.IsIdempotent() {
 			table := os.Getenv("IDEMPOTENCY_TABLE")
 			if table == "" {

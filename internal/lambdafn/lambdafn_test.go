@@ -175,12 +175,13 @@ func TestRequestID(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CHECKPOINTS_TABLE", "cps")
+	t.Setenv("OPERATION_LOGS_TABLE", "logs")
 	t.Setenv("DELETED_RETENTION", "")
 	t.Setenv("STUCK_AFTER", "")
 	t.Setenv("DYNAMODB_ENDPOINT", "")
 	t.Setenv("EC2_ENDPOINT", "")
 	c, err := bgfn.ConfigFromEnv()
-	want := bgfn.Config{CheckpointsTable: "cps", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	want := bgfn.Config{CheckpointsTable: "cps", OperationLogsTable: "logs", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
 	if err != nil || c != want {
 		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
 	}
@@ -205,6 +206,11 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CHECKPOINTS_TABLE", "")
 	if _, err := bgfn.ConfigFromEnv(); err == nil {
 		t.Error("a missing CHECKPOINTS_TABLE was accepted")
+	}
+	t.Setenv("CHECKPOINTS_TABLE", "cps")
+	t.Setenv("OPERATION_LOGS_TABLE", "")
+	if _, err := bgfn.ConfigFromEnv(); err == nil {
+		t.Error("a missing OPERATION_LOGS_TABLE was accepted")
 	}
 }
 

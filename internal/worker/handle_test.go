@@ -75,7 +75,7 @@ func TestHandleReportsTheFirstRecordItCannotFinish(t *testing.T) {
 	}
 
 	// The store down: the record fails, and is not lost.
-	down := &worker.Worker{Domain: &domain.Service{Store: store.New(unreachable{}, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
+	down := &worker.Worker{Domain: &domain.Service{Store: store.New(unreachable{}, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	resp, err = down.Handle(t.Context(), eventOf(good))
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != good.Change.SequenceNumber {
 		t.Fatalf("Handle with the store down = %+v, %v; want the record reported", resp, err)

@@ -53,6 +53,7 @@ type env struct {
 	store       *store.Store
 	checkpoints string // table name
 	plans       string
+	oplogs      string // operation logs table
 	clients     *worker.AWSClients
 	worker      *worker.Worker
 	log         *slog.Logger
@@ -73,12 +74,13 @@ func newEnv(t testing.TB) *env {
 		ec2:         ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		checkpoints: checkpoints,
 		plans:       plans,
+		oplogs:      testenv.OperationLogsTable(t),
 		clients:     &worker.AWSClients{Config: cfg, DynamoDBEndpoint: endpoint, EC2Endpoint: endpoint, ImageSnapshotTagsAfter: true},
 		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		stream:      streamread.New(t, checkpoints),
 	}
 	e.db = &atomicWrites{API: e.ddb}
-	e.store = store.New(e.db, plans, checkpoints)
+	e.store = store.New(e.db, plans, checkpoints).WithOperationLogs(e.oplogs)
 	e.worker = &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	return e
 }
@@ -477,4 +479,38 @@ func (n noClients) TagImageSnapshotsAfter() bool { return false }
 func (n noClients) EC2() awsplugin.EC2SnapshotAPI {
 	n.t.Error("the No-Op provider asked for EC2")
 	return nil
+}
+
+// storeOver is the env's store over another DynamoDB API.
+func (e *env) storeOver(db store.API) *store.Store {
+	return store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs)
+}
+
+// failingLogEnds fails the next UpdateItem calls on the operation logs
+// table (a dropped connection); every other call goes through.
+type failingLogEnds struct {
+	store.API
+	table    string
+	failures atomic.Int32
+}
+
+func (f *failingLogEnds) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if aws.ToString(in.TableName) == f.table && f.failures.Add(-1) >= 0 {
+		return nil, errInjected
+	}
+	return f.API.UpdateItem(ctx, in, o...)
+}
+
+// failingLogStarts fails the next PutItem calls (the worker's only
+// PutItem is a log's start).
+type failingLogStarts struct {
+	store.API
+	failures atomic.Int32
+}
+
+func (f *failingLogStarts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errInjected
+	}
+	return f.API.PutItem(ctx, in, o...)
 }

@@ -158,7 +158,7 @@ func TestInstanceProtectedWithImage(t *testing.T) {
 	// is retried.
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	crashing := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup},
+	crashing := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup},
 		Clients: clients, Log: e.log, Ownership: e.tagMode()}
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	if resp, err := crashing.Handle(t.Context(), eventOf(insert)); err != nil || len(resp.BatchItemFailures) != 1 {

@@ -227,7 +227,7 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		if deadline := t.CreatedAt.Add(r.timeout()); r.now().After(deadline) {
 			for _, it := range items {
 				for _, k := range append([]string{itemKey(it)}, dependentKeys(it)...) {
-					if !ended(t.ResourcesStatus[k]) {
+					if !resourceEnded(t.ResourcesStatus[k]) {
 						t.ResourcesStatus[k] = domain.ResourceError
 						t.ResourcesReason[k] = "timed out"
 					}
@@ -309,7 +309,7 @@ func (r *Runner) poll() time.Duration {
 // endAll ends every resource the task knows of in error.
 func (r *Runner) endAll(t *domain.Task, why string) {
 	for k, st := range t.ResourcesStatus {
-		if !ended(st) {
+		if !resourceEnded(st) {
 			t.ResourcesStatus[k] = domain.ResourceError
 			t.ResourcesReason[k] = why
 		}
@@ -348,7 +348,7 @@ func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task
 	}
 	var work []*todo
 	for _, it := range items {
-		if ended(t.ResourcesStatus[itemKey(it)]) {
+		if resourceEnded(t.ResourcesStatus[itemKey(it)]) {
 			continue
 		}
 		if _, ok := plugins[it.Resource.Type]; !ok {
@@ -438,19 +438,19 @@ func (r *Runner) endItem(t *domain.Task, it provider.TaskItem, s provider.Step) 
 	}
 }
 
-func ended(st string) bool { return st == domain.ResourceAvailable || st == domain.ResourceError }
+func resourceEnded(st string) bool { return st == domain.ResourceAvailable || st == domain.ResourceError }
 
 // allEnded reports whether every resource of the task has ended.
 func allEnded(t *domain.Task, items []provider.TaskItem) bool {
 	for _, it := range items {
 		for _, k := range append([]string{itemKey(it)}, dependentKeys(it)...) {
-			if !ended(t.ResourcesStatus[k]) {
+			if !resourceEnded(t.ResourcesStatus[k]) {
 				return false
 			}
 		}
 	}
 	for _, st := range t.ResourcesStatus {
-		if !ended(st) {
+		if !resourceEnded(st) {
 			return false
 		}
 	}

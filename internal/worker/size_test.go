@@ -97,7 +97,7 @@ func largestCheckpoint(t *testing.T, count, n int) {
 		volumes[i] = aws.ToString(v.VolumeId)
 	}
 	inv := &inventory.Inventory{DynamoDB: e.clients.DynamoDB(), EC2: e.clients.EC2(), Ownership: accountMode}
-	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup, Inventory: inv}
+	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup, Inventory: inv}
 	project := newProjectID()
 	input := func(count, n int) domain.PlanInput {
 		rs := make([]domain.Resource, count)
@@ -186,7 +186,7 @@ func TestOversizedOutcomeEndsInError(t *testing.T) {
 	// is stored, but a graph repeating the name would pass 400 KB.
 	name := strings.Repeat("n", 300_000)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: name}}, nil)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
 	got := e.protect(w, c)
 	if got.Status != domain.StatusError {
 		t.Fatalf("status %s, want error", got.Status)
@@ -273,7 +273,7 @@ func TestOversizedStuckCheckpointEnds(t *testing.T) {
 	e := newEnv(t)
 	name := strings.Repeat("n", 300_000)
 	c := e.newCheckpoint(provider.NoOpID, []domain.Resource{{ID: "r1", Type: "OS::Nova::Server", Name: name}}, nil)
-	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints),
+	dom := &domain.Service{Store: store.New(&dynamoSizeRule{API: e.db, table: e.checkpoints}, e.plans, e.checkpoints).WithOperationLogs(e.oplogs),
 		Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	sweeper := &worker.Sweeper{Domain: dom, Log: e.log, StuckAfter: time.Hour}
 	if _, err := sweeper.Sweep(t.Context()); err != nil {

@@ -28,7 +28,9 @@ const DefaultStuckAfter = domain.DefaultStuckAfter
 type SweepResult struct {
 	Protecting int `json:"protecting"`
 	Deleting   int `json:"deleting"`
-	Failed     int `json:"failed"` // found stuck, but could not be ended (logged)
+	// Failed: found stuck, but it or its operation log could not be ended
+	// (logged).
+	Failed int `json:"failed"`
 }
 
 // Sweep moves stuck protecting checkpoints to error and stuck deleting ones
@@ -58,15 +60,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, k := range keys {
 			ended, err := s.end(ctx, k, st.move, fmt.Sprintf("%s did not finish within %s", st.what, limit))
+			if ended {
+				*st.count++
+			}
 			if err != nil {
 				// Oldest first: one item that cannot be ended must not
 				// hold back every later one, run after run.
 				s.Log.Error("stuck checkpoint not ended", "checkpoint_id", k.ID, "project_id", k.ProjectID, "error", err.Error())
 				res.Failed++
-				continue
-			}
-			if ended {
-				*st.count++
 			}
 		}
 	}
@@ -89,11 +90,21 @@ func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move
 			n.Info["error"] = why
 		}
 	}
-	ended, to, err := finishBounded(ctx, s.Domain, s.Log, m, c, m.To[0], g)
-	if err != nil || !ended {
+	done, to, err := finishBounded(ctx, s.Domain, s.Log, m, c, m.To[0], g)
+	if err != nil || !done {
 		return false, err
 	}
 	s.Log.Warn("checkpoint stuck; ended", "checkpoint_id", c.ID, "project_id", c.ProjectID, "from", m.From[0], "status", to, "reason", why)
+	// Its operation's log ends with it (written whole if the worker never
+	// started it). The attempt of a deletion is the checkpoint's
+	// updated_at as read here, while deleting: the worker's too.
+	oplog := protectLog(c)
+	if deleting {
+		oplog = deleteLog(c, deleteAttempt(c))
+	}
+	if err := s.Domain.EndOperation(ctx, ended(oplog, to, why)); err != nil {
+		return true, fmt.Errorf("checkpoint ended %s, but not its %s log: %w", to, oplog.Type, err)
+	}
 	return true, nil
 }
 

@@ -115,11 +115,13 @@ func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord)
 		return fmt.Errorf("record %s has no checkpoint key", r.EventID)
 	}
 	c, err := w.Domain.Work(ctx, key, job)
-	if err != nil || c == nil {
-		if c == nil && err == nil {
-			w.Log.Info("nothing to do", "checkpoint_id", key.ID, "project_id", key.ProjectID)
-		}
+	if err != nil {
 		return err
+	}
+	if c == nil {
+		w.Log.Info("nothing to do", "checkpoint_id", key.ID, "project_id", key.ProjectID)
+		// Its outcome is written; its log's end may not be.
+		return w.settleLog(ctx, r, key, job)
 	}
 	log := w.Log.With("checkpoint_id", c.ID, "project_id", c.ProjectID)
 	if job == domain.JobProtect {
@@ -262,6 +264,10 @@ func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) protectio
 }
 
 func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
+	oplog := protectLog(c)
+	if err := w.Domain.StartOperation(ctx, oplog); err != nil {
+		return fmt.Errorf("start the protect log: %w", err)
+	}
 	p := w.protectAll(ctx, c)
 	resources := c.Plan.Resources
 	planned := map[[2]string]int{}
@@ -301,7 +307,7 @@ func (w *Worker) protect(ctx context.Context, log *slog.Logger, c *domain.Checkp
 	if failed > 0 {
 		to = domain.StatusError
 	}
-	return w.finish(ctx, log, domain.MoveProtected, c, to, g)
+	return w.finish(ctx, log, domain.MoveProtected, c, to, g, oplog)
 }
 
 // deleteAll deletes what protection produced, one plugin call per type; it
@@ -334,6 +340,10 @@ func (w *Worker) deleteAll(ctx context.Context, c *domain.Checkpoint) []error {
 }
 
 func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpoint) error {
+	oplog := deleteLog(c, deleteAttempt(c))
+	if err := w.Domain.StartOperation(ctx, oplog); err != nil {
+		return fmt.Errorf("start the delete log: %w", err)
+	}
 	errs := w.deleteAll(ctx, c)
 	errOf := map[[2]string]error{}
 	for i, r := range c.Plan.Resources {
@@ -377,15 +387,17 @@ func (w *Worker) delete(ctx context.Context, log *slog.Logger, c *domain.Checkpo
 	if failed > 0 {
 		to = domain.StatusErrorDeleting
 	}
-	return w.finish(ctx, log, domain.MoveDeleted, c, to, g)
+	return w.finish(ctx, log, domain.MoveDeleted, c, to, g, oplog)
 }
 
 // finish writes the outcome, only if the checkpoint is still in the
-// move's status: a sweeper that ended it meanwhile has won, and stays won.
-// An outcome DynamoDB refuses for its size (not reached within the API's
-// limits; a checkpoint stored before them may be) is written smaller, in
-// the move's failure status: a checkpoint never stays unable to finish.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph) error {
+// move's status: a sweeper that ended it meanwhile has won, and stays won
+// (and ends the operation's log). An outcome DynamoDB refuses for its size
+// (not reached within the API's limits; a checkpoint stored before them
+// may be) is written smaller, in the move's failure status: a checkpoint
+// never stays unable to finish. Then it ends oplog with the outcome
+// written; if that fails, the record is retried and settleLog ends it.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c *domain.Checkpoint, to domain.Status, g graph, oplog *domain.OperationLog) error {
 	written, to, err := finishBounded(ctx, w.Domain, log, m, c, to, g)
 	if err != nil {
 		return err
@@ -395,6 +407,9 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c 
 		return nil
 	}
 	log.Info("checkpoint finished", "status", to)
+	if err := w.Domain.EndOperation(ctx, ended(oplog, to, endReason(g, to))); err != nil {
+		return fmt.Errorf("end the %s log: %w", oplog.Type, err)
+	}
 	return nil
 }
 

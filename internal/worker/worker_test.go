@@ -310,7 +310,7 @@ func TestFailedStatusWriteIsRetriedWithoutSecondBackup(t *testing.T) {
 	clients := wrap(e.clients)
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 
 	c := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
 	other := e.newCheckpoint(provider.AWSID, awsResources(table, volume), nil)
@@ -366,7 +366,7 @@ func TestFailedStatusWriteOfDeletionIsRetried(t *testing.T) {
 
 	db := &failingUpdates{API: e.db}
 	db.failures.Store(1)
-	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
+	w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	resp, err := w.Handle(t.Context(), eventOf(modify))
 	if err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("Handle = %+v, %v; want the record reported failed", resp, err)
@@ -575,7 +575,7 @@ func TestProtectionWinsOverRunningSweeper(t *testing.T) {
 	insert := e.record(c, "INSERT", domain.StatusProtecting)
 	var once sync.Once
 	db := afterGet{API: e.db, then: func() { once.Do(func() { e.handle(e.worker, insert) }) }}
-	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour}
+	sweeper := &worker.Sweeper{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, Log: e.log, StuckAfter: time.Hour}
 
 	swept, err := sweeper.Sweep(t.Context())
 	if err != nil || swept != (worker.SweepResult{}) {
@@ -621,17 +621,18 @@ func TestRedeliveredProtectRecordOfSettledCheckpoint(t *testing.T) {
 	}
 }
 
-// countingUpdates counts the store's UpdateItem calls that succeeded: the
-// status changes.
+// countingUpdates counts the store's UpdateItem calls on the checkpoints
+// table that succeeded: the status changes.
 type countingUpdates struct {
 	store.API
+	table     string
 	mu        sync.Mutex
 	succeeded int
 }
 
 func (c *countingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	out, err := c.API.UpdateItem(ctx, in, o...)
-	if err == nil {
+	if err == nil && aws.ToString(in.TableName) == c.table {
 		c.mu.Lock()
 		c.succeeded++
 		c.mu.Unlock()
@@ -652,9 +653,9 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 		e.setStatus(c, domain.StatusAvailable, domain.StatusDeleting)
 		modify := e.record(c, "MODIFY", domain.StatusDeleting)
 
-		db := &countingUpdates{API: e.db}
+		db := &countingUpdates{API: e.db, table: e.checkpoints}
 		clients := wrap(e.clients)
-		w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
+		w := &worker.Worker{Domain: &domain.Service{Store: store.New(db, e.plans, e.checkpoints).WithOperationLogs(e.oplogs), Providers: provider.Lookup}, Clients: clients, Log: e.log, Ownership: accountMode}
 		var wg sync.WaitGroup
 		for _, r := range []events.DynamoDBEventRecord{modify, insert, modify, insert} {
 			wg.Go(func() {
@@ -683,6 +684,7 @@ func TestDeleteRacesRedeliveredProtect(t *testing.T) {
 				t.Errorf("node %s = %v, want deleted", id, n.Info)
 			}
 		}
+		e.wantLogs(c, wantLog{domain.OpProtect, "available", ""}, wantLog{domain.OpDelete, "deleted", ""})
 	}
 }
 

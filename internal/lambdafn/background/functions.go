@@ -67,8 +67,8 @@ func ConfigFromEnv() (Config, error) {
 		Retention:              domain.DefaultRetention,
 		StuckAfter:             domain.DefaultStuckAfter,
 	}
-	if c.CheckpointsTable == "" {
-		return c, fmt.Errorf("CHECKPOINTS_TABLE must be set")
+	if c.CheckpointsTable == "" || c.OperationLogsTable == "" {
+		return c, fmt.Errorf("CHECKPOINTS_TABLE and OPERATION_LOGS_TABLE must be set")
 	}
 	for _, d := range []struct {
 		name string

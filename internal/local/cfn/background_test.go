@@ -202,8 +202,10 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 	if f.Role != "" || len(f.Policies) > 0 {
 		t.Errorf("WorkerFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
 	}
-	// The checkpoint itself: read it, write its outcome.
+	// The checkpoint itself: read it, write its outcome; and its
+	// operation log: start it, end it.
 	tableActions := []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+	logActions := []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// What the AWS provider's plugins call, plus the tagging that
 	// CreateSnapshot's TagSpecifications needs.
 	pluginActions := []string{
@@ -234,15 +236,18 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 			if strings.ContainsAny(a, "*?") {
 				t.Errorf("WorkerFunction is allowed %q; want only named actions", a)
 			}
-			if slices.Contains(tableActions, a) && !reflect.DeepEqual(st.Resources, []string{"!GetAtt CheckpointsTable.Arn"}) {
-				t.Errorf("WorkerFunction is allowed %s on %q; want only !GetAtt CheckpointsTable.Arn", a, st.Resources)
+			onCheckpoints := reflect.DeepEqual(st.Resources, []string{"!GetAtt CheckpointsTable.Arn"})
+			onLogs := reflect.DeepEqual(st.Resources, []string{"!GetAtt OperationLogsTable.Arn"})
+			if (slices.Contains(tableActions, a) || slices.Contains(logActions, a)) &&
+				!(onCheckpoints && slices.Contains(tableActions, a)) && !(onLogs && slices.Contains(logActions, a)) {
+				t.Errorf("WorkerFunction is allowed %s on %q; want %q only on !GetAtt CheckpointsTable.Arn, %q only on !GetAtt OperationLogsTable.Arn", a, st.Resources, tableActions, logActions)
 			}
 			if slices.Contains(pluginActions, a) && len(st.Refs) > 0 {
 				t.Errorf("WorkerFunction's %s statement names %q of the template; the plugins act on the plans' resources", a, st.Refs)
 			}
 		}
 	}
-	want := slices.Concat(tableActions, pluginActions)
+	want := slices.Concat(tableActions, []string{"dynamodb:PutItem"}, pluginActions)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -340,6 +345,7 @@ func TestAgreementSweeper(t *testing.T) {
 	want := map[string][]string{
 		"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPending: {"dynamodb:Query"},
 		"!GetAtt CheckpointsTable.Arn":                               {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"!GetAtt OperationLogsTable.Arn":                             {"dynamodb:UpdateItem"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("SweeperFunction may call %v, want exactly %v", got, want)

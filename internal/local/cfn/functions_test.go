@@ -61,6 +61,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantSweeper := []cfn.Statement{
 		{Effect: "Allow", Actions: []string{"dynamodb:Query"}, Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_pending"}, Refs: []string{"CheckpointsTable"}},
 		{Effect: "Allow", Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, Resources: []string{"!GetAtt CheckpointsTable.Arn"}, Refs: []string{"CheckpointsTable"}},
+		{Effect: "Allow", Actions: []string{"dynamodb:UpdateItem"}, Resources: []string{"!GetAtt OperationLogsTable.Arn"}, Refs: []string{"OperationLogsTable"}},
 	}
 	if !reflect.DeepEqual(sweeper.Statements, wantSweeper) {
 		t.Errorf("SweeperFunction statements =\n%s\nwant\n%s", jsonText(sweeper.Statements), jsonText(wantSweeper))

@@ -405,10 +405,11 @@ func goSource(doc, body string) ([]byte, error) {
 // Sample values of path parameters in skeleton events: those the hand-written
 // events use, so one seed serves them all.
 var sampleParams = map[string]string{
-	"tenant_id":     "e486a2f49695423ca9c47e589b948108",
-	"provider_id":   "b766f37c-d011-4026-8228-28730d734a3f",
-	"plan_id":       "3523a271-68aa-42f5-b9ba-56e5200a2ebb",
-	"checkpoint_id": "dcb20606-ad71-40a3-80e4-ef0fafdad0c3",
+	"tenant_id":        "e486a2f49695423ca9c47e589b948108",
+	"provider_id":      "b766f37c-d011-4026-8228-28730d734a3f",
+	"plan_id":          "3523a271-68aa-42f5-b9ba-56e5200a2ebb",
+	"checkpoint_id":    "dcb20606-ad71-40a3-80e4-ef0fafdad0c3",
+	"operation_log_id": "7a16c731-3f5e-4d2a-9b8c-1e2f3a4b5c6d",
 	// A table's name is the one id a test can choose on moto.
 	"protectable_type": "AWS::DynamoDB::Table",
 	"resource_id":      "orders",

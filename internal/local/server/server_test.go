@@ -53,18 +53,20 @@ func start(t *testing.T, ec2Endpoint string) *client {
 	t.Helper()
 	endpoint := testenv.Endpoint(t)
 	plans, checkpoints := testenv.Tables(t)
+	oplogs := testenv.OperationLogsTable(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- server.Run(ctx, server.Config{
-			Addr:             "127.0.0.1:0",
-			Endpoint:         endpoint,
-			EC2Endpoint:      ec2Endpoint,
-			PlansTable:       plans,
-			CheckpointsTable: checkpoints,
-			Log:              slog.New(slog.NewTextHandler(t.Output(), nil)),
-			Ready:            func(url string) { ready <- url },
+			Addr:               "127.0.0.1:0",
+			Endpoint:           endpoint,
+			EC2Endpoint:        ec2Endpoint,
+			PlansTable:         plans,
+			CheckpointsTable:   checkpoints,
+			OperationLogsTable: oplogs,
+			Log:                slog.New(slog.NewTextHandler(t.Output(), nil)),
+			Ready:              func(url string) { ready <- url },
 		})
 	}()
 	var base string
@@ -85,7 +87,7 @@ func start(t *testing.T, ec2Endpoint string) *client {
 	})
 	project := strings.ReplaceAll(domain.NewID(), "-", "")
 	return &client{t: t, base: base, project: project, token: "alice:" + project + ":member",
-		store: store.New(testenv.DynamoDB(t), plans, checkpoints)}
+		store: store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs)}
 }
 
 // do sends a request and decodes the JSON answer.

@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	return &fixture{
 		t:           t,
-		store:       store.New(testenv.DynamoDB(t), plans, checkpoints),
+		store:       store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(testenv.OperationLogsTable(t)),
 		checkpoints: checkpoints,
 		streamARN:   aws.ToString(desc.Table.LatestStreamArn),
 	}
