@@ -24,6 +24,11 @@ const (
 	TagProjectID = "karbor:project-id"
 )
 
+// AWSResources reports the AWS provider (domain.AWSProvider): its
+// restores take the AWS types' properties, its verifications a restore
+// test.
+func (p *Provider) AWSResources() bool { return p.ID == AWSID }
+
 var awsProvider = &Provider{
 	ID:          AWSID,
 	Name:        "AWS Provider",
