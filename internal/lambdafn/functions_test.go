@@ -105,9 +105,13 @@ func start(t *testing.T, r api.Route) *fixture {
 	t.Helper()
 	bootstrap := rie.Build(t, r.LogicalID())
 	plans, checkpoints := testenv.Tables(t)
+	tasks := testenv.TasksTable(t)
 	endpoint := testenv.Endpoint(t)
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints)
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithTasks(tasks)
 	seed(t, s)
+	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
+		seedTasks(t, s)
+	}
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +120,7 @@ func start(t *testing.T, r api.Route) *fixture {
 		"PLANS_TABLE":       plans,
 		"CHECKPOINTS_TABLE": checkpoints,
 		"IDEMPOTENCY_TABLE": testenv.IdempotencyTable(t),
+		"TASKS_TABLE":       tasks,
 		"DYNAMODB_ENDPOINT": endpoint,
 		"EC2_ENDPOINT":      endpoint,
 		"TAGGING_ENDPOINT":  endpoint,
