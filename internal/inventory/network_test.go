@@ -54,8 +54,10 @@ func TestCheckNetwork(t *testing.T) {
 	tag := env.Inventory(ownership.Config{Mode: ownership.ModeTag, TagKey: ownership.DefaultTagKey})
 	account := env.Inventory(ownership.Config{Mode: ownership.ModeAccount})
 	for _, tc := range []struct {
-		name   string
-		inv    interface{ CheckNetwork(context.Context, string, string, []string) (string, error) }
+		name string
+		inv  interface {
+			CheckNetwork(context.Context, string, string, []string) (string, error)
+		}
 		subnet string
 		groups []string
 		want   string
