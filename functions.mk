@@ -5,8 +5,8 @@
 # GOARCH and LAMBDA_GOFLAGS. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/.
 
-.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
-build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
 
 build-ListCheckpointsFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListCheckpointsFunction)/bootstrap ./functions/list-checkpoints
@@ -61,6 +61,24 @@ build-ListOperationLogsFunction:
 
 build-ShowOperationLogFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowOperationLogFunction)/bootstrap ./functions/show-operation-log
+
+build-CreateRestoreFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/CreateRestoreFunction)/bootstrap ./functions/create-restore
+
+build-ListRestoresFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListRestoresFunction)/bootstrap ./functions/list-restores
+
+build-ShowRestoreFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowRestoreFunction)/bootstrap ./functions/show-restore
+
+build-CreateVerificationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/CreateVerificationFunction)/bootstrap ./functions/create-verification
+
+build-ListVerificationsFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListVerificationsFunction)/bootstrap ./functions/list-verifications
+
+build-ShowVerificationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowVerificationFunction)/bootstrap ./functions/show-verification
 
 build-NotFoundFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/NotFoundFunction)/bootstrap ./functions/not-found

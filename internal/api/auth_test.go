@@ -23,7 +23,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 		{"tenant only", http.MethodGet, "/v1/" + projA, http.StatusNotFound},
 		{"below a checkpoint", http.MethodGet, cpPath + "/restore", http.StatusNotFound},
 		{"no tenant", http.MethodGet, "/v1/providers", http.StatusNotFound},
-		{"unknown path with a body", http.MethodPost, "/v1/" + projA + "/restores", http.StatusNotFound},
+		{"unknown path with a body", http.MethodPost, "/v1/" + projA + "/os-services", http.StatusNotFound},
 		{"trailing slash", http.MethodGet, "/v1/" + projA + "/providers/", http.StatusNotFound},
 		{"trailing slash on checkpoints", http.MethodGet, checkpointsPath(projA, noop) + "/", http.StatusNotFound},
 		// ServeMux would redirect these with an HTML answer.

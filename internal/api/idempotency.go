@@ -30,9 +30,13 @@ var IdempotencyAccess = On(IdempotencyTable, PutItem, UpdateItem, DeleteItem)
 // bytes) within 24 hours answers the first 200 again and runs nothing;
 // another request with the key gets 409. It adds IdempotencyAccess to the
 // route's grants.
+//
+// A route's screen, when set, sees the body before the key is reserved
+// (its fingerprint written): a body it refuses is answered with its error
+// and leaves no trace (restore_auth's credentials).
 func Idempotent(r Route) Route {
 	r.Access = grants(r.Access, IdempotencyAccess)
-	r.handle = withIdempotencyKey(r.Name, pathIDs(r.Path), r.handle)
+	r.handle = withIdempotencyKey(r.Name, pathIDs(r.Path), r.screen, r.handle)
 	r.idempotent = true
 	return r
 }
@@ -63,7 +67,7 @@ func idempotencyKey(r *request) (string, bool, error) {
 // Idempotency-Key, if it has one: reserve the key, run the handler, then
 // remember its 200 or free the key. Without the header the handler runs
 // alone, with no extra call.
-func withIdempotencyKey(route string, ids []string, h handlerFunc) handlerFunc {
+func withIdempotencyKey(route string, ids []string, screen func([]byte) error, h handlerFunc) handlerFunc {
 	return func(s *Service, r *request) (any, error) {
 		key, ok, err := idempotencyKey(r)
 		if err != nil || !ok {
@@ -89,6 +93,11 @@ func withIdempotencyKey(route string, ids []string, h handlerFunc) handlerFunc {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if len(body) > MaxBodyBytes {
 			return h(s, r) // a 413, never remembered
+		}
+		if screen != nil {
+			if err := screen(body); err != nil {
+				return nil, err
+			}
 		}
 		res, replay, err := s.Idempotency.Reserve(r.ctx(), idempotency.Key{
 			Project: r.tenant, Caller: r.caller.ProjectID, Route: route, Key: key,

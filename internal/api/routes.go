@@ -28,6 +28,9 @@ type Route struct {
 	// idempotent routes take the Idempotency-Key header: declare them with
 	// Idempotent.
 	idempotent bool
+	// screen, for an idempotent route, refuses a body before its key is
+	// reserved (see Idempotent).
+	screen func(body []byte) error
 }
 
 // Table is a DynamoDB table by its logical id in template.yaml.
@@ -39,6 +42,7 @@ const (
 	CheckpointsTable Table = "CheckpointsTable"
 	// OperationLogsTable holds the operation logs (read-only to the API).
 	OperationLogsTable Table = "OperationLogsTable"
+	TasksTable         Table = "TasksTable"
 )
 
 // Action is an IAM action.
@@ -58,7 +62,10 @@ const (
 	ListTables         Action = "dynamodb:ListTables"
 	DescribeVolumes    Action = "ec2:DescribeVolumes"
 	DescribeInstances  Action = "ec2:DescribeInstances"
-	GetResources       Action = "tag:GetResources"
+	// A restore's subnet and security groups (tag mode: their tags).
+	DescribeSubnets        Action = "ec2:DescribeSubnets"
+	DescribeSecurityGroups Action = "ec2:DescribeSecurityGroups"
+	GetResources           Action = "tag:GetResources"
 )
 
 // Writes reports whether the action changes data.
@@ -139,7 +146,23 @@ const (
 	instancePath      = instancesPath + "/{resource_id}"
 	operationLogsPath = "/v1/{tenant_id}/operation_logs"
 	operationLogPath  = operationLogsPath + "/{operation_log_id}"
+	restoresPath      = "/v1/{tenant_id}/restores"
+	restorePath       = restoresPath + "/{restore_id}"
+	verificationsPath = "/v1/{tenant_id}/verifications"
+	verificationPath  = verificationsPath + "/{verification_id}"
 )
+
+// taskCreate is what creating a restore or verification costs: the
+// checkpoint's GetItem, then one TransactWriteItems (IAM has no action of
+// its own for it: PutItem of the task, UpdateItem of the checkpoint's
+// mark); when that is cancelled by the checkpoint, a GetItem of it again.
+var taskCreate = grants(On(CheckpointsTable, GetItem, UpdateItem), On(TasksTable, PutItem))
+
+// taskList is what a listing of restores or verifications costs: the
+// marker's item (GetItem in one project, Query by id for all_tenants); one
+// index per filter, project or all_tenants.
+var taskList = grants(On(TasksTable, GetItem, Query), QueryIndexes(TasksTable,
+	"by_project", "by_all", "by_checkpoint", "by_checkpoint_all", "by_status", "by_status_all"))
 
 // The functions behind the HTTP API. Each is named after its Name
 // (show-checkpoint: ShowCheckpoint), as functions/<Name>/main.go, generated,
@@ -190,6 +213,19 @@ var (
 		Access: grants(On(OperationLogsTable, GetItem, Query), QueryIndexes(OperationLogsTable, "by_project", "by_all", "by_checkpoint", "by_status"))}
 	ShowOperationLog = Route{Name: "show-operation-log", Method: http.MethodGet, Path: operationLogPath, handle: (*Service).showOperationLog,
 		Access: On(OperationLogsTable, GetItem)}
+	// A restore's subnet and security groups are looked up (tag mode).
+	CreateRestore = Idempotent(Route{Name: "create-restore", Method: http.MethodPost, Path: restoresPath, handle: (*Service).createRestore,
+		Access: grants(taskCreate, Reads(AnyResource, DescribeSubnets, DescribeSecurityGroups)), screen: screenRestore})
+	ListRestores = Route{Name: "list-restores", Method: http.MethodGet, Path: restoresPath, handle: (*Service).listRestores,
+		Access: taskList}
+	ShowRestore = Route{Name: "show-restore", Method: http.MethodGet, Path: restorePath, handle: (*Service).showRestore,
+		Access: On(TasksTable, GetItem)}
+	CreateVerification = Idempotent(Route{Name: "create-verification", Method: http.MethodPost, Path: verificationsPath, handle: (*Service).createVerification,
+		Access: taskCreate})
+	ListVerifications = Route{Name: "list-verifications", Method: http.MethodGet, Path: verificationsPath, handle: (*Service).listVerifications,
+		Access: taskList}
+	ShowVerification = Route{Name: "show-verification", Method: http.MethodGet, Path: verificationPath, handle: (*Service).showVerification,
+		Access: On(TasksTable, GetItem)}
 
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.
@@ -207,6 +243,7 @@ var Routes = []Route{
 	CreatePlan, ListPlans, ShowPlan, UpdatePlan, DeletePlan,
 	ListProtectables, ShowProtectable, ListProtectableInstances, ShowProtectableInstance,
 	ListOperationLogs, ShowOperationLog,
+	CreateRestore, ListRestores, ShowRestore, CreateVerification, ListVerifications, ShowVerification,
 }
 
 // Fallback is NotFound, the function of API Gateway's $default route.

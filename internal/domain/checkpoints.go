@@ -41,6 +41,9 @@ type Service struct {
 	// API shows. A plan naming an AWS:: resource, and the protectables
 	// instances, fail without it.
 	Inventory Inventory
+	// Region is the service's region (a restore_target must be it); empty
+	// means the Inventory's (RegionOf), else AWS_REGION.
+	Region string
 }
 
 func (s *Service) now() time.Time {

@@ -3,7 +3,6 @@ package domain
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -136,19 +135,4 @@ type TaskStore interface {
 	// DueTasks lists up to max in_progress tasks whose DueAt has passed
 	// at now, oldest first.
 	DueTasks(ctx context.Context, now time.Time, max int) ([]TaskKey, error)
-}
-
-// DefaultTargetTableName is a restored table's name when the restore's
-// parameters name none: the source table's name cut to 246 characters, a
-// dash and the first 8 hex digits of the restore id (its dashes left out),
-// at most 255 characters in all (DynamoDB's limit).
-func DefaultTargetTableName(source, restoreID string) string {
-	if len(source) > 246 {
-		source = source[:246]
-	}
-	hex := strings.ReplaceAll(restoreID, "-", "")
-	if len(hex) > 8 {
-		hex = hex[:8]
-	}
-	return source + "-" + hex
 }

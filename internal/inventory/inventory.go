@@ -90,6 +90,9 @@ type Inventory struct {
 	TableARNPrefix string
 }
 
+// ServiceRegion is the clients' region (domain.RegionOf).
+func (inv *Inventory) ServiceRegion() string { return inv.Region }
+
 // TableARNPrefixEnv is the environment variable of Inventory.TableARNPrefix.
 const TableARNPrefixEnv = "TABLE_ARN_PREFIX"
 

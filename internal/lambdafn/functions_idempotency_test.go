@@ -30,6 +30,19 @@ func TestFunctionsIdempotencyKey(t *testing.T) {
 			return len(page.Items)
 		},
 	}
+	for _, kind := range []domain.TaskKind{domain.KindRestore, domain.KindVerification} {
+		name := api.CreateRestore.Name
+		if kind == domain.KindVerification {
+			name = api.CreateVerification.Name
+		}
+		count[name] = func(t *testing.T, f *fixture) int {
+			page, err := f.store.ListTasks(context.Background(), domain.TaskQuery{Kind: kind, Listing: domain.Listing{ProjectID: projectID, Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Items)
+		}
+	}
 	for _, r := range api.Routes {
 		if !r.IsIdempotent() {
 			continue

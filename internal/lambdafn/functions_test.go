@@ -116,9 +116,13 @@ func start(t *testing.T, r api.Route) *fixture {
 	bootstrap := rie.Build(t, r.LogicalID())
 	plans, checkpoints := testenv.Tables(t)
 	oplogs := testenv.OperationLogsTable(t)
+	tasks := testenv.TasksTable(t)
 	endpoint := testenv.Endpoint(t)
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs)
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
 	seed(t, s)
+	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
+		seedTasks(t, s)
+	}
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +132,7 @@ func start(t *testing.T, r api.Route) *fixture {
 		"CHECKPOINTS_TABLE":    checkpoints,
 		"IDEMPOTENCY_TABLE":    testenv.IdempotencyTable(t),
 		"OPERATION_LOGS_TABLE": oplogs,
+		"TASKS_TABLE":          tasks,
 		"DYNAMODB_ENDPOINT":    endpoint,
 		"EC2_ENDPOINT":         endpoint,
 		"TAGGING_ENDPOINT":     endpoint,

@@ -43,6 +43,7 @@ import (
 	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
 	"karbor/internal/ownership"
+	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
@@ -169,6 +170,30 @@ func (rec *recorder) record(op string, input any) {
 		rec.calls = append(rec.calls, grant{Action: "dynamodb:" + op, Resource: api.AnyTable})
 		return
 	}
+	if in, ok := input.(*dynamodb.TransactWriteItemsInput); ok {
+		// A transaction needs each of its items' own actions.
+		for _, it := range in.TransactItems {
+			var action string
+			var name *string
+			switch {
+			case it.Put != nil:
+				action, name = "PutItem", it.Put.TableName
+			case it.Update != nil:
+				action, name = "UpdateItem", it.Update.TableName
+			case it.Delete != nil:
+				action, name = "DeleteItem", it.Delete.TableName
+			case it.ConditionCheck != nil:
+				action, name = "ConditionCheckItem", it.ConditionCheck.TableName
+			}
+			table, ok := rec.tables[aws.ToString(name)]
+			if !ok {
+				rec.errs = append(rec.errs, fmt.Sprintf("%s in a transaction on table %q: not a table of the test", action, aws.ToString(name)))
+				continue
+			}
+			rec.calls = append(rec.calls, grant{Action: "dynamodb:" + action, Table: table})
+		}
+		return
+	}
 	table, ok := rec.tables[field("TableName")]
 	if op == "" || !ok {
 		// A batch or transaction names its tables elsewhere: teach
@@ -278,6 +303,79 @@ var scenarios = map[string][]scenario{
 			setQuery(ev, url.Values{"status": {"available"}, "plan_id": {planID}})
 		}, http.StatusOK, ""}),
 	"show-operation-log": {sample(http.StatusOK)},
+	"create-restore": append([]scenario{sample(http.StatusOK),
+		// An instance's subnet and security groups are looked up (the
+		// answer: they are not the project's).
+		{"with a subnet and security groups", func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.Body = `{"restore": {"provider_id": "` + provider.AWSID + `", "checkpoint_id": "` + awsCheckpointID + `", "parameters": {"AWS::EC2::Instance": {"subnet_id": "subnet-0123456789abcdef0", "security_group_ids": "sg-0123456789abcdef0"}}}}`
+			delete(ev.Headers, "content-length")
+		}, http.StatusBadRequest, ""},
+		{"with security groups", func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.Body = `{"restore": {"provider_id": "` + provider.AWSID + `", "checkpoint_id": "` + awsCheckpointID + `", "parameters": {"AWS::EC2::Instance": {"security_group_ids": ["sg-0123456789abcdef0"]}}}}`
+			delete(ev.Headers, "content-length")
+		}, http.StatusBadRequest, ""}},
+		idempotencyScenarios(`{"restore": {}}`, http.StatusBadRequest)...),
+	"list-restores":       append(listScenarios(restoreID), taskFilterScenarios()...),
+	"show-restore":        {sample(http.StatusOK)},
+	"create-verification": append([]scenario{sample(http.StatusOK)}, idempotencyScenarios(`{"verification": {}}`, http.StatusBadRequest)...),
+	"list-verifications":  append(listScenarios(verificationID), taskFilterScenarios()...),
+	"show-verification":   {sample(http.StatusOK)},
+}
+
+// The restore and verification the task routes' sample events name, and
+// an available checkpoint of the AWS provider.
+const (
+	restoreID       = "22b82aa7-9179-4c71-bba2-caf5c0e68db7"
+	verificationID  = "5a7b9e3c-2f4d-4e8a-9b1c-0d2e3f4a5b6c"
+	awsCheckpointID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+)
+
+// seedTasks writes the sample restore and verification (ended, so that
+// the checkpoint is not marked) and an available checkpoint of the AWS
+// provider with an instance.
+func seedTasks(t *testing.T, s *store.Store) {
+	t.Helper()
+	for id, kind := range map[string]domain.TaskKind{restoreID: domain.KindRestore, verificationID: domain.KindVerification} {
+		task := &domain.Task{Kind: kind, ID: id, ProjectID: projectID, ProviderID: providerID, CheckpointID: checkpointID, PlanID: planID,
+			Status: domain.TaskInProgress, CreatedAt: created, UpdatedAt: created, DueAt: created}
+		if _, err := s.CreateTask(t.Context(), task); err != nil {
+			t.Fatalf("seed %s: %v", kind, err)
+		}
+		task.Status = domain.TaskSuccess
+		if _, err := s.EndTask(t.Context(), task); err != nil {
+			t.Fatalf("seed %s: %v", kind, err)
+		}
+	}
+	cp := &domain.Checkpoint{ID: awsCheckpointID, ProjectID: projectID, ProviderID: provider.AWSID, Status: domain.StatusAvailable,
+		Plan: domain.ProtectionPlan{ID: planID, Name: "AWS", ProviderID: provider.AWSID,
+			Resources: []domain.Resource{{ID: "i-0123456789abcdef0", Type: provider.TypeEC2Instance, Name: "web"}}},
+		ExtraInfo: json.RawMessage(`{}`), CreatedAt: created, UpdatedAt: created}
+	if err := s.CreateCheckpoint(t.Context(), cp); err != nil {
+		t.Fatalf("seed AWS checkpoint: %v", err)
+	}
+}
+
+// taskFilterScenarios are the task listings' filters, each of which
+// Queries its own index, for a project and for all_tenants.
+func taskFilterScenarios() []scenario {
+	var out []scenario
+	for name, q := range map[string]url.Values{
+		"checkpoint_id":            {"checkpoint_id": {checkpointID}},
+		"status":                   {"status": {"success"}},
+		"checkpoint_id and status": {"checkpoint_id": {checkpointID}, "status": {"success"}},
+		"provider_id":              {"provider_id": {providerID}},
+	} {
+		out = append(out, scenario{name, func(ev *events.APIGatewayV2HTTPRequest) { setQuery(ev, q) }, http.StatusOK, ""},
+			scenario{name + ", all_tenants", func(ev *events.APIGatewayV2HTTPRequest) {
+				asAdmin(ev)
+				all := url.Values{"all_tenants": {"1"}}
+				for k, v := range q {
+					all[k] = v
+				}
+				setQuery(ev, all)
+			}, http.StatusOK, ""})
+	}
+	return out
 }
 
 // The inventory's scenarios need AWS resources the sample tenant owns:
@@ -487,14 +585,20 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	plans, checkpoints := testenv.Tables(t)
 	idem := testenv.IdempotencyTable(t)
 	oplogs := testenv.OperationLogsTable(t)
-	seed(t, store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs))
+	tasks := testenv.TasksTable(t)
+	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
+	seed(t, st)
+	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
+		seedTasks(t, st)
+	}
 	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable),
-		oplogs: string(api.OperationLogsTable)}}
+		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable)}}
 	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
 	t.Setenv("IDEMPOTENCY_TABLE", idem)
 	t.Setenv("OPERATION_LOGS_TABLE", oplogs)
+	t.Setenv("TASKS_TABLE", tasks)
 	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {

@@ -24,6 +24,11 @@ const (
 	TagProjectID = "karbor:project-id"
 )
 
+// AWSResources reports the AWS provider (domain.AWSProvider): its
+// restores take the AWS types' properties, its verifications a restore
+// test.
+func (p *Provider) AWSResources() bool { return p.ID == AWSID }
+
 var awsProvider = &Provider{
 	ID:          AWSID,
 	Name:        "AWS Provider",
@@ -56,17 +61,35 @@ var awsProvider = &Provider{
 				},
 				"additionalProperties": false}`),
 		},
+		// What a restore's parameters take (domain.checkRestoreParameters
+		// checks them; integers may also be strings of digits).
 		Restore: map[string]json.RawMessage{
-			TypeDynamoDBTable: json.RawMessage(`{"title": "DynamoDB Table Restore", "type": "object", "properties": {}}`),
-			TypeEC2Volume:     json.RawMessage(`{"title": "EBS Volume Restore", "type": "object", "properties": {}}`),
+			TypeDynamoDBTable: json.RawMessage(`{
+				"title": "DynamoDB Table Restore", "type": "object",
+				"properties": {
+					"target_table_name": {"title": "Target Table Name", "type": "string", "pattern": "^[a-zA-Z0-9_.-]{3,255}$",
+						"description": "The table to restore into; defaults to <source name cut to 246 characters>-<first 8 hex digits of the restore id>. Two tables of one restore may not share one."}
+				},
+				"additionalProperties": false}`),
+			TypeEC2Volume: json.RawMessage(`{
+				"title": "EBS Volume Restore", "type": "object",
+				"properties": {
+					"availability_zone": {"title": "Availability Zone", "type": "string", "description": "A zone of the service's region; defaults to the protected volume's. A volume restored with its instance takes the instance's zone."},
+					"volume_type": {"title": "Volume Type", "type": "string", "enum": ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"], "description": "Defaults to the protected volume's."},
+					"iops": {"title": "IOPS", "type": "integer", "minimum": 1, "description": "Defaults to the protected volume's."},
+					"throughput": {"title": "Throughput (MiB/s)", "type": "integer", "minimum": 1, "description": "Defaults to the protected volume's."}
+				},
+				"additionalProperties": false}`),
 			TypeEC2Instance: json.RawMessage(`{
 				"title": "EC2 Instance Restore", "type": "object",
 				"properties": {
 					"instance_type": {"title": "Instance Type", "type": "string", "description": "Defaults to the protected instance's."},
-					"subnet_id": {"title": "Subnet Id", "type": "string", "description": "Defaults to the protected instance's."},
-					"security_group_ids": {"title": "Security Group Ids", "type": "array", "items": {"type": "string"}, "description": "Default to the protected instance's."},
+					"subnet_id": {"title": "Subnet Id", "type": "string", "pattern": "^subnet-[0-9a-f]{8,17}$", "description": "Defaults to the protected instance's. In tag mode it must carry the project's tag."},
+					"security_group_ids": {"title": "Security Group Ids", "type": "array", "items": {"type": "string", "pattern": "^sg-[0-9a-f]{8,17}$"}, "minItems": 1, "maxItems": 5,
+						"description": "Default to the protected instance's; one id may be given as a string. In tag mode each must carry the project's tag."},
 					"key_name": {"title": "Key Name", "type": "string", "description": "Defaults to the protected instance's."}
-				}}`),
+				},
+				"additionalProperties": false}`),
 		},
 		SavedInfo: map[string]json.RawMessage{
 			TypeDynamoDBTable: json.RawMessage(`{

@@ -250,11 +250,12 @@ func transactionCancelled(err error) ([]string, bool) {
 // conditional on its id being new, and an update of the checkpoint adding
 // t.ID to its busy set, conditional on the checkpoint existing in
 // t.ProjectID at t.ProviderID and being available. On success it returns a
-// nil checkpoint. When the transaction is cancelled, a read tells why: the
-// task exists already (an SDK retry of this very call whose first response
-// was lost; ids are new random UUIDs) is success; no checkpoint at this
-// project and provider is ErrNotFound; otherwise ErrConflict with the
-// checkpoint as it is.
+// nil checkpoint. When the transaction is cancelled, its reasons tell why:
+// the task's condition failed, so it exists already (an SDK retry of this
+// very call whose first response was lost; ids are new random UUIDs):
+// success. Else the checkpoint's failed and a GetItem of it tells: no
+// checkpoint at this project and provider is ErrNotFound; otherwise
+// ErrConflict with the checkpoint as it is.
 func (s *Store) CreateTask(ctx context.Context, t *domain.Task) (*domain.Checkpoint, error) {
 	if err := s.needTasks(); err != nil {
 		return nil, err
@@ -298,6 +299,8 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task) (*domain.Checkpo
 				ExpressionAttributeNames:  putCond.Names(),
 				ExpressionAttributeValues: putCond.Values(),
 			}},
+			// Its condition fails only when the task exists: ids are new
+			// random UUIDs, so that is this call's own earlier attempt.
 			{Update: &types.Update{
 				TableName:                 aws.String(s.checkpointsTable),
 				Key:                       key(t.CheckpointID, t.ProjectID),
@@ -317,10 +320,9 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task) (*domain.Checkpo
 	}
 	if len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		// The task exists: an earlier attempt of this call wrote it (and,
-		// in the same transaction, the mark).
-		if _, gerr := s.getRaw(ctx, s.tasksTable, t.ID, t.ProjectID); gerr == nil {
-			return nil, nil
-		}
+		// in the same transaction, the mark). No read is needed (the
+		// routes that create tasks may not read the tasks table).
+		return nil, nil
 	}
 	c, gerr := s.GetCheckpoint(ctx, t.ProjectID, t.CheckpointID)
 	switch {

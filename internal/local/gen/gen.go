@@ -413,6 +413,8 @@ var sampleParams = map[string]string{
 	// A table's name is the one id a test can choose on moto.
 	"protectable_type": "AWS::DynamoDB::Table",
 	"resource_id":      "orders",
+	"restore_id":       "22b82aa7-9179-4c71-bba2-caf5c0e68db7",
+	"verification_id":  "5a7b9e3c-2f4d-4e8a-9b1c-0d2e3f4a5b6c",
 }
 
 var pathParam = regexp.MustCompile(`\{(\w+)\}`)

@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	log.Info("serving", "url", base, "dynamodb", endpoint, "plans_table", cfg.PlansTable, "checkpoints_table", cfg.CheckpointsTable, "operation_logs_table", cfg.OperationLogsTable)
+	log.Info("serving", "url", base, "dynamodb", endpoint, "plans_table", cfg.PlansTable, "checkpoints_table", cfg.CheckpointsTable, "operation_logs_table", cfg.OperationLogsTable, "tasks_table", cfg.TasksTable)
 	if cfg.Ready != nil {
 		cfg.Ready(base)
 	}
