@@ -137,7 +137,9 @@ func (s *Service) createTask(ctx context.Context, kind TaskKind, projectID strin
 		Status:          TaskInProgress,
 		ResourcesStatus: map[string]string{}, ResourcesReason: map[string]string{},
 		RestoredResources: map[string]Restored{}, Work: map[string]json.RawMessage{},
-		CreatedAt: now, UpdatedAt: now, DueAt: now,
+		// The stream's record has the runner step it at once; the tick
+		// steps it a minute later if that record were lost.
+		CreatedAt: now, UpdatedAt: now, DueAt: now.Add(FirstStepGrace),
 	}
 	if kind == KindVerification {
 		t.RestoredResources = nil

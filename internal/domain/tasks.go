@@ -53,6 +53,11 @@ const (
 // the runner ends it fail (deployment setting TASK_TIMEOUT).
 const DefaultTaskTimeout = 24 * time.Hour
 
+// FirstStepGrace is how long after its creation a task is first due: its
+// stream record has it stepped at once, the runner's tick then only if
+// that record was lost.
+const FirstStepGrace = time.Minute
+
 // Restored is what a restore made of one resource.
 type Restored struct {
 	ID  string `json:"id"`

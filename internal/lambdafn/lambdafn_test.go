@@ -180,8 +180,12 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("STUCK_AFTER", "")
 	t.Setenv("DYNAMODB_ENDPOINT", "")
 	t.Setenv("EC2_ENDPOINT", "")
+	t.Setenv("TASKS_TABLE", "")
+	t.Setenv("TASK_TIMEOUT", "")
+	t.Setenv("TASK_POLL", "")
 	c, err := bgfn.ConfigFromEnv()
-	want := bgfn.Config{CheckpointsTable: "cps", OperationLogsTable: "logs", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter}
+	want := bgfn.Config{CheckpointsTable: "cps", OperationLogsTable: "logs", Retention: domain.DefaultRetention, StuckAfter: worker.DefaultStuckAfter,
+		TaskTimeout: domain.DefaultTaskTimeout}
 	if err != nil || c != want {
 		t.Errorf("defaults: %+v, %v; want %+v", c, err, want)
 	}
@@ -189,20 +193,28 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("DELETED_RETENTION", "48h")
 	t.Setenv("STUCK_AFTER", "30m")
 	t.Setenv("EC2_ENDPOINT", "http://127.0.0.1:5000")
+	t.Setenv("TASKS_TABLE", "tasks")
+	t.Setenv("TASK_TIMEOUT", "6h")
+	t.Setenv("TASK_POLL", "10s")
 	c, err = bgfn.ConfigFromEnv()
-	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" {
+	if err != nil || c.Retention != 48*time.Hour || c.StuckAfter != 30*time.Minute || c.EC2Endpoint != "http://127.0.0.1:5000" ||
+		c.TasksTable != "tasks" || c.TaskTimeout != 6*time.Hour || c.TaskPoll != 10*time.Second {
 		t.Errorf("from the environment: %+v, %v", c, err)
 	}
 
-	for name, value := range map[string]string{"DELETED_RETENTION": "30 days", "STUCK_AFTER": "-1h"} {
+	for name, value := range map[string]string{"DELETED_RETENTION": "30 days", "STUCK_AFTER": "-1h", "TASK_TIMEOUT": "0s", "TASK_POLL": "soon"} {
 		t.Setenv("DELETED_RETENTION", "48h")
 		t.Setenv("STUCK_AFTER", "30m")
+		t.Setenv("TASK_TIMEOUT", "6h")
+		t.Setenv("TASK_POLL", "10s")
 		t.Setenv(name, value)
 		if _, err := bgfn.ConfigFromEnv(); err == nil {
 			t.Errorf("%s=%q was accepted", name, value)
 		}
 	}
 	t.Setenv("STUCK_AFTER", "30m")
+	t.Setenv("TASK_TIMEOUT", "6h")
+	t.Setenv("TASK_POLL", "10s")
 	t.Setenv("CHECKPOINTS_TABLE", "")
 	if _, err := bgfn.ConfigFromEnv(); err == nil {
 		t.Error("a missing CHECKPOINTS_TABLE was accepted")
