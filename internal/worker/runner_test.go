@@ -24,6 +24,7 @@ import (
 	"karbor/internal/domain"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
+	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/worker"
 )
@@ -42,7 +43,7 @@ func newRunnerEnv(t *testing.T) *runnerEnv {
 	e.worker.Domain.Store = e.store
 	r := &worker.Runner{Store: e.store, Log: e.log,
 		Plugins: func(providerID string) (map[string]provider.TaskPlugin, bool) {
-			return worker.TaskPlugins(providerID, e.clients, accountMode)
+			return worker.TaskPlugins(providerID, e.clients, accountMode, awsplugin.Options{TableARNPrefix: invenv.TableARNPrefix("us-east-1")})
 		}}
 	return &runnerEnv{env: e, runner: r}
 }
@@ -250,8 +251,9 @@ func TestRunnerRestoresTableVolumeAndInstance(t *testing.T) {
 		if st != "available" || got.ResourcesReason[k] != "" {
 			t.Errorf("%s: %s %q, want available with no reason", k, st, got.ResourcesReason[k])
 		}
-		if got.RestoredResources[k].ID == "" || got.RestoredResources[k].ARN == "" {
-			t.Errorf("%s: restored %+v, want an id and an ARN", k, got.RestoredResources[k])
+		r := got.RestoredResources[k]
+		if parts := strings.Split(r.ARN, ":"); r.ID == "" || len(parts) < 6 || parts[3] != "us-east-1" || parts[4] == "" || !strings.HasSuffix(r.ARN, r.ID) {
+			t.Errorf("%s: restored %+v, want an id and its ARN, with region and account", k, r)
 		}
 	}
 	if len(got.ResourcesStatus) < 4 {

@@ -36,11 +36,12 @@ func providerWork(providerID string, c awsplugin.Clients, cfg ownership.Config, 
 
 // TaskPlugins builds a provider's restore and verification steps by
 // resource type (the runner's Plugins); ok is false for a provider that
-// touches nothing.
-func TaskPlugins(providerID string, c awsplugin.Clients, cfg ownership.Config) (map[string]provider.TaskPlugin, bool) {
+// touches nothing. o's zero value is the deployment's (the ARNs' region and
+// account from TABLE_ARN_PREFIX).
+func TaskPlugins(providerID string, c awsplugin.Clients, cfg ownership.Config, o awsplugin.Options) (map[string]provider.TaskPlugin, bool) {
 	switch providerID {
 	case provider.AWSID:
-		return awsplugin.TaskPlugins(c, cfg, awsplugin.Options{}), true
+		return awsplugin.TaskPlugins(c, cfg, o), true
 	}
 	return nil, false
 }

@@ -16,6 +16,7 @@ import (
 	"karbor/internal/logging"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
+	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -78,7 +79,7 @@ func StartRunner() {
 	}
 	r := &worker.Runner{Store: st, Log: log, Timeout: cfg.TaskTimeout, Poll: cfg.TaskPoll,
 		Plugins: func(providerID string) (map[string]provider.TaskPlugin, bool) {
-			return worker.TaskPlugins(providerID, clients, owners)
+			return worker.TaskPlugins(providerID, clients, owners, awsplugin.Options{})
 		}}
 	lambda.Start(r.Handle)
 }

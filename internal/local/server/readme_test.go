@@ -142,7 +142,8 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	if err := os.WriteFile(file, []byte(endpoint+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	aws := strings.ReplaceAll(script, "make -s demo-resources", "ENDPOINT_FILE="+file+" "+demo)
+	aws := strings.NewReplacer("make -s demo-resources", "ENDPOINT_FILE="+file+" "+demo,
+		"make -s demo-items TABLE=", "ENDPOINT_FILE="+file+" "+demo+" items ").Replace(script)
 	out := bash(t, walkThroughFunctions(walkThrough(t, c.base))+aws)
 
 	if n := strings.Count(out, "FAILED"); n != 1 || !strings.Contains(out, "Resource AWS::EC2::Volume vol-0123456789abcdef0 is not a protectable instance of this project.") {
@@ -151,6 +152,10 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	for _, want := range []string{
 		`{"protectable_type":["AWS::DynamoDB::Table","AWS::EC2::Instance","AWS::EC2::Volume"]}`,
 		`"name":"orders-data"`, `"dependents":["vol-`, "AWS::DynamoDB::Table", "plan ", " is available\n", " is deleted\n",
+		// The restore, its table's items, the verification and the logs.
+		" ended success\n", `"status":"success","resources_status":{"AWS::DynamoDB::Table#orders":"available"`,
+		`"item":"keyboard","order_id":"order-1"`, `"restore test: 3 items restored`,
+		`{"operation_type":"restore","status":"success"`, `{"operation_type":"verify","status":"success"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walk-through does not show %q; output:\n%s", want, out)

@@ -33,6 +33,7 @@ import (
 	"karbor/internal/local/moto"
 	"karbor/internal/local/streams"
 	"karbor/internal/local/tables"
+	"karbor/internal/provider/awsplugin"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -162,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 		w := &worker.Worker{Domain: dom, Clients: clients, Log: log.With("component", "worker"), Ownership: own}
 		runner := &worker.Runner{Store: st, Log: log.With("component", "runner"), Poll: LocalTaskPoll,
 			Plugins: func(providerID string) (map[string]provider.TaskPlugin, bool) {
-				return worker.TaskPlugins(providerID, clients, own)
+				return worker.TaskPlugins(providerID, clients, own, awsplugin.Options{TableARNPrefix: inv.TableARNPrefix})
 			}}
 		streamsAPI := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) {
 			// A local endpoint (moto, DynamoDB Local) serves streams too;
