@@ -438,7 +438,9 @@ func (r *Runner) endItem(t *domain.Task, it provider.TaskItem, s provider.Step) 
 	}
 }
 
-func resourceEnded(st string) bool { return st == domain.ResourceAvailable || st == domain.ResourceError }
+func resourceEnded(st string) bool {
+	return st == domain.ResourceAvailable || st == domain.ResourceError
+}
 
 // allEnded reports whether every resource of the task has ended.
 func allEnded(t *domain.Task, items []provider.TaskItem) bool {
