@@ -470,3 +470,47 @@ func TestRunnerStream(t *testing.T) {
 		t.Fatalf("tick: %v", err)
 	}
 }
+
+// TestRunnerCrashMidStep: a step that started the work and crashed before
+// recording it (the plugin's calls made, the task never written) leaves
+// no second copy: the next steps find the volume and the table it made.
+func TestRunnerCrashMidStep(t *testing.T) {
+	e := newRunnerEnv(t)
+	table, volume := e.sourceTable(), e.volume()
+	c := e.protected(provider.AWSID, awsResources(table, volume))
+	task := e.task(domain.KindRestore, c, nil)
+	// The crashed step: the plugins' first calls, as the runner makes
+	// them, and nothing recorded.
+	plugins, _ := e.runner.Plugins(provider.AWSID)
+	pt := provider.Task{Kind: task.Kind, ID: task.ID, ProjectID: task.ProjectID, CheckpointID: c.ID, CreatedAt: task.CreatedAt}
+	g := graph(t, c)
+	for _, n := range g {
+		it := provider.TaskItem{Resource: domain.Resource{ID: n.ID, Type: n.Type, Name: n.Name}, Saved: n.Info, Params: json.RawMessage(`{}`)}
+		if s := plugins[n.Type].Restore(t.Context(), pt, it); s.Err != nil || !s.Started {
+			t.Fatalf("the crashed step's %s: %+v", n.Type, s)
+		}
+	}
+	if got := e.getTask(task); got.Version != 0 || len(got.ResourcesStatus) != 0 {
+		t.Fatalf("the crashed step recorded something: %+v", got)
+	}
+	got := e.run(task)
+	if got.Status != domain.TaskSuccess {
+		t.Fatalf("status %s: %v", got.Status, got.ResourcesReason)
+	}
+	if vols := e.restoredVolumes(task.ID); len(vols) != 1 || aws.ToString(vols[0].VolumeId) != got.RestoredResources[key(provider.TypeEC2Volume, volume)].ID {
+		t.Errorf("volumes tagged with the restore: %d, want the one the crashed step made, recorded", len(vols))
+	}
+	tables, err := e.ddb.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range tables.TableNames {
+		if strings.HasPrefix(name, table+"-") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d tables restored from %s, want 1", n, table)
+	}
+}
