@@ -386,7 +386,11 @@ func (s *Service) checkRestoreParameters(ctx context.Context, projectID string, 
 	}
 	if len(networks) > 0 {
 		nets, ok := s.Inventory.(NetworkInventory)
-		if ok {
+		if !ok {
+			// Fail closed: a subnet or group nobody checked is never used.
+			return nil, errors.New("restore: the inventory cannot check subnets and security groups")
+		}
+		{
 			for _, n := range networks {
 				bad, err := nets.CheckNetwork(ctx, projectID, n.subnet, n.groups)
 				if err != nil {

@@ -15,6 +15,10 @@ type Task struct {
 	ProjectID    string
 	CheckpointID string
 	CreatedAt    time.Time
+	// Abort: the task is past its deadline. A step starts nothing, undoes
+	// what must not stay (a verification's scratch table) and returns
+	// Done once that is done; the runner ends the resource "timed out".
+	Abort bool
 }
 
 // TaskItem is one resource of the checkpoint to restore or verify, with

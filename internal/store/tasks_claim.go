@@ -31,8 +31,12 @@ func (s *Store) ClaimTask(ctx context.Context, t *domain.Task, now, until time.T
 	lease := expression.Name(attrLeaseUntil)
 	cond := expression.AttributeExists(expression.Name(attrID)).And(atVersion(t)).
 		And(expression.AttributeNotExists(lease).Or(lease.LessThan(expression.Value(now.UnixMilli()))))
+	// Due again when the lease lapses: a step that fails (or crashes)
+	// goes behind the other due tasks instead of being picked first at
+	// every tick; the holder's save sets the next due time.
 	update := expression.Set(expression.Name(attrVersion), expression.Value(t.Version+1)).
-		Set(lease, expression.Value(until.UnixMilli()))
+		Set(lease, expression.Value(until.UnixMilli())).
+		Set(expression.Name(attrDueAt), expression.Value(until.UnixMilli()))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
 	if err != nil {
 		return nil, err

@@ -145,18 +145,41 @@ func (r *Runner) Tick(ctx context.Context) (TickResult, error) {
 	if err != nil {
 		return res, err
 	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallelTasks)
 	for _, k := range keys {
-		if err := r.Step(ctx, k); err != nil {
-			// One task that cannot be stepped must not hold back the
-			// others; it stays due.
-			r.Log.Error("task step failed", "task_id", k.ID, "project_id", k.ProjectID, "error", err.Error())
-			res.Failed++
-			continue
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < TickReserve {
+			// A step begun now might not end within the invocation.
+			break
 		}
-		res.Stepped++
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := r.Step(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				// One task that cannot be stepped must not hold back the
+				// others; it is due again when its lease lapses.
+				r.Log.Error("task step failed", "task_id", k.ID, "project_id", k.ProjectID, "error", err.Error())
+				res.Failed++
+				return
+			}
+			res.Stepped++
+		})
 	}
+	wg.Wait()
 	return res, nil
 }
+
+// parallelTasks is how many tasks a tick steps at once.
+const parallelTasks = 4
+
+// TickReserve is the least time left in the invocation for a tick to
+// begin another step: a step's calls are short, but a restore test's
+// count goes on for up to 2 minutes (awsplugin.CountWait).
+const TickReserve = 150 * time.Second
 
 // Step does one step of a task. An error means the step should be tried
 // again (the store or AWS unreachable); what the plugins report of a
@@ -177,7 +200,14 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		return nil
 	}
 	log := r.Log.With("task_id", t.ID, "kind", string(t.Kind), "project_id", t.ProjectID, "checkpoint_id", t.CheckpointID)
-	first := t.Version == 0
+	opLog := operationLogOf(t)
+	if t.Version == 0 {
+		// Before the claim: a start that fails leaves the task at version
+		// 0, and the next step starts the log again (a put-if-absent).
+		if err := r.Store.StartOperationLog(ctx, opLog); err != nil {
+			return fmt.Errorf("operation log: %w", err)
+		}
+	}
 	// One step at a time: two runners (the stream's and the tick's, or a
 	// redelivery) never call the plugins for one task at once, so that
 	// no find-then-create of theirs can race another.
@@ -190,24 +220,7 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 	if err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	opLog := operationLogOf(t)
-	if first {
-		if err := r.Store.StartOperationLog(ctx, opLog); err != nil {
-			return fmt.Errorf("operation log: %w", err)
-		}
-	}
-	if t.ResourcesStatus == nil {
-		t.ResourcesStatus = map[string]string{}
-	}
-	if t.ResourcesReason == nil {
-		t.ResourcesReason = map[string]string{}
-	}
-	if t.Work == nil {
-		t.Work = map[string]json.RawMessage{}
-	}
-	if t.Kind == domain.KindRestore && t.RestoredResources == nil {
-		t.RestoredResources = map[string]domain.Restored{}
-	}
+	initMaps(t)
 
 	var items []provider.TaskItem
 	c, err := r.Store.GetCheckpoint(ctx, t.ProjectID, t.CheckpointID)
@@ -220,27 +233,18 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		return err
 	default:
 		items = taskItems(c, t)
-		if len(items) == 0 && len(t.ResourcesStatus) == 0 {
-			// A checkpoint whose graph names nothing: nothing to do.
-			break
-		}
-		if deadline := t.CreatedAt.Add(r.timeout()); r.now().After(deadline) {
-			for _, it := range items {
-				for _, k := range append([]string{itemKey(it)}, dependentKeys(it)...) {
-					if !resourceEnded(t.ResourcesStatus[k]) {
-						t.ResourcesStatus[k] = domain.ResourceError
-						t.ResourcesReason[k] = "timed out"
-					}
-				}
-			}
-		} else if err := r.stepItems(ctx, log, t, c.ProviderID, items); err != nil {
+	}
+	// Ended already, in the state last saved: a step that crashed between
+	// that save and the end. Nothing is stepped again.
+	saved := allEnded(t, items)
+	if !saved && c != nil {
+		if err := r.stepItems(ctx, log, t, c.ProviderID, items, now.After(t.CreatedAt.Add(r.timeout()))); err != nil {
 			return err
 		}
 	}
-
 	if !allEnded(t, items) {
 		t.DueAt = r.now().Add(r.poll())
-		if _, err := r.Store.SaveTaskStep(ctx, t); err != nil {
+		if _, err := r.save(ctx, t); err != nil {
 			if errors.Is(err, domain.ErrConflict) {
 				log.Info("task changed meanwhile; step not recorded")
 				return nil
@@ -249,6 +253,23 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		}
 		return nil
 	}
+	if !saved {
+		// The outcome is saved before the log is ended from it: a step
+		// that fails after this ends the same outcome, never another.
+		if t, err = r.save(ctx, t); err != nil {
+			if errors.Is(err, domain.ErrConflict) {
+				log.Info("task changed meanwhile; step not recorded")
+				return nil
+			}
+			return fmt.Errorf("save step: %w", err)
+		}
+	}
+	return r.end(ctx, log, t, opLog)
+}
+
+// end ends the task's operation log, then the task (and its mark on the
+// checkpoint), from the outcome saved in t.
+func (r *Runner) end(ctx context.Context, log *slog.Logger, t *domain.Task, opLog *domain.OperationLog) error {
 	t.Status = domain.TaskSuccess
 	var failed []string
 	for k, st := range t.ResourcesStatus {
@@ -258,8 +279,6 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 		}
 	}
 	sort.Strings(failed)
-	// The log ends first: a crash after it leaves the task in progress,
-	// and the next step ends both (the log's end is written once).
 	opLog.Status = string(t.Status)
 	end := r.now()
 	opLog.EndedAt = &end
@@ -279,6 +298,40 @@ func (r *Runner) Step(ctx context.Context, key domain.TaskKey) error {
 	}
 	log.Info("task ended", "status", string(t.Status))
 	return nil
+}
+
+// save writes a step. One that DynamoDB refuses for its size (a task of
+// very many resources with long reasons) is written smaller: without the
+// plugins' state, with reasons cut short; the task still ends.
+func (r *Runner) save(ctx context.Context, t *domain.Task) (*domain.Task, error) {
+	written, err := r.Store.SaveTaskStep(ctx, t)
+	if !errors.Is(err, domain.ErrTooLarge) {
+		return written, err
+	}
+	r.Log.Warn("task step too large to store; writing it smaller", "task_id", t.ID, "error", err.Error())
+	t.Work = map[string]json.RawMessage{}
+	for k, why := range t.ResourcesReason {
+		t.ResourcesReason[k] = domain.ClipJSON(why, shortReason)
+	}
+	return r.Store.SaveTaskStep(ctx, t)
+}
+
+// shortReason bounds each reason of a task too large to store whole.
+const shortReason = 64
+
+func initMaps(t *domain.Task) {
+	if t.ResourcesStatus == nil {
+		t.ResourcesStatus = map[string]string{}
+	}
+	if t.ResourcesReason == nil {
+		t.ResourcesReason = map[string]string{}
+	}
+	if t.Work == nil {
+		t.Work = map[string]json.RawMessage{}
+	}
+	if t.Kind == domain.KindRestore && t.RestoredResources == nil {
+		t.RestoredResources = map[string]domain.Restored{}
+	}
 }
 
 func (r *Runner) timeout() time.Duration {
@@ -327,7 +380,12 @@ const parallelSteps = 4
 
 // stepItems steps every unfinished resource of the task once and records
 // what each step gave in t.
-func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task, providerID string, items []provider.TaskItem) error {
+//
+// Past the task's deadline (late) no work starts: each unfinished resource
+// ends "timed out", except that one whose work the plugin must clean up
+// (a verification's scratch table) is stepped once more with Task.Abort,
+// and ends when its plugin says so (or AbortGrace later).
+func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task, providerID string, items []provider.TaskItem, late bool) error {
 	plugins, ok := r.Plugins(providerID)
 	if !ok {
 		reason := ""
@@ -346,9 +404,14 @@ func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task
 		it   provider.TaskItem
 		step provider.Step
 	}
+	abort := late && r.now().Before(t.CreatedAt.Add(r.timeout()+AbortGrace))
 	var work []*todo
 	for _, it := range items {
 		if resourceEnded(t.ResourcesStatus[itemKey(it)]) {
+			continue
+		}
+		if late && (!abort || len(it.State) == 0 || t.Kind != domain.KindVerification) {
+			r.endItem(t, it, provider.Step{Done: true, Err: errTimedOut})
 			continue
 		}
 		if _, ok := plugins[it.Resource.Type]; !ok {
@@ -357,7 +420,7 @@ func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task
 		}
 		work = append(work, &todo{it: it})
 	}
-	pt := provider.Task{Kind: t.Kind, ID: t.ID, ProjectID: t.ProjectID, CheckpointID: t.CheckpointID, CreatedAt: t.CreatedAt}
+	pt := provider.Task{Kind: t.Kind, ID: t.ID, ProjectID: t.ProjectID, CheckpointID: t.CheckpointID, CreatedAt: t.CreatedAt, Abort: late}
 	sem := make(chan struct{}, parallelSteps)
 	var wg sync.WaitGroup
 	for _, w := range work {
@@ -381,10 +444,19 @@ func (r *Runner) stepItems(ctx context.Context, log *slog.Logger, t *domain.Task
 			w.step.Done = false
 			w.step.Err = nil
 		}
+		if late && w.step.Done {
+			w.step.Err = errTimedOut
+		}
 		r.endItem(t, w.it, w.step)
 	}
 	return nil
 }
+
+var errTimedOut = errors.New("timed out")
+
+// AbortGrace bounds how long after its deadline a task waits for its
+// plugins' clean-up (a scratch table's deletion that AWS refuses for now).
+const AbortGrace = time.Hour
 
 func pastTense(k domain.TaskKind) string {
 	if k == domain.KindRestore {

@@ -514,3 +514,103 @@ func TestRunnerCrashMidStep(t *testing.T) {
 		t.Errorf("%d tables restored from %s, want 1", n, table)
 	}
 }
+
+// TestRunnerTimeoutAborts: past its deadline a verification's resource
+// whose plugin has work under way (a restore test's scratch table) is
+// stepped once more with Abort, to clean up, and ends "timed out"; one
+// with nothing under way ends "timed out" without a call. The plugin is a
+// stand-in: moto makes a scratch table ready at once, so no real step is
+// ever left midway at a deadline (awsplugin's TestRestoreTestAbort drives
+// the real one's abort).
+func TestRunnerTimeoutAborts(t *testing.T) {
+	e := newRunnerEnv(t)
+	table, volume := e.sourceTable(), e.volume()
+	c := e.protected(provider.AWSID, awsResources(table, volume))
+	stub := &slowPlugin{}
+	e.runner.Plugins = func(string) (map[string]provider.TaskPlugin, bool) {
+		return map[string]provider.TaskPlugin{provider.TypeDynamoDBTable: stub, provider.TypeEC2Volume: stub}, true
+	}
+	task := e.task(domain.KindVerification, c, nil)
+	k := domain.TaskKey{ID: task.ID, ProjectID: task.ProjectID}
+	if err := e.runner.Step(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Now = func() time.Time { return time.Now().Add(domain.DefaultTaskTimeout + time.Minute) }
+	got := e.run(task)
+	if got.Status != domain.TaskFail {
+		t.Fatalf("status %s, want fail", got.Status)
+	}
+	for rk, st := range got.ResourcesStatus {
+		if st != "error" || got.ResourcesReason[rk] != "timed out" {
+			t.Errorf("%s: %s %q, want error \"timed out\"", rk, st, got.ResourcesReason[rk])
+		}
+	}
+	if fmt.Sprint(stub.aborted) != fmt.Sprint([]string{table}) {
+		t.Errorf("aborted %v, want the table's step alone (the one with work under way)", stub.aborted)
+	}
+}
+
+// slowPlugin never finishes; the table's step leaves state behind.
+type slowPlugin struct {
+	mu      sync.Mutex
+	aborted []string
+}
+
+func (p *slowPlugin) Restore(ctx context.Context, t provider.Task, it provider.TaskItem) provider.Step {
+	return p.Verify(ctx, t, it)
+}
+
+func (p *slowPlugin) Verify(_ context.Context, t provider.Task, it provider.TaskItem) provider.Step {
+	if t.Abort {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.aborted = append(p.aborted, it.Resource.ID)
+		return provider.Step{Done: true}
+	}
+	if it.Resource.Type == provider.TypeDynamoDBTable {
+		return provider.Step{State: json.RawMessage(`{"scratch": "made"}`)}
+	}
+	return provider.Step{}
+}
+
+// TestRunnerLogStartRetried: a first step whose operation log cannot be
+// started fails before it claims the task, and the next step starts it:
+// the log exists while the task runs.
+func TestRunnerLogStartRetried(t *testing.T) {
+	e := newRunnerEnv(t)
+	c := e.protected(provider.AWSID, awsResources(e.sourceTable(), e.volume()))
+	task := e.task(domain.KindRestore, c, nil)
+	// A fake for a branch no real server gives on demand: the log table
+	// unreachable for one call.
+	e.runner.Store = &failingLogStart{RunnerStore: e.store, fail: 1}
+	k := domain.TaskKey{ID: task.ID, ProjectID: task.ProjectID}
+	if err := e.runner.Step(t.Context(), k); err == nil {
+		t.Fatal("a step whose log could not be started succeeded")
+	}
+	if got := e.getTask(task); got.Version != 0 {
+		t.Fatalf("the failed step claimed the task (version %d)", got.Version)
+	}
+	if err := e.runner.Step(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getTask(task); got.Status == domain.TaskInProgress {
+		if l := e.theLog(c.ProjectID, domain.OpRestore); l.Status != "in_progress" {
+			t.Errorf("log of a running restore: %+v", l)
+		}
+	}
+	e.run(task)
+	e.theLog(c.ProjectID, domain.OpRestore)
+}
+
+type failingLogStart struct {
+	worker.RunnerStore
+	fail int
+}
+
+func (f *failingLogStart) StartOperationLog(ctx context.Context, l *domain.OperationLog) error {
+	if f.fail > 0 {
+		f.fail--
+		return fmt.Errorf("injected: operation log table unreachable")
+	}
+	return f.RunnerStore.StartOperationLog(ctx, l)
+}

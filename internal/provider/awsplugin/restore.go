@@ -5,82 +5,8 @@ package awsplugin
 // restore_volume.go (standalone EBS volumes), restore_instance.go (EC2
 // instances with their volumes).
 //
-// IAM: what the runner's role needs for them, in the style of the
-// WorkerFunction policy in template.yaml (P = ${AWS::Partition}, R =
-// ${AWS::Region}, A = ${AWS::AccountId}). Besides the worker's FindResources
-// (ec2:DescribeSnapshots, DescribeImages, DescribeInstances, DescribeVolumes
-// on "*") and TableOwnership (dynamodb:DescribeTable, ListTagsOfResource on
-// table/*):
-//
-//	- Sid: RestoreTables            # RestoreTableFromBackup is authorized on
-//	  Effect: Allow                 # the backup and on the target table, and
-//	  Action:                       # DynamoDB writes the items with the
-//	    - dynamodb:RestoreTableFromBackup  # caller's rights on the target
-//	    - dynamodb:PutItem          # (DynamoDB developer guide, "Using IAM
-//	    - dynamodb:UpdateItem       # with DynamoDB backup and restore": read
-//	    - dynamodb:DeleteItem       # and write permissions on the target
-//	    - dynamodb:GetItem          # table are necessary)
-//	    - dynamodb:Query
-//	    - dynamodb:Scan             # also the restore test's count
-//	    - dynamodb:BatchWriteItem
-//	  Resource:
-//	    - arn:P:dynamodb:R:A:table/*
-//	    - arn:P:dynamodb:R:A:table/*/backup/*
-//	- Sid: DescribeBackups          # verification; takes the backup ARN
-//	  Effect: Allow
-//	  Action: [dynamodb:DescribeBackup]
-//	  Resource: arn:P:dynamodb:R:A:table/*/backup/*
-//	- Sid: TagRestoredTables        # right after RestoreTableFromBackup,
-//	  Effect: Allow                 # which takes no tags; only a table that
-//	  Action: [dynamodb:TagResource]  # carries no karbor:service tag (never
-//	  Resource: arn:P:dynamodb:R:A:table/*  # the service's own tables)
-//	  Condition: {"Null": {"aws:ResourceTag/karbor:service": "true"}}
-//	  # (scratch tables of restore tests get karbor:service in the same
-//	  # TagResource, which the condition, evaluated on the table before the
-//	  # call, allows)
-//	- Sid: DeleteScratchTables      # restore tests only
-//	  Effect: Allow
-//	  Action: [dynamodb:DeleteTable]
-//	  Resource: arn:P:dynamodb:R:A:table/karbor-verify-*
-//	  Condition: {"Null": {"aws:ResourceTag/karbor:verification-id": "false"}}
-//	- Sid: RestoreVolumes           # CreateVolume is authorized on the new
-//	  Effect: Allow                 # volume and on the snapshot
-//	  Action: [ec2:CreateVolume]
-//	  Resource: arn:P:ec2:R:A:volume/*
-//	  Condition: {"Null": {"aws:RequestTag/karbor:restore-id": "false"}}
-//	- Sid: RestoreVolumesFromSnapshots
-//	  Effect: Allow
-//	  Action: [ec2:CreateVolume, ec2:RunInstances]
-//	  Resource:
-//	    - arn:P:ec2:R::snapshot/*
-//	    - arn:P:ec2:R::image/*
-//	  Condition: {"Null": {"aws:ResourceTag/karbor:checkpoint-id": "false"}}
-//	- Sid: RunInstances             # RunInstances is authorized on the new
-//	  Effect: Allow                 # instance and volumes (tagged by the
-//	  Action: [ec2:RunInstances]    # request) ...
-//	  Resource:
-//	    - arn:P:ec2:R:A:instance/*
-//	    - arn:P:ec2:R:A:volume/*
-//	  Condition: {"Null": {"aws:RequestTag/karbor:restore-id": "false"}}
-//	- Sid: RunInstancesIn           # ... and on what it uses: the subnet,
-//	  Effect: Allow                 # security groups, network interface and
-//	  Action: [ec2:RunInstances]    # key pair (in tag mode the API has
-//	  Resource:                     # checked subnet and groups carry the
-//	    - arn:P:ec2:R:A:subnet/*    # project's tag)
-//	    - arn:P:ec2:R:A:security-group/*
-//	    - arn:P:ec2:R:A:network-interface/*
-//	    - arn:P:ec2:R:A:key-pair/*
-//	- Sid: TagOnRestore             # tags only as part of the create
-//	  Effect: Allow
-//	  Action: [ec2:CreateTags]
-//	  Resource:
-//	    - arn:P:ec2:R:A:volume/*
-//	    - arn:P:ec2:R:A:instance/*
-//	  Condition: {"StringEquals": {"ec2:CreateAction": [CreateVolume, RunInstances]}}
-//
-// An instance with an instance profile would need iam:PassRole: the
-// restore does not give the new instance one (protection does not record
-// it), so none is needed.
+// IAM: the runner's role (RunnerFunction in template.yaml) grants what
+// these steps call, statement by statement, with the reasons.
 
 import (
 	"context"

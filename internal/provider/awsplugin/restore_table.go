@@ -91,11 +91,14 @@ func (p tableTasks) ensureRestored(ctx context.Context, db DynamoDBRestoreAPI, t
 		for _, tg := range lt.Tags {
 			got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 		}
-		if got[idKey] == tags[idKey] {
+		if got[idKey] == tags[idKey] && got[provider.TagResourceID] == tags[provider.TagResourceID] {
 			return td, nil
 		}
 		if _, tagged := got[idKey]; !tagged && restoredFrom(td, backupARN, t.CreatedAt) {
 			if _, err := db.TagResource(ctx, &dynamodb.TagResourceInput{ResourceArn: td.TableArn, Tags: ddbTags(tags)}); err != nil {
+				if code := errorCode(err); code == "ResourceNotFoundException" || code == "ResourceInUseException" {
+					return nil, nil // not taggable yet: the next step tags it
+				}
 				return nil, fmt.Errorf("tag table %s: %w", name, err)
 			}
 			return td, nil
@@ -117,10 +120,10 @@ func (p tableTasks) ensureRestored(ctx context.Context, db DynamoDBRestoreAPI, t
 		return nil, fmt.Errorf("restore backup %s into table %s: %w", backupARN, name, err)
 	}
 	td := out.TableDescription
-	if _, err := db.TagResource(ctx, &dynamodb.TagResourceInput{ResourceArn: td.TableArn, Tags: ddbTags(tags)}); err != nil {
-		// Untagged, it is still found ours by its RestoreSummary.
-		return td, fmt.Errorf("tag table %s: %w", name, err)
-	}
+	// A table just made may not take tags yet (AWS answers
+	// ResourceNotFound or ResourceInUse for a moment): untagged, it is
+	// still found ours by its RestoreSummary, and tagged by the next step.
+	_, _ = db.TagResource(ctx, &dynamodb.TagResourceInput{ResourceArn: td.TableArn, Tags: ddbTags(tags)})
 	return td, nil
 }
 
@@ -333,6 +336,14 @@ func (p tableTasks) restoreTest(ctx context.Context, db DynamoDBRestoreAPI, t pr
 			return wait()
 		}
 		st.Failed = err.Error()
+		return finish()
+	}
+	if t.Abort {
+		// Past the verification's deadline: only the scratch table's
+		// deletion remains.
+		if st.Failed == "" {
+			st.Failed = "timed out"
+		}
 		return finish()
 	}
 	if st.Counted || st.Failed != "" {

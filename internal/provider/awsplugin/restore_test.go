@@ -671,3 +671,27 @@ func TestVolumeZoneNeeded(t *testing.T) {
 		t.Errorf("restored %+v", vols)
 	}
 }
+
+// TestRestoreTestAbort: a restore test cut short by its verification's
+// deadline (Task.Abort) deletes its scratch table and ends in error.
+func TestRestoreTestAbort(t *testing.T) {
+	c := newClients(t)
+	src := table(t, c, 2)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeDynamoDBTable, src, `{"restore_test": true}`)
+	p := taskPlugin(c, provider.TypeDynamoDBTable, Options{scanLimit: 1, scanPages: 1})
+	task := newTask(domain.KindVerification, cp)
+	first := p.Verify(t.Context(), task, it)
+	if first.Done || !tableExists(t, c, scratchTableName(task.ID, src)) {
+		t.Fatalf("first step: %+v; want the scratch table made and the count under way", first)
+	}
+	task.Abort = true
+	it.State = first.State
+	s, _ := drive(t, it, func(it provider.TaskItem) provider.Step { return p.Verify(t.Context(), task, it) })
+	if s.Err == nil || !strings.Contains(s.Err.Error(), "timed out") {
+		t.Errorf("aborted: %+v, want an error saying it timed out", s)
+	}
+	if tableExists(t, c, scratchTableName(task.ID, src)) {
+		t.Error("scratch table left after the abort")
+	}
+}
