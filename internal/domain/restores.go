@@ -390,15 +390,13 @@ func (s *Service) checkRestoreParameters(ctx context.Context, projectID string, 
 			// Fail closed: a subnet or group nobody checked is never used.
 			return nil, errors.New("restore: the inventory cannot check subnets and security groups")
 		}
-		{
-			for _, n := range networks {
-				bad, err := nets.CheckNetwork(ctx, projectID, n.subnet, n.groups)
-				if err != nil {
-					return nil, inventoryError(err)
-				}
-				if bad != "" {
-					return nil, invalid("Invalid parameters for %s: %s could not be found among the project's subnets and security groups.", Clip(n.key), bad)
-				}
+		for _, n := range networks {
+			bad, err := nets.CheckNetwork(ctx, projectID, n.subnet, n.groups)
+			if err != nil {
+				return nil, inventoryError(err)
+			}
+			if bad != "" {
+				return nil, invalid("Invalid parameters for %s: %s could not be found among the project's subnets and security groups.", Clip(n.key), bad)
 			}
 		}
 	}
