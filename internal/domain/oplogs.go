@@ -42,14 +42,16 @@ type OperationLog struct {
 	ExtraInfo map[string]any
 }
 
-// OperationLogID is the id of the one log of an operation: a name-based
-// UUID (version 5 layout over SHA-1) of its type, the id of what it works
+// OperationLogID is the id of the one log of an operation: a UUID in
+// version 4's layout made of the SHA-1 of its type, the id of what it works
 // on and, for operations that can happen more than once to one item (a
 // deletion retried from error-deleting), what tells the attempts apart
 // (the time the checkpoint entered deleting); "" otherwise.
 func OperationLogID(t OperationType, id, attempt string) string {
 	h := sha1.Sum([]byte("karbor-operation-log\x00" + string(t) + "\x00" + id + "\x00" + attempt))
-	h[6] = (h[6] & 0x0f) | 0x50
+	// Version 4's layout, as every id the service makes: the bits are
+	// derived, not random, so that the log of one operation has one id.
+	h[6] = (h[6] & 0x0f) | 0x40
 	h[8] = (h[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }

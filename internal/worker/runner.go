@@ -289,6 +289,7 @@ func (r *Runner) end(ctx context.Context, log *slog.Logger, t *domain.Task, opLo
 	if err := r.Store.EndOperationLog(ctx, opLog); err != nil {
 		return fmt.Errorf("operation log: %w", err)
 	}
+	t.UpdatedAt = end
 	if _, err := r.Store.EndTask(ctx, t); err != nil {
 		if errors.Is(err, domain.ErrConflict) {
 			log.Info("task changed meanwhile; end not recorded")
@@ -304,6 +305,7 @@ func (r *Runner) end(ctx context.Context, log *slog.Logger, t *domain.Task, opLo
 // very many resources with long reasons) is written smaller: without the
 // plugins' state, with reasons cut short; the task still ends.
 func (r *Runner) save(ctx context.Context, t *domain.Task) (*domain.Task, error) {
+	t.UpdatedAt = r.now()
 	written, err := r.Store.SaveTaskStep(ctx, t)
 	if !errors.Is(err, domain.ErrTooLarge) {
 		return written, err

@@ -200,7 +200,11 @@ func TestRunnerNoOpRestore(t *testing.T) {
 	if e.deletable(c) {
 		t.Fatal("a checkpoint being restored could be deleted")
 	}
+	e.runner.Now = func() time.Time { return time.Now().Add(10 * time.Minute) }
 	got := e.run(task)
+	if !got.UpdatedAt.After(got.CreatedAt.Add(9 * time.Minute)) {
+		t.Errorf("updated_at %s, created_at %s: want the time of the end", got.UpdatedAt, got.CreatedAt)
+	}
 	if got.Status != domain.TaskSuccess {
 		t.Fatalf("status %s, want success: %v", got.Status, got.ResourcesReason)
 	}
