@@ -146,6 +146,7 @@ func TestVerificationCreate(t *testing.T) {
 		{"unknown property", map[string]any{"AWS::DynamoDB::Table": map[string]any{"count": true}}, 400, "count"},
 		{"not a boolean", map[string]any{"AWS::DynamoDB::Table": map[string]any{"restore_test": "yes"}}, 400, "restore_test"},
 		{"null", map[string]any{"AWS::DynamoDB::Table": map[string]any{"restore_test": nil}}, 400, "restore_test"},
+		{"no restore_test", map[string]any{"AWS::DynamoDB::Table": map[string]any{}}, 400, "restore_test is required"},
 		{"not an object", map[string]any{"AWS::DynamoDB::Table": true}, 400, "AWS::DynamoDB::Table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,6 +262,8 @@ func TestRestoreParameters(t *testing.T) {
 		{"zone of another region", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"availability_zone": "mars-north-1a"}}, 400, "availability_zone"},
 		{"volume type", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"volume_type": "ssd"}}, 400, "volume_type"},
 		{"iops zero", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 0}}, 400, "iops"},
+		{"iops past 32 bits", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 2147483648}}, 400, "iops"},
+		{"throughput past 32 bits, string", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"throughput": "4294967396"}}, 400, "throughput"},
 		{"iops fraction", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 1.5}}, 400, "iops"},
 		{"iops null", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": nil}}, 400, "iops"},
 		{"instance without network", provider.AWSID, map[string]any{"AWS::EC2::Instance#i-0123456789abcdef0": map[string]any{"instance_type": "t3.micro", "key_name": "ops"}}, 200,

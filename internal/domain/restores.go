@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -432,8 +433,8 @@ func restoreValue(region, k, p string, kind int, raw json.RawMessage) (any, erro
 	switch kind {
 	case propInt:
 		n, ok := parseInt(raw)
-		if !ok || n < 1 {
-			return nil, bad("an integer of at least 1")
+		if !ok || n < 1 || n > math.MaxInt32 {
+			return nil, bad("an integer from 1 to 2147483647")
 		}
 		return n, nil
 	case propBool:
@@ -559,6 +560,9 @@ func checkVerificationParameters(prov Provider, c *Checkpoint, params map[string
 				return nil, err
 			}
 			norm[p] = v
+		}
+		if _, ok := norm["restore_test"]; !ok {
+			return nil, invalid("Invalid parameters for %s: restore_test is required (true or false).", Clip(k))
 		}
 		b, err := MarshalJSON(norm)
 		if err != nil {
