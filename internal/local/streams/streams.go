@@ -57,6 +57,13 @@ const (
 	discoverEvery = 10 * time.Second
 	// maxBackoff bounds the wait between attempts on a failing shard.
 	maxBackoff = 10 * time.Second
+	// refreshAfter: an iterator that has read nothing for this long is
+	// replaced by a new one after lastSeq. moto undoes a cancelled
+	// TransactWriteItems by putting back a copy of the tables it touched,
+	// streams included: the iterators issued before read the old copy,
+	// empty for ever after. AWS needs no such thing; a GetShardIterator a
+	// second while idle costs nothing locally.
+	refreshAfter = time.Second
 )
 
 type shardState struct {
@@ -67,7 +74,9 @@ type shardState struct {
 	// lastSeq is the sequence number of the last record handled (given to
 	// the handler, filtered out, or given up); a new iterator starts after
 	// it, so that nothing is lost or handled twice. Empty: none yet.
-	lastSeq  string
+	lastSeq string
+	// acquired is when the iterator was issued (refreshAfter).
+	acquired time.Time
 	done     bool
 	failures int       // consecutive failed reads: logged once per streak
 	retryAt  time.Time // no read before, while failing
@@ -201,7 +210,7 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 		if err != nil {
 			return err
 		}
-		s.iterator = it
+		s.iterator, s.acquired = it, time.Now()
 	}
 	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator, Limit: aws.Int32(p.BatchSize)})
 	if err != nil {
@@ -211,9 +220,14 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 		s.iterator = nil
 		return err
 	}
-	if out.NextShardIterator == nil {
+	switch {
+	case out.NextShardIterator == nil:
 		s.done = true
-	} else {
+	case len(out.Records) == 0 && time.Since(s.acquired) > refreshAfter:
+		s.iterator = nil // see refreshAfter
+	case len(out.Records) > 0:
+		s.iterator, s.acquired = out.NextShardIterator, time.Now()
+	default:
 		s.iterator = out.NextShardIterator
 	}
 	var batch []events.DynamoDBEventRecord

@@ -591,3 +591,27 @@ func TestPollerListsShardsWhenOneCloses(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPollerSurvivesACancelledTransaction: moto undoes a cancelled
+// TransactWriteItems by putting back a copy of the tables it touched,
+// streams included, behind the iterators the poller holds. Records written
+// after it still reach the handler.
+func TestPollerSurvivesACancelledTransaction(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{}
+	f.start(rec.handle, 0)
+	first := f.checkpoint(domain.StatusProtecting)
+	rec.waitFor(t, first, "INSERT", domain.StatusProtecting)
+
+	// A restore of a checkpoint that is not available: the transaction
+	// that writes it and marks the checkpoint is cancelled.
+	st := f.store.WithTasks(testenv.TasksTable(t))
+	now := time.Now().UTC().Truncate(time.Second)
+	task := &domain.Task{Kind: domain.KindRestore, ID: domain.NewID(), ProjectID: first.ProjectID, ProviderID: first.ProviderID,
+		CheckpointID: first.ID, Status: domain.TaskInProgress, CreatedAt: now, UpdatedAt: now, DueAt: now}
+	if _, err := st.CreateTask(t.Context(), task); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("CreateTask of a protecting checkpoint: %v, want a conflict", err)
+	}
+	after := f.checkpoint(domain.StatusProtecting)
+	rec.waitFor(t, after, "INSERT", domain.StatusProtecting)
+}
