@@ -215,6 +215,31 @@ func (p instanceTasks) runInput(t provider.Task, it provider.TaskItem) *ec2.RunI
 	if len(groups) > 0 {
 		in.SecurityGroupIds = groups
 	}
+	// The image's volumes take the type, IOPS and throughput their own
+	// parameters give (their zone is the instance's): the mapping of the
+	// device overrides the image's.
+	for _, d := range it.Dependents {
+		var vp volumeParams
+		_ = json.Unmarshal(d.Params, &vp)
+		dev := savedString(d.Saved, "device_name")
+		if dev == "" || (vp.Type == "" && vp.IOPS == 0 && vp.Throughput == 0) {
+			continue
+		}
+		ebs := &ec2types.EbsBlockDevice{}
+		if vp.Type != "" {
+			ebs.VolumeType = ec2types.VolumeType(vp.Type)
+		}
+		if vp.IOPS > 0 {
+			ebs.Iops = aws.Int32(vp.IOPS)
+		}
+		if vp.Throughput > 0 {
+			ebs.Throughput = aws.Int32(vp.Throughput)
+		}
+		if snap := savedString(d.Saved, "snapshot_id"); snap != "" {
+			ebs.SnapshotId = aws.String(snap)
+		}
+		in.BlockDeviceMappings = append(in.BlockDeviceMappings, ec2types.BlockDeviceMapping{DeviceName: aws.String(dev), Ebs: ebs})
+	}
 	return in
 }
 

@@ -695,3 +695,32 @@ func TestRestoreTestAbort(t *testing.T) {
 		t.Error("scratch table left after the abort")
 	}
 }
+
+// TestInstanceRestoredWithVolumeParameters: the volumes an instance's image
+// makes take their own parameters' type (and IOPS, throughput: moto 5.2.1
+// answers an io1 mapping with its Iops set "InvalidParameterDependency:
+// VolumeType requires the parameter Iops", so the type alone is shown).
+func TestInstanceRestoredWithVolumeParameters(t *testing.T) {
+	c := newClients(t)
+	src := instance(t, c)
+	cp := checkpoint()
+	it := protected(t, c, cp, provider.TypeEC2Instance, src, `{}`)
+	if len(it.Dependents) == 0 {
+		t.Fatal("protection recorded no volume")
+	}
+	it.Dependents[0].Params = json.RawMessage(`{"volume_type": "gp3"}`)
+	task := newTask(domain.KindRestore, cp)
+	p := taskPlugin(c, provider.TypeEC2Instance, Options{})
+	s, _ := drive(t, it, func(it provider.TaskItem) provider.Step { return p.Restore(t.Context(), task, it) })
+	ds := s.Dependents[it.Dependents[0].Resource.ID]
+	if s.Err != nil || ds.Restored == nil {
+		t.Fatalf("restore: %+v, dependent %+v", s, ds)
+	}
+	out, err := c.ec2.real.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{VolumeIds: []string{ds.Restored.ID}})
+	if err != nil || len(out.Volumes) != 1 {
+		t.Fatalf("DescribeVolumes(%s): %v", ds.Restored.ID, err)
+	}
+	if v := out.Volumes[0]; v.VolumeType != "gp3" {
+		t.Errorf("the instance's volume is %s, want gp3", v.VolumeType)
+	}
+}
