@@ -118,6 +118,8 @@ func BenchmarkColdStart(b *testing.B) {
 		// An empty batch: the init is what is measured, and the worker's
 		// answer to no records is no failure.
 		{name: "worker", logicalID: api.LogicalID(bgfn.Worker.Name), event: []byte(`{"Records":[]}`), check: checkWorker},
+		// The runner, on an empty batch of the tasks table's stream.
+		{name: "runner", logicalID: api.LogicalID(bgfn.Runner.Name), event: []byte(`{"Records":[]}`), check: checkWorker},
 		// One sweep of an empty table; it links no plugin.
 		{name: "sweeper", logicalID: api.LogicalID(bgfn.Sweeper.Name), tables: true, event: []byte(`{}`), check: checkSweeper},
 	} {
@@ -163,8 +165,8 @@ func benchColdStart(b *testing.B, cs coldStart) {
 			b.Fatal(err)
 		}
 	}
-	// Every function is given table names (the worker's init requires
-	// CHECKPOINTS_TABLE); only show-checkpoint reads them, from the test
+	// Every function is given table names (the background functions' init
+	// requires them); only show-checkpoint reads them, from the test
 	// endpoint, seeded with the checkpoint its event names.
 	plans, checkpoints := "plans-unused", "checkpoints-unused"
 	env := map[string]string{}
@@ -174,6 +176,9 @@ func benchColdStart(b *testing.B, cs coldStart) {
 		env["DYNAMODB_ENDPOINT"] = testenv.Endpoint(b)
 	}
 	env["PLANS_TABLE"], env["CHECKPOINTS_TABLE"] = plans, checkpoints
+	// The background functions' init requires these too; nothing here
+	// reads them.
+	env["OPERATION_LOGS_TABLE"], env["TASKS_TABLE"] = "operation-logs-unused", "tasks-unused"
 	if cs.inventory {
 		e := invenv.New(b)
 		ensureOrders(b, e)
