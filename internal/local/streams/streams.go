@@ -58,7 +58,7 @@ const (
 	// maxBackoff bounds the wait between attempts on a failing shard.
 	maxBackoff = 10 * time.Second
 	// refreshAfter: an iterator that has read nothing for this long is
-	// replaced by a new one after lastSeq. moto undoes a cancelled
+	// replaced by a new one at lastSeq. moto undoes a cancelled
 	// TransactWriteItems by putting back a copy of the tables it touched,
 	// streams included: the iterators issued before read the old copy,
 	// empty for ever after. AWS needs no such thing; a GetShardIterator a
@@ -75,6 +75,11 @@ type shardState struct {
 	// the handler, filtered out, or given up); a new iterator starts after
 	// it, so that nothing is lost or handled twice. Empty: none yet.
 	lastSeq string
+	// lastEventID is that record's event id: a new iterator starts at
+	// lastSeq, and the record there is skipped only if it is that one.
+	// moto, undoing a cancelled transaction, gives the sequence number of
+	// a record it took back to the next record written.
+	lastEventID string
 	// acquired is when the iterator was issued (refreshAfter).
 	acquired time.Time
 	done     bool
@@ -182,14 +187,14 @@ func (p *Poller) discover(ctx context.Context, arn string, shards map[string]*sh
 	}
 }
 
-// iterator returns a shard iterator after the last record handled, or at the
-// trim horizon before the first. When that record has been trimmed (the
+// iterator returns a shard iterator at the last record handled (poll skips
+// it by its event id), or at the trim horizon before the first. When that record has been trimmed (the
 // stream keeps 24 hours), what followed it is gone too: the oldest record
 // left is the place to go on from.
 func (p *Poller) iterator(ctx context.Context, arn, shardID string, s *shardState) (*string, error) {
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shardID), ShardIteratorType: st.ShardIteratorTypeTrimHorizon}
 	if s.lastSeq != "" {
-		in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAfterSequenceNumber, aws.String(s.lastSeq)
+		in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAtSequenceNumber, aws.String(s.lastSeq)
 	}
 	out, err := p.Streams.GetShardIterator(ctx, in)
 	var trimmed *st.TrimmedDataAccessException
@@ -216,7 +221,7 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 	if err != nil {
 		// Whatever failed (an expired iterator, a trimmed position, the
 		// network), the old iterator may be unusable: the next attempt
-		// starts from a new one after lastSeq.
+		// starts from a new one at lastSeq.
 		s.iterator = nil
 		return err
 	}
@@ -232,6 +237,9 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 	}
 	var batch []events.DynamoDBEventRecord
 	for _, r := range out.Records {
+		if s.lastEventID != "" && aws.ToString(r.EventID) == s.lastEventID {
+			continue // handled already (the iterator starts at lastSeq)
+		}
 		er := ToEventRecord(r, arn)
 		if p.Filter == nil || p.Filter(er) {
 			batch = append(batch, er)
@@ -242,6 +250,7 @@ func (p *Poller) poll(ctx context.Context, arn, shardID string, s *shardState) e
 	}
 	if n := len(out.Records); n > 0 && out.Records[n-1].Dynamodb != nil {
 		s.lastSeq = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
+		s.lastEventID = aws.ToString(out.Records[n-1].EventID)
 	}
 	return nil
 }
