@@ -468,8 +468,15 @@ func (s *Store) SaveTaskStep(ctx context.Context, t *domain.Task) (*domain.Task,
 	}
 	update = update.Set(expression.Name(attrDueAt), expression.Value(t.DueAt.UnixMilli())).
 		Set(expression.Name(attrDue), expression.Value(taskDue(t.ID)))
+	return s.updateTask(ctx, t, "step", atVersion(t), update)
+}
+
+// updateTask is one conditional UpdateItem of an existing task, returning
+// it as written: ErrNotFound when there is none, ErrConflict when cond
+// does not hold.
+func (s *Store) updateTask(ctx context.Context, t *domain.Task, what string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.Task, error) {
 	expr, err := expression.NewBuilder().
-		WithCondition(expression.AttributeExists(expression.Name(attrID)).And(atVersion(t))).
+		WithCondition(expression.AttributeExists(expression.Name(attrID)).And(cond)).
 		WithUpdate(update).Build()
 	if err != nil {
 		return nil, err
@@ -491,7 +498,7 @@ func (s *Store) SaveTaskStep(ctx context.Context, t *domain.Task) (*domain.Task,
 		return nil, domain.ErrConflict
 	}
 	if err != nil {
-		return nil, fmt.Errorf("step task %s: %w", t.ID, tooLarge(err))
+		return nil, fmt.Errorf("%s task %s: %w", what, t.ID, tooLarge(err))
 	}
 	return TaskFromItem(res.Attributes)
 }

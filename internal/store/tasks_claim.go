@@ -2,13 +2,9 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor/internal/domain"
 )
@@ -29,36 +25,12 @@ func (s *Store) ClaimTask(ctx context.Context, t *domain.Task, now, until time.T
 		return nil, err
 	}
 	lease := expression.Name(attrLeaseUntil)
-	cond := expression.AttributeExists(expression.Name(attrID)).And(atVersion(t)).
-		And(expression.AttributeNotExists(lease).Or(lease.LessThan(expression.Value(now.UnixMilli()))))
+	free := expression.AttributeNotExists(lease).Or(lease.LessThan(expression.Value(now.UnixMilli())))
 	// Due again when the lease lapses: a step that fails (or crashes)
 	// goes behind the other due tasks instead of being picked first at
 	// every tick; the holder's save sets the next due time.
 	update := expression.Set(expression.Name(attrVersion), expression.Value(t.Version+1)).
 		Set(lease, expression.Value(until.UnixMilli())).
 		Set(expression.Name(attrDueAt), expression.Value(until.UnixMilli()))
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.tasksTable),
-		Key:                                 key(t.ID, t.ProjectID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, failed := conditionFailed(err); failed {
-		if old == nil {
-			return nil, domain.ErrNotFound
-		}
-		return nil, domain.ErrConflict
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim task %s: %w", t.ID, err)
-	}
-	return TaskFromItem(res.Attributes)
+	return s.updateTask(ctx, t, "claim", atVersion(t).And(free), update)
 }
