@@ -119,6 +119,12 @@ func (r *Runner) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (eve
 			continue
 		}
 		key := domain.TaskKey{ID: stringOf(rec.Change.Keys, "id"), ProjectID: stringOf(rec.Change.Keys, "project_id")}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < TickReserve {
+			// Too little time left for a step: Lambda hands this record
+			// and the rest over again.
+			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
+			return resp, nil
+		}
 		if err := r.Step(ctx, key); err != nil {
 			r.Log.Error("task step failed", "task_id", key.ID, "project_id", key.ProjectID, "error", err.Error())
 			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
@@ -176,8 +182,8 @@ func (r *Runner) Tick(ctx context.Context) (TickResult, error) {
 // parallelTasks is how many tasks a tick steps at once.
 const parallelTasks = 4
 
-// TickReserve is the least time left in the invocation for a tick to
-// begin another step: a step's calls are short, but a restore test's
+// TickReserve is the least time left in the invocation for a tick, or a
+// batch of the stream, to begin another step: a step's calls are short, but a restore test's
 // count goes on for up to 2 minutes (awsplugin.CountWait).
 const TickReserve = 150 * time.Second
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -617,4 +618,25 @@ func (f *failingLogStart) StartOperationLog(ctx context.Context, l *domain.Opera
 		return fmt.Errorf("injected: operation log table unreachable")
 	}
 	return f.RunnerStore.StartOperationLog(ctx, l)
+}
+
+// TestRunnerStreamNearItsDeadline: a stream batch handled with too little
+// time left for a step hands its record back (a batch item failure) and
+// steps nothing.
+func TestRunnerStreamNearItsDeadline(t *testing.T) {
+	e := newRunnerEnv(t)
+	c := e.protected(provider.NoOpID, []domain.Resource{{ID: "99777fdd-8a5b-45ab-ba2c-52420008103f", Type: "OS::Glance::Image", Name: "cirros"}})
+	task := e.task(domain.KindRestore, c, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), worker.TickReserve-time.Second)
+	defer cancel()
+	rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "7",
+		Keys:     map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(task.ID), "project_id": events.NewStringAttribute(task.ProjectID)},
+		NewImage: map[string]events.DynamoDBAttributeValue{"status": events.NewStringAttribute("in_progress")}}}
+	resp, err := e.runner.HandleStream(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
+	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "7" {
+		t.Fatalf("HandleStream = %+v, %v; want the record handed back", resp, err)
+	}
+	if got := e.getTask(task); got.Version != 0 {
+		t.Errorf("the task was stepped (version %d)", got.Version)
+	}
 }
