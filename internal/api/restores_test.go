@@ -262,6 +262,8 @@ func TestRestoreParameters(t *testing.T) {
 		{"zone of another region", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"availability_zone": "mars-north-1a"}}, 400, "availability_zone"},
 		{"volume type", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"volume_type": "ssd"}}, 400, "volume_type"},
 		{"iops zero", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 0}}, 400, "iops"},
+		{"iops on gp2", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"volume_type": "gp2", "iops": 3000}}, 400, "iops applies to io1, io2 and gp3 volumes, not gp2"},
+		{"throughput on io1", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"volume_type": "io1", "iops": 3000, "throughput": 125}}, 400, "throughput applies to gp3 volumes"},
 		{"iops past 32 bits", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 2147483648}}, 400, "iops"},
 		{"throughput past 32 bits, string", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"throughput": "4294967396"}}, 400, "throughput"},
 		{"iops fraction", provider.AWSID, map[string]any{"AWS::EC2::Volume": map[string]any{"iops": 1.5}}, 400, "iops"},

@@ -385,6 +385,9 @@ func (s *Service) checkRestoreParameters(ctx context.Context, projectID string, 
 	if err := checkTargets(out, resources); err != nil {
 		return nil, err
 	}
+	if err := checkVolumeSettings(out, resources); err != nil {
+		return nil, err
+	}
 	if len(networks) > 0 {
 		nets, ok := s.Inventory.(NetworkInventory)
 		if !ok {
@@ -423,6 +426,33 @@ func checkTargets(params map[string]json.RawMessage, resources []Resource) error
 			return invalid("Invalid parameters: tables %s and %s would both be restored into %s; give each its own target_table_name.", other, r.ID, p.Target)
 		}
 		byTarget[p.Target] = r.ID
+	}
+	return nil
+}
+
+// checkVolumeSettings refuses settings a volume's type does not take, when
+// the parameters name the type (EC2 would refuse the restore after the
+// 200): iops only on io1, io2 and gp3 volumes, throughput only on gp3.
+func checkVolumeSettings(params map[string]json.RawMessage, resources []Resource) error {
+	t := &Task{Parameters: params}
+	for _, r := range resources {
+		if r.Type != "AWS::EC2::Volume" {
+			continue
+		}
+		var p struct {
+			Type       string `json:"volume_type"`
+			IOPS       int64  `json:"iops"`
+			Throughput int64  `json:"throughput"`
+		}
+		if json.Unmarshal(MergedTaskParams(t, r), &p) != nil || p.Type == "" {
+			continue
+		}
+		if p.IOPS > 0 && !slices.Contains([]string{"io1", "io2", "gp3"}, p.Type) {
+			return invalid("Invalid parameters for AWS::EC2::Volume#%s: iops applies to io1, io2 and gp3 volumes, not %s.", Clip(r.ID), p.Type)
+		}
+		if p.Throughput > 0 && p.Type != "gp3" {
+			return invalid("Invalid parameters for AWS::EC2::Volume#%s: throughput applies to gp3 volumes, not %s.", Clip(r.ID), p.Type)
+		}
 	}
 	return nil
 }
