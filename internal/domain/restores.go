@@ -198,14 +198,15 @@ func DefaultTargetTableName(source, restoreID string) string {
 	return source + "-" + hex
 }
 
-// MergedTaskParams is a resource's parameters in a task: its type's
-// object overlaid key by key by its own "<type>#<id>" object; {} when
-// neither exists.
-func MergedTaskParams(t *Task, r Resource) json.RawMessage {
+// MergedParameters are a resource's parameters, of a plan (what the worker
+// protects with) or of a restore or verification: its type's object
+// overlaid key by key by its own "<type>#<id>" object; {} when neither
+// exists.
+func MergedParameters(params map[string]json.RawMessage, r Resource) json.RawMessage {
 	merged := map[string]json.RawMessage{}
 	for _, k := range []string{r.Type, r.Type + "#" + r.ID} {
 		var m map[string]json.RawMessage
-		if raw, ok := t.Parameters[k]; ok && json.Unmarshal(raw, &m) == nil {
+		if raw, ok := params[k]; ok && json.Unmarshal(raw, &m) == nil {
 			for p, v := range m {
 				merged[p] = v
 			}
@@ -411,7 +412,6 @@ func (s *Service) checkRestoreParameters(ctx context.Context, projectID string, 
 // table.
 func checkTargets(params map[string]json.RawMessage, resources []Resource) error {
 	byTarget := map[string]string{}
-	t := &Task{Parameters: params}
 	for _, r := range resources {
 		if r.Type != "AWS::DynamoDB::Table" {
 			continue
@@ -419,7 +419,7 @@ func checkTargets(params map[string]json.RawMessage, resources []Resource) error
 		var p struct {
 			Target string `json:"target_table_name"`
 		}
-		if json.Unmarshal(MergedTaskParams(t, r), &p) != nil || p.Target == "" {
+		if json.Unmarshal(MergedParameters(params, r), &p) != nil || p.Target == "" {
 			continue
 		}
 		if other, ok := byTarget[p.Target]; ok {
@@ -434,7 +434,6 @@ func checkTargets(params map[string]json.RawMessage, resources []Resource) error
 // the parameters name the type (EC2 would refuse the restore after the
 // 200): iops only on io1, io2 and gp3 volumes, throughput only on gp3.
 func checkVolumeSettings(params map[string]json.RawMessage, resources []Resource) error {
-	t := &Task{Parameters: params}
 	for _, r := range resources {
 		if r.Type != "AWS::EC2::Volume" {
 			continue
@@ -444,7 +443,7 @@ func checkVolumeSettings(params map[string]json.RawMessage, resources []Resource
 			IOPS       int64  `json:"iops"`
 			Throughput int64  `json:"throughput"`
 		}
-		if json.Unmarshal(MergedTaskParams(t, r), &p) != nil || p.Type == "" {
+		if json.Unmarshal(MergedParameters(params, r), &p) != nil || p.Type == "" {
 			continue
 		}
 		if p.IOPS > 0 && !slices.Contains([]string{"io1", "io2", "gp3"}, p.Type) {

@@ -20,7 +20,7 @@ func TestDefaultTargetTableName(t *testing.T) {
 	}
 }
 
-func TestMergedTaskParams(t *testing.T) {
+func TestMergedParameters(t *testing.T) {
 	task := &domain.Task{Parameters: map[string]json.RawMessage{
 		"AWS::EC2::Volume":                       json.RawMessage(`{"volume_type":"gp3","iops":3000}`),
 		"AWS::EC2::Volume#vol-0123456789abcdef0": json.RawMessage(`{"iops":4000,"throughput":200}`),
@@ -36,8 +36,8 @@ func TestMergedTaskParams(t *testing.T) {
 		{domain.Resource{Type: "AWS::DynamoDB::Table", ID: "orders"}, `{"target_table_name":"o2"}`},
 		{domain.Resource{Type: "AWS::DynamoDB::Table", ID: "users"}, `{}`},
 	} {
-		if got := string(domain.MergedTaskParams(task, tc.r)); got != tc.want {
-			t.Errorf("MergedTaskParams(%s#%s) = %s, want %s", tc.r.Type, tc.r.ID, got, tc.want)
+		if got := string(domain.MergedParameters(task.Parameters, tc.r)); got != tc.want {
+			t.Errorf("MergedParameters(%s#%s) = %s, want %s", tc.r.Type, tc.r.ID, got, tc.want)
 		}
 	}
 }

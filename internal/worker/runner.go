@@ -562,7 +562,7 @@ func taskItems(c *domain.Checkpoint, t *domain.Task) []provider.TaskItem {
 		}
 	}
 	item := func(n node) provider.TaskItem {
-		it := provider.TaskItem{Resource: n.Resource, Saved: n.Info, Params: mergedParameters(t.Parameters, n.Resource)}
+		it := provider.TaskItem{Resource: n.Resource, Saved: n.Info, Params: domain.MergedParameters(t.Parameters, n.Resource)}
 		it.State = t.Work[itemKey(it)]
 		return it
 	}

@@ -177,6 +177,23 @@ func (e *runnerEnv) items(table string) []string {
 	return keys
 }
 
+// tablesRestoredFrom counts the tables named <source>-...: those restored
+// from it (by default name).
+func (e *runnerEnv) tablesRestoredFrom(source string) int {
+	e.t.Helper()
+	tables, err := e.ddb.ListTables(e.t.Context(), &dynamodb.ListTablesInput{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, name := range tables.TableNames {
+		if strings.HasPrefix(name, source+"-") {
+			n++
+		}
+	}
+	return n
+}
+
 // restoredVolumes are the volumes tagged with the restore.
 func (e *runnerEnv) restoredVolumes(restoreID string) []ec2types.Volume {
 	e.t.Helper()
@@ -314,17 +331,7 @@ func TestRunnerRedeliveryMakesOneCopy(t *testing.T) {
 	if r := got.RestoredResources[key(provider.TypeDynamoDBTable, table)]; r.ID != target {
 		t.Errorf("restored table %q, want the default name %q", r.ID, target)
 	}
-	tables, err := e.ddb.ListTables(t.Context(), &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, name := range tables.TableNames {
-		if strings.HasPrefix(name, table+"-") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := e.tablesRestoredFrom(table); n != 1 {
 		t.Errorf("%d tables restored from %s, want 1", n, table)
 	}
 	if vols := e.restoredVolumes(task.ID); len(vols) != 1 {
@@ -505,17 +512,7 @@ func TestRunnerCrashMidStep(t *testing.T) {
 	if vols := e.restoredVolumes(task.ID); len(vols) != 1 || aws.ToString(vols[0].VolumeId) != got.RestoredResources[key(provider.TypeEC2Volume, volume)].ID {
 		t.Errorf("volumes tagged with the restore: %d, want the one the crashed step made, recorded", len(vols))
 	}
-	tables, err := e.ddb.ListTables(t.Context(), &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, name := range tables.TableNames {
-		if strings.HasPrefix(name, table+"-") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := e.tablesRestoredFrom(table); n != 1 {
 		t.Errorf("%d tables restored from %s, want 1", n, table)
 	}
 }

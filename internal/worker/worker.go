@@ -6,7 +6,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,22 +130,6 @@ func (w *Worker) handleRecord(ctx context.Context, r events.DynamoDBEventRecord)
 	return w.delete(ctx, log, c)
 }
 
-// mergedParameters are a resource's parameters: its type's, overridden key
-// by key by "Type#<resource id>".
-func mergedParameters(params map[string]json.RawMessage, r domain.Resource) json.RawMessage {
-	merged := map[string]json.RawMessage{}
-	for _, key := range []string{r.Type, r.Type + "#" + r.ID} {
-		var m map[string]json.RawMessage
-		if raw, ok := params[key]; ok && json.Unmarshal(raw, &m) == nil {
-			for k, v := range m {
-				merged[k] = v
-			}
-		}
-	}
-	b, _ := json.Marshal(merged)
-	return b
-}
-
 func (w *Worker) plugins(providerID string) (map[string]provider.Plugin, OwnershipCheck, error) {
 	if _, ok := provider.Get(providerID); !ok {
 		return nil, nil, fmt.Errorf("provider %s is not configured", providerID)
@@ -252,7 +235,7 @@ func (w *Worker) protectAll(ctx context.Context, c *domain.Checkpoint) protectio
 		}
 		items := make([]provider.Item, len(idx))
 		for k, i := range idx {
-			items[k] = provider.Item{Resource: resources[i], Params: mergedParameters(c.Plan.Parameters, resources[i])}
+			items[k] = provider.Item{Resource: resources[i], Params: domain.MergedParameters(c.Plan.Parameters, resources[i])}
 		}
 		for k, o := range plugin.Protect(ctx, pluginCheckpoint(c), items) {
 			p.outcomes[idx[k]] = o
