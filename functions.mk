@@ -5,8 +5,8 @@
 # GOARCH and LAMBDA_GOFLAGS. Without ARTIFACTS_DIR, a target builds into
 # build/<LogicalId>/.
 
-.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
-build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+.PHONY: build-functions build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-CreateTriggerFunction build-ListTriggersFunction build-ShowTriggerFunction build-UpdateTriggerFunction build-DeleteTriggerFunction build-CreateScheduledOperationFunction build-ListScheduledOperationsFunction build-ShowScheduledOperationFunction build-UpdateScheduledOperationFunction build-DeleteScheduledOperationFunction build-ShowQuotaFunction build-ShowQuotaDetailFunction build-ShowQuotaDefaultsFunction build-UpdateQuotaFunction build-DeleteQuotaFunction build-ShowQuotaClassFunction build-UpdateQuotaClassFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
+build-functions: build-ListCheckpointsFunction build-CreateCheckpointFunction build-ShowCheckpointFunction build-DeleteCheckpointFunction build-ResetCheckpointStateFunction build-ListProvidersFunction build-ShowProviderFunction build-CreatePlanFunction build-ListPlansFunction build-ShowPlanFunction build-UpdatePlanFunction build-DeletePlanFunction build-ListProtectablesFunction build-ShowProtectableFunction build-ListProtectableInstancesFunction build-ShowProtectableInstanceFunction build-ListOperationLogsFunction build-ShowOperationLogFunction build-CreateRestoreFunction build-ListRestoresFunction build-ShowRestoreFunction build-CreateVerificationFunction build-ListVerificationsFunction build-ShowVerificationFunction build-CreateTriggerFunction build-ListTriggersFunction build-ShowTriggerFunction build-UpdateTriggerFunction build-DeleteTriggerFunction build-CreateScheduledOperationFunction build-ListScheduledOperationsFunction build-ShowScheduledOperationFunction build-UpdateScheduledOperationFunction build-DeleteScheduledOperationFunction build-ShowQuotaFunction build-ShowQuotaDetailFunction build-ShowQuotaDefaultsFunction build-UpdateQuotaFunction build-DeleteQuotaFunction build-ShowQuotaClassFunction build-UpdateQuotaClassFunction build-NotFoundFunction build-WorkerFunction build-SweeperFunction build-RunnerFunction
 
 build-ListCheckpointsFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListCheckpointsFunction)/bootstrap ./functions/list-checkpoints
@@ -79,6 +79,57 @@ build-ListVerificationsFunction:
 
 build-ShowVerificationFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowVerificationFunction)/bootstrap ./functions/show-verification
+
+build-CreateTriggerFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/CreateTriggerFunction)/bootstrap ./functions/create-trigger
+
+build-ListTriggersFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListTriggersFunction)/bootstrap ./functions/list-triggers
+
+build-ShowTriggerFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowTriggerFunction)/bootstrap ./functions/show-trigger
+
+build-UpdateTriggerFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/UpdateTriggerFunction)/bootstrap ./functions/update-trigger
+
+build-DeleteTriggerFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/DeleteTriggerFunction)/bootstrap ./functions/delete-trigger
+
+build-CreateScheduledOperationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/CreateScheduledOperationFunction)/bootstrap ./functions/create-scheduled-operation
+
+build-ListScheduledOperationsFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ListScheduledOperationsFunction)/bootstrap ./functions/list-scheduled-operations
+
+build-ShowScheduledOperationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowScheduledOperationFunction)/bootstrap ./functions/show-scheduled-operation
+
+build-UpdateScheduledOperationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/UpdateScheduledOperationFunction)/bootstrap ./functions/update-scheduled-operation
+
+build-DeleteScheduledOperationFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/DeleteScheduledOperationFunction)/bootstrap ./functions/delete-scheduled-operation
+
+build-ShowQuotaFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowQuotaFunction)/bootstrap ./functions/show-quota
+
+build-ShowQuotaDetailFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowQuotaDetailFunction)/bootstrap ./functions/show-quota-detail
+
+build-ShowQuotaDefaultsFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowQuotaDefaultsFunction)/bootstrap ./functions/show-quota-defaults
+
+build-UpdateQuotaFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/UpdateQuotaFunction)/bootstrap ./functions/update-quota
+
+build-DeleteQuotaFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/DeleteQuotaFunction)/bootstrap ./functions/delete-quota
+
+build-ShowQuotaClassFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/ShowQuotaClassFunction)/bootstrap ./functions/show-quota-class
+
+build-UpdateQuotaClassFunction:
+	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/UpdateQuotaClassFunction)/bootstrap ./functions/update-quota-class
 
 build-NotFoundFunction:
 	GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) -o $(or $(ARTIFACTS_DIR),build/NotFoundFunction)/bootstrap ./functions/not-found

@@ -50,6 +50,7 @@ var faultNames = map[int]string{
 
 // refusalStatus is the status of each kind of domain refusal.
 var refusalStatus = map[domain.Kind]int{
+	domain.OverLimit:   http.StatusRequestEntityTooLarge,
 	domain.Invalid:     http.StatusBadRequest,
 	domain.NotFound:    http.StatusNotFound,
 	domain.Conflict:    http.StatusConflict,

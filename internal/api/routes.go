@@ -43,6 +43,10 @@ const (
 	// OperationLogsTable holds the operation logs (read-only to the API).
 	OperationLogsTable Table = "OperationLogsTable"
 	TasksTable         Table = "TasksTable"
+	// SchedulesTable holds triggers and scheduled operations.
+	SchedulesTable Table = "SchedulesTable"
+	// QuotasTable holds quota overrides, classes and usage counts.
+	QuotasTable Table = "QuotasTable"
 )
 
 // Action is an IAM action.
@@ -150,6 +154,12 @@ const (
 	restorePath       = restoresPath + "/{restore_id}"
 	verificationsPath = "/v1/{tenant_id}/verifications"
 	verificationPath  = verificationsPath + "/{verification_id}"
+	triggersPath      = "/v1/{tenant_id}/triggers"
+	triggerPath       = triggersPath + "/{trigger_id}"
+	operationsPath    = "/v1/{tenant_id}/scheduled_operations"
+	operationPath     = operationsPath + "/{scheduled_operation_id}"
+	quotaPath         = "/v1/{tenant_id}/quotas/{project_id}"
+	quotaClassPath    = "/v1/{tenant_id}/quota_classes/{class_name}"
 )
 
 // taskCreate is what creating a restore or verification costs: the
@@ -227,6 +237,45 @@ var (
 	ShowVerification = Route{Name: "show-verification", Method: http.MethodGet, Path: verificationPath, handle: (*Service).showVerification,
 		Access: On(TasksTable, GetItem)}
 
+	// Triggers and scheduled operations (SchedulesTable; a scheduled
+	// operation's create and delete also mark the plan).
+	CreateTrigger = Idempotent(Route{Name: "create-trigger", Method: http.MethodPost, Path: triggersPath, handle: (*Service).createTrigger,
+		Access: On(SchedulesTable, PutItem)})
+	ListTriggers = Route{Name: "list-triggers", Method: http.MethodGet, Path: triggersPath, handle: (*Service).listTriggers,
+		Access: grants(On(SchedulesTable, GetItem, Query), QueryIndexes(SchedulesTable, "by_project", "by_all"))}
+	ShowTrigger = Route{Name: "show-trigger", Method: http.MethodGet, Path: triggerPath, handle: (*Service).showTrigger,
+		Access: On(SchedulesTable, GetItem)}
+	UpdateTrigger = Route{Name: "update-trigger", Method: http.MethodPut, Path: triggerPath, handle: (*Service).updateTrigger,
+		Access: On(SchedulesTable, GetItem, UpdateItem)}
+	DeleteTrigger = Route{Name: "delete-trigger", Method: http.MethodDelete, Path: triggerPath, handle: (*Service).deleteTrigger,
+		Access: On(SchedulesTable, DeleteItem)}
+	CreateScheduledOperation = Idempotent(Route{Name: "create-scheduled-operation", Method: http.MethodPost, Path: operationsPath, handle: (*Service).createScheduledOperation,
+		Access: grants(On(SchedulesTable, GetItem, PutItem, UpdateItem), On(PlansTable, GetItem, UpdateItem))})
+	ListScheduledOperations = Route{Name: "list-scheduled-operations", Method: http.MethodGet, Path: operationsPath, handle: (*Service).listScheduledOperations,
+		Access: grants(On(SchedulesTable, GetItem, Query), QueryIndexes(SchedulesTable, "by_project", "by_all"))}
+	ShowScheduledOperation = Route{Name: "show-scheduled-operation", Method: http.MethodGet, Path: operationPath, handle: (*Service).showScheduledOperation,
+		Access: On(SchedulesTable, GetItem)}
+	UpdateScheduledOperation = Route{Name: "update-scheduled-operation", Method: http.MethodPut, Path: operationPath, handle: (*Service).updateScheduledOperation,
+		Access: On(SchedulesTable, GetItem, UpdateItem)}
+	DeleteScheduledOperation = Route{Name: "delete-scheduled-operation", Method: http.MethodDelete, Path: operationPath, handle: (*Service).deleteScheduledOperation,
+		Access: grants(On(SchedulesTable, GetItem, DeleteItem, UpdateItem), On(PlansTable, UpdateItem))}
+
+	// Quotas (QuotasTable).
+	ShowQuota = Route{Name: "show-quota", Method: http.MethodGet, Path: quotaPath, handle: (*Service).showQuota,
+		Access: On(QuotasTable, GetItem)}
+	ShowQuotaDetail = Route{Name: "show-quota-detail", Method: http.MethodGet, Path: quotaPath + "/detail", handle: (*Service).showQuotaDetail,
+		Access: On(QuotasTable, GetItem)}
+	ShowQuotaDefaults = Route{Name: "show-quota-defaults", Method: http.MethodGet, Path: quotaPath + "/defaults", handle: (*Service).showQuotaDefaults,
+		Access: On(QuotasTable, GetItem)}
+	UpdateQuota = Route{Name: "update-quota", Method: http.MethodPut, Path: quotaPath, handle: (*Service).updateQuota,
+		Access: On(QuotasTable, GetItem, UpdateItem)}
+	DeleteQuota = Route{Name: "delete-quota", Method: http.MethodDelete, Path: quotaPath, handle: (*Service).deleteQuota,
+		Access: On(QuotasTable, UpdateItem)}
+	ShowQuotaClass = Route{Name: "show-quota-class", Method: http.MethodGet, Path: quotaClassPath, handle: (*Service).showQuotaClass,
+		Access: On(QuotasTable, GetItem)}
+	UpdateQuotaClass = Route{Name: "update-quota-class", Method: http.MethodPut, Path: quotaClassPath, handle: (*Service).updateQuotaClass,
+		Access: On(QuotasTable, GetItem, UpdateItem)}
+
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.
 	// Without it API Gateway would answer those itself, outside the fault
@@ -244,6 +293,9 @@ var Routes = []Route{
 	ListProtectables, ShowProtectable, ListProtectableInstances, ShowProtectableInstance,
 	ListOperationLogs, ShowOperationLog,
 	CreateRestore, ListRestores, ShowRestore, CreateVerification, ListVerifications, ShowVerification,
+	CreateTrigger, ListTriggers, ShowTrigger, UpdateTrigger, DeleteTrigger,
+	CreateScheduledOperation, ListScheduledOperations, ShowScheduledOperation, UpdateScheduledOperation, DeleteScheduledOperation,
+	ShowQuota, ShowQuotaDetail, ShowQuotaDefaults, UpdateQuota, DeleteQuota, ShowQuotaClass, UpdateQuotaClass,
 }
 
 // Fallback is NotFound, the function of API Gateway's $default route.

@@ -14,6 +14,8 @@ const (
 	// Unavailable: an AWS service the request needs throttled it or is
 	// unavailable (503); Cause holds AWS's error, for the log only.
 	Unavailable
+	// OverLimit: a quota would be exceeded (413 overLimit).
+	OverLimit
 )
 
 // Error is a refusal with the message the caller reads.

@@ -33,6 +33,8 @@ type Store interface {
 
 	TaskStore
 	OperationLogStore
+	ScheduleStore
+	QuotaStore
 }
 
 // Errors a Store returns; match them with errors.Is.

@@ -136,9 +136,11 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		if err != nil {
 			return nil, err
 		}
-		// TASKS_TABLE (restores and verifications) is set by Globals; a
+		// TASKS_TABLE (restores and verifications), SCHEDULES_TABLE and
+		// QUOTAS_TABLE are set by Globals; a
 		// route that reaches it without one fails its calls, not its init.
-		st := store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE"))
+		st := store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE")).
+			WithSchedules(os.Getenv("SCHEDULES_TABLE")).WithQuotas(os.Getenv("QUOTAS_TABLE"))
 		if slices.ContainsFunc(route.Access, func(a api.Access) bool { return a.Table == api.OperationLogsTable }) {
 			table := os.Getenv("OPERATION_LOGS_TABLE")
 			if table == "" {

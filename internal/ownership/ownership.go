@@ -54,7 +54,7 @@ type Config struct {
 // FromEnv reads the configuration: OWNERSHIP_MODE (tag|account, default
 // tag), OWNERSHIP_TAG_KEY (default karbor:project-id),
 // RESERVED_TAG_PREFIXES (comma-separated) and the service's tables
-// (PLANS_TABLE, CHECKPOINTS_TABLE, IDEMPOTENCY_TABLE, OPERATION_LOGS_TABLE and the
+// (PLANS_TABLE, CHECKPOINTS_TABLE, IDEMPOTENCY_TABLE, OPERATION_LOGS_TABLE, SCHEDULES_TABLE, QUOTAS_TABLE and the
 // comma-separated SERVICE_TABLES).
 func FromEnv() (Config, error) {
 	c := Config{Mode: Mode(os.Getenv("OWNERSHIP_MODE")), TagKey: os.Getenv("OWNERSHIP_TAG_KEY")}
@@ -70,7 +70,7 @@ func FromEnv() (Config, error) {
 	if len(c.TagKey) > 128 {
 		return Config{}, fmt.Errorf("OWNERSHIP_TAG_KEY is longer than AWS's 128 characters")
 	}
-	for _, name := range []string{os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE"), os.Getenv("IDEMPOTENCY_TABLE"), os.Getenv("TASKS_TABLE"), os.Getenv("OPERATION_LOGS_TABLE")} {
+	for _, name := range []string{os.Getenv("PLANS_TABLE"), os.Getenv("CHECKPOINTS_TABLE"), os.Getenv("IDEMPOTENCY_TABLE"), os.Getenv("TASKS_TABLE"), os.Getenv("OPERATION_LOGS_TABLE"), os.Getenv("SCHEDULES_TABLE"), os.Getenv("QUOTAS_TABLE")} {
 		if name != "" {
 			c.ServiceTables = append(c.ServiceTables, name)
 		}

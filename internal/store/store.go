@@ -110,6 +110,8 @@ type Store struct {
 	checkpointsTable string
 	tasksTable       string
 	oplogsTable      string // WithOperationLogs
+	schedulesTable   string // WithSchedules
+	quotasTable      string // WithQuotas
 }
 
 // New returns a store over the two tables.

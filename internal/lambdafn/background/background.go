@@ -37,7 +37,8 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 	}
 	// No background function touches the plans table.
 	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable).
-		WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable)
+		WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
+		WithSchedules(cfg.SchedulesTable).WithQuotas(cfg.QuotasTable)
 	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint,
 		ImageSnapshotTagsAfter: cfg.TagImageSnapshotsAfter}, log
 }

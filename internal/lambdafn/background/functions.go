@@ -44,6 +44,10 @@ type Config struct {
 	// OPERATION_LOGS_TABLE (the runner needs both; the worker and the
 	// sweeper write operation logs).
 	TasksTable, OperationLogsTable string
+	// SchedulesTable and QuotasTable: SCHEDULES_TABLE, QUOTAS_TABLE (the
+	// scheduler reads triggers and operations; a checkpoint's move into
+	// deleted frees its quota).
+	SchedulesTable, QuotasTable string
 	// TaskTimeout: TASK_TIMEOUT, default 24h; TaskPoll: TASK_POLL, the
 	// time between two steps of a task, default 30s (the tick's period
 	// bounds it from below in AWS).
@@ -60,6 +64,8 @@ func ConfigFromEnv() (Config, error) {
 		CheckpointsTable:       os.Getenv("CHECKPOINTS_TABLE"),
 		TasksTable:             os.Getenv("TASKS_TABLE"),
 		OperationLogsTable:     os.Getenv("OPERATION_LOGS_TABLE"),
+		SchedulesTable:         os.Getenv("SCHEDULES_TABLE"),
+		QuotasTable:            os.Getenv("QUOTAS_TABLE"),
 		TaskTimeout:            domain.DefaultTaskTimeout,
 		DynamoDBEndpoint:       os.Getenv("DYNAMODB_ENDPOINT"),
 		EC2Endpoint:            os.Getenv("EC2_ENDPOINT"),

@@ -411,10 +411,14 @@ var sampleParams = map[string]string{
 	"checkpoint_id":    "dcb20606-ad71-40a3-80e4-ef0fafdad0c3",
 	"operation_log_id": "7a16c731-3f5e-4d2a-9b8c-1e2f3a4b5c6d",
 	// A table's name is the one id a test can choose on moto.
-	"protectable_type": "AWS::DynamoDB::Table",
-	"resource_id":      "orders",
-	"restore_id":       "22b82aa7-9179-4c71-bba2-caf5c0e68db7",
-	"verification_id":  "5a7b9e3c-2f4d-4e8a-9b1c-0d2e3f4a5b6c",
+	"protectable_type":       "AWS::DynamoDB::Table",
+	"resource_id":            "orders",
+	"restore_id":             "22b82aa7-9179-4c71-bba2-caf5c0e68db7",
+	"verification_id":        "5a7b9e3c-2f4d-4e8a-9b1c-0d2e3f4a5b6c",
+	"trigger_id":             "2a9ce1f3-6c3e-4b8e-9d61-0f4a3b2c1d0e",
+	"scheduled_operation_id": "1a2c0c3d-8e7f-4a6b-9c5d-4e3f2a1b0c9d",
+	"project_id":             "e486a2f49695423ca9c47e589b948108",
+	"class_name":             "default",
 }
 
 var pathParam = regexp.MustCompile(`\{(\w+)\}`)

@@ -67,7 +67,12 @@ type Config struct {
 	// OperationLogsTable holds the operation logs; empty means
 	// karbor-operation-logs.
 	OperationLogsTable string
-	Log                *slog.Logger
+	// SchedulesTable holds triggers and scheduled operations; empty means
+	// karbor-schedules.
+	SchedulesTable string
+	// QuotasTable holds quotas; empty means karbor-quotas.
+	QuotasTable string
+	Log         *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
 }
@@ -129,15 +134,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OperationLogsTable == "" {
 		cfg.OperationLogsTable = "karbor-operation-logs"
 	}
+	cfg.SchedulesTable = cmp.Or(cfg.SchedulesTable, "karbor-schedules")
+	cfg.QuotasTable = cmp.Or(cfg.QuotasTable, "karbor-quotas")
 	if err := tables.Ensure(ctx, db, tables.Names{tables.Plans: cfg.PlansTable, tables.Checkpoints: cfg.CheckpointsTable, tables.Idempotency: cfg.IdempotencyTable, tables.Tasks: cfg.TasksTable,
-		tables.OperationLogs: cfg.OperationLogsTable}); err != nil {
+		tables.OperationLogs: cfg.OperationLogsTable, tables.Schedules: cfg.SchedulesTable, tables.Quotas: cfg.QuotasTable}); err != nil {
 		return fmt.Errorf("tables at %s: %w", endpoint, err)
 	}
 	own := cfg.Ownership
 	if own.Mode == "" {
 		own.Mode = ownership.ModeTag
 	}
-	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable, cfg.TasksTable, cfg.OperationLogsTable)
+	own.ServiceTables = append(append([]string(nil), own.ServiceTables...), cfg.PlansTable, cfg.CheckpointsTable, cfg.TasksTable, cfg.OperationLogsTable, cfg.SchedulesTable, cfg.QuotasTable)
 	// The same inventory as the functions', over the local endpoints
 	// (moto serves DynamoDB, EC2 and the tagging API on one port).
 	inv := &inventory.Inventory{
@@ -154,7 +161,8 @@ func Run(ctx context.Context, cfg Config) error {
 		// endpoint's ARNs).
 		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
-	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable)
+	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
+		WithSchedules(cfg.SchedulesTable).WithQuotas(cfg.QuotasTable)
 	dom := &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {
 		// A local EC2 endpoint (moto) cannot tag an image's snapshots in

@@ -25,6 +25,10 @@ const (
 	Tasks       = "TasksTable"
 	// OperationLogs holds the operation logs.
 	OperationLogs = "OperationLogsTable"
+	// Schedules holds triggers and scheduled operations.
+	Schedules = "SchedulesTable"
+	// Quotas holds quota overrides, classes and usage counts.
+	Quotas = "QuotasTable"
 )
 
 // Names are the physical table names, by logical id.

@@ -115,7 +115,23 @@ func TasksTable(t testing.TB) string {
 func Store(t testing.TB) *store.Store {
 	t.Helper()
 	plans, checkpoints := Tables(t)
-	return store.New(DynamoDB(t), plans, checkpoints).WithTasks(TasksTable(t)).WithOperationLogs(OperationLogsTable(t))
+	return store.New(DynamoDB(t), plans, checkpoints).WithTasks(TasksTable(t)).WithOperationLogs(OperationLogsTable(t)).
+		WithSchedules(Table(t, tables.Schedules, "schedules")).WithQuotas(Table(t, tables.Quotas, "quotas"))
+}
+
+// Table creates a fresh table of the template's logical id for one test
+// and returns its name (prefix-<test>-<pid>-<n>).
+func Table(t testing.TB, logical, prefix string) string {
+	t.Helper()
+	base := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	if len(base) > 80 {
+		base = base[:80]
+	}
+	name := sanitize(fmt.Sprintf("%s-%s-%d-%d", prefix, base, os.Getpid(), counter.Add(1)))
+	if err := tables.Ensure(context.Background(), DynamoDB(t), tables.Names{logical: name}); err != nil {
+		t.Fatalf("create %s table: %v", logical, err)
+	}
+	return name
 }
 
 // OperationLogsTable creates a fresh table of operation logs for one test,

@@ -43,6 +43,8 @@ func main() {
 		IdempotencyTable:   env("IDEMPOTENCY_TABLE", "karbor-idempotency"),
 		TasksTable:         env("TASKS_TABLE", "karbor-tasks"),
 		OperationLogsTable: env("OPERATION_LOGS_TABLE", "karbor-operation-logs"),
+		SchedulesTable:     env("SCHEDULES_TABLE", "karbor-schedules"),
+		QuotasTable:        env("QUOTAS_TABLE", "karbor-quotas"),
 		Log:                log,
 	}
 	if err := server.Run(ctx, cfg); err != nil {
