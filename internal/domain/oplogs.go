@@ -48,7 +48,12 @@ type OperationLog struct {
 // deletion retried from error-deleting), what tells the attempts apart
 // (the time the checkpoint entered deleting); "" otherwise.
 func OperationLogID(t OperationType, id, attempt string) string {
-	h := sha1.Sum([]byte("karbor-operation-log\x00" + string(t) + "\x00" + id + "\x00" + attempt))
+	return derivedID("karbor-operation-log\x00" + string(t) + "\x00" + id + "\x00" + attempt)
+}
+
+// derivedID is a UUID in version 4's layout made of the SHA-1 of seed.
+func derivedID(seed string) string {
+	h := sha1.Sum([]byte(seed))
 	// Version 4's layout, as every id the service makes: the bits are
 	// derived, not random, so that the log of one operation has one id.
 	h[6] = (h[6] & 0x0f) | 0x40

@@ -198,3 +198,14 @@ func (e *MissingError) Error() string { return e.What + " " + e.ID + " not found
 
 // Unwrap returns ErrNotFound.
 func (e *MissingError) Unwrap() error { return ErrNotFound }
+
+// FireID is the id of one fire: of one scheduled operation at one
+// occurrence (scheduled, to the second). It is the id of the checkpoint the
+// fire makes, so that however often the fire is delivered at most one
+// checkpoint is made (a put-if-absent), and what the fire's protect and
+// retention logs derive from (OperationLogID(OpProtect, FireID, ""),
+// OperationLogID(OpRetention, FireID, "")), whether or not a checkpoint
+// was made.
+func FireID(operationID string, scheduled time.Time) string {
+	return derivedID("karbor-fire\x00" + operationID + "\x00" + Timestamp(scheduled))
+}
