@@ -14,7 +14,7 @@ const ruleHorizonYears = 100
 // (days that fail the day-level parts are skipped whole and cheaply; this
 // bounds rules such as FREQ=SECONDLY;INTERVAL=2;BYSECOND=1 from an even
 // second, whose interval never meets their BYxxx parts).
-const ruleWorkLimit = 1 << 20
+const ruleWorkLimit = 1 << 18
 
 // spec is a rule with the defaults RFC 5545 (as python-dateutil, which
 // upstream used, reads it) takes from the start filled in.
