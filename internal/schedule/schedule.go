@@ -103,7 +103,7 @@ func Latest(p Pattern, start, from, now time.Time) (latest time.Time, missed int
 	// doubling it until it holds one (it holds latest at worst).
 	for d := time.Hour; ; d *= 2 {
 		lo := now.Add(-d)
-		if !lo.After(latest) {
+		if d > 1<<61 || !lo.After(latest) {
 			lo = latest.Add(-time.Second)
 		}
 		next := p.Iter(start, lo)
