@@ -313,6 +313,8 @@ func BenchmarkValidate(b *testing.B) {
 		{"crontab hourly", "crontab", "0 * * * *"},
 		{"rrule daily", "calendar", vevent("FREQ=DAILY;BYHOUR=2;BYMINUTE=0")},
 		{"rrule monthly BYSETPOS", "calendar", vevent("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1")},
+		{"crontab 29 February (1,000 over 4,000 years)", "crontab", "0 0 29 2 *"},
+		{"rrule fifth Monday of February (1,000 over 28,000 years)", "calendar", vevent("FREQ=YEARLY;BYMONTH=2;BYDAY=5MO")},
 	} {
 		p := mustParse(b, c.format, c.pattern)
 		b.Run(c.name, func(b *testing.B) {
