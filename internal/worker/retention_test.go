@@ -205,13 +205,35 @@ func dumpLogs(logs []*domain.OperationLog) string {
 	return string(b)
 }
 
+// oneOlder writes an operation keeping 1 available checkpoint, one
+// available checkpoint of its plan an hour old, and a fire now (its
+// checkpoint protecting).
+func (e *env) oneOlder() (s *schedule, old *domain.Checkpoint, fireID string, own *domain.Checkpoint) {
+	e.t.Helper()
+	s = e.schedule(1, 0)
+	scheduled := time.Now().Truncate(time.Second)
+	old = s.checkpoint(domain.StatusAvailable, scheduled.Add(-time.Hour), `{"created_by":"manual"}`)
+	fireID, own = s.fire(scheduled, true)
+	return s, old, fireID, own
+}
+
+// noopWorker is a worker over dom for No-Op checkpoints (no AWS call).
+func (e *env) noopWorker(t *testing.T, dom *domain.Service) *worker.Worker {
+	return &worker.Worker{Domain: dom, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+}
+
+// domainOver is a domain over the env's tables through db.
+func (e *env) domainOver(db store.API) *domain.Service {
+	return &domain.Service{Store: e.storeOver(db), Providers: provider.Lookup}
+}
+
 func TestRunRetention(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
 	e.store.WithTasks(testenv.TasksTable(t))
 	dom := &domain.Service{Store: e.store, Providers: provider.Lookup}
-	w := &worker.Worker{Domain: dom, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	w := e.noopWorker(t, dom)
 	s := e.schedule(2, 0)
 	scheduled := time.Now().Add(-time.Minute).Truncate(time.Second)
 	day := 24 * time.Hour
@@ -270,7 +292,7 @@ func TestRunRetention(t *testing.T) {
 
 	// A second call changes nothing: no write to the checkpoints.
 	counting := &countingUpdates{API: e.db, table: e.checkpoints}
-	again := &domain.Service{Store: e.storeOver(counting), Providers: provider.Lookup}
+	again := e.domainOver(counting)
 	s.run(again, fireID)
 	if counting.succeeded != 0 {
 		t.Errorf("a second call wrote %d checkpoint changes, want none", counting.succeeded)
@@ -286,15 +308,12 @@ func TestRunRetention(t *testing.T) {
 func TestRunRetentionAfterCrash(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.schedule(1, 0)
-	scheduled := time.Now().Truncate(time.Second)
-	old := s.checkpoint(domain.StatusAvailable, scheduled.Add(-time.Hour), `{"created_by":"manual"}`)
-	fireID, own := s.fire(scheduled, true)
+	s, old, fireID, own := e.oneOlder()
 	e.setStatus(own, domain.StatusProtecting, domain.StatusAvailable)
 
 	crashing := &failingLogEnds{API: e.db, table: e.oplogs}
 	crashing.failures.Store(1)
-	dom := &domain.Service{Store: e.storeOver(crashing), Providers: provider.Lookup}
+	dom := e.domainOver(crashing)
 	if err := dom.RunRetention(t.Context(), s.plan.ProjectID, fireID); err == nil {
 		t.Fatal("RunRetention succeeded with the log's end failing")
 	}
@@ -302,14 +321,14 @@ func TestRunRetentionAfterCrash(t *testing.T) {
 		t.Fatalf("old checkpoint is %s, want deleting", got.Status)
 	}
 	counting := &countingUpdates{API: e.db, table: e.checkpoints}
-	s.run(&domain.Service{Store: e.storeOver(counting), Providers: provider.Lookup}, fireID)
+	s.run(e.domainOver(counting), fireID)
 	if counting.succeeded != 0 {
 		t.Errorf("the retry wrote %d checkpoint changes, want none", counting.succeeded)
 	}
 	if l := s.retentionLog(fireID); l.Status != string(domain.TaskSuccess) || l.EndedAt == nil {
 		t.Errorf("retention log after the retry: %s, ended %v; want success", l.Status, l.EndedAt)
 	}
-	s.finishDeletions(&worker.Worker{Domain: e.worker.Domain, Clients: noClients{t}, Log: e.log, Ownership: accountMode}, old)
+	s.finishDeletions(e.noopWorker(t, e.worker.Domain), old)
 }
 
 // A fire that made no checkpoint (quota): retention by age runs at once,
@@ -332,7 +351,7 @@ func TestRunRetentionWithoutCheckpoint(t *testing.T) {
 	}
 	// No log: nothing read beyond it, nothing done.
 	counting := &countingCalls{API: e.db}
-	s.run(&domain.Service{Store: e.storeOver(counting), Providers: provider.Lookup}, domain.FireID(s.op, scheduled.Add(time.Hour)))
+	s.run(e.domainOver(counting), domain.FireID(s.op, scheduled.Add(time.Hour)))
 	if got := counting.String(); got != "GetItem "+e.oplogs+" 1" {
 		t.Errorf("RunRetention of a fire without a log called %s, want one GetItem of its log", got)
 	}
@@ -342,14 +361,11 @@ func TestRunRetentionWithoutCheckpoint(t *testing.T) {
 func TestRunRetentionFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.schedule(1, 0)
-	scheduled := time.Now().Truncate(time.Second)
-	old := s.checkpoint(domain.StatusAvailable, scheduled.Add(-time.Hour), `{"created_by":"manual"}`)
-	fireID, own := s.fire(scheduled, true)
+	s, old, fireID, own := e.oneOlder()
 	e.setStatus(own, domain.StatusProtecting, domain.StatusAvailable)
 	failing := &failingLogEnds{API: e.db, table: e.checkpoints}
 	failing.failures.Store(1)
-	s.run(&domain.Service{Store: e.storeOver(failing), Providers: provider.Lookup}, fireID)
+	s.run(e.domainOver(failing), fireID)
 	l := s.retentionLog(fireID)
 	if l.Status != string(domain.TaskFail) || l.ErrorInfo == nil || !strings.Contains(*l.ErrorInfo, old.ID) {
 		t.Errorf("retention log: %s, error_info %v; want fail naming %s", l.Status, l.ErrorInfo, old.ID)
@@ -409,7 +425,7 @@ func TestWorkerRunsRetentionOfFire(t *testing.T) {
 
 	// A manual checkpoint of the same plan: protected, nothing else.
 	counting := &countingCalls{API: e.db}
-	manualWorker := &worker.Worker{Domain: &domain.Service{Store: e.storeOver(counting), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	manualWorker := e.noopWorker(t, e.domainOver(counting))
 	manual := s.checkpoint(domain.StatusProtecting, scheduled.Add(-time.Minute), `{"created_by":"manual"}`)
 	if got := e.protect(manualWorker, manual); got.Status != domain.StatusAvailable {
 		t.Fatalf("manual checkpoint is %s, want available", got.Status)
@@ -423,7 +439,7 @@ func TestWorkerRunsRetentionOfFire(t *testing.T) {
 
 	// The fire's: its retention runs once it is available (max 1: the
 	// manual and old ones go).
-	w := &worker.Worker{Domain: e.worker.Domain, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	w := e.noopWorker(t, e.worker.Domain)
 	fireID, own := s.fire(scheduled, true)
 	if got := e.protect(w, own); got.Status != domain.StatusAvailable {
 		t.Fatalf("fire's checkpoint is %s, want available", got.Status)
@@ -438,15 +454,12 @@ func TestWorkerRunsRetentionOfFire(t *testing.T) {
 func TestWorkerRetriesRetentionOnRedelivery(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.schedule(1, 0)
-	scheduled := time.Now().Truncate(time.Second)
-	old := s.checkpoint(domain.StatusAvailable, scheduled.Add(-time.Hour), `{"created_by":"manual"}`)
-	fireID, own := s.fire(scheduled, true)
+	s, old, fireID, own := e.oneOlder()
 	insert := e.record(own, "INSERT", domain.StatusProtecting)
 
 	failing := &failingQueries{API: e.db}
 	failing.failures.Store(1)
-	broken := &worker.Worker{Domain: &domain.Service{Store: e.storeOver(failing), Providers: provider.Lookup}, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	broken := e.noopWorker(t, e.domainOver(failing))
 	resp, err := broken.Handle(t.Context(), eventOf(insert))
 	if err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("Handle = %+v, %v; want the record returned", resp, err)
@@ -457,7 +470,7 @@ func TestWorkerRetriesRetentionOnRedelivery(t *testing.T) {
 	if l := s.retentionLog(fireID); l.Status != string(domain.TaskInProgress) {
 		t.Fatalf("retention log is %s, want in_progress", l.Status)
 	}
-	w := &worker.Worker{Domain: e.worker.Domain, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	w := e.noopWorker(t, e.worker.Domain)
 	e.handle(w, insert)
 	s.wantEnded(fireID, string(domain.TaskSuccess), 1, 0)
 	s.finishDeletions(w, old)
@@ -504,7 +517,7 @@ func TestRetentionKeepsMaxBackupsOverFires(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.schedule(2, 0)
-	w := &worker.Worker{Domain: e.worker.Domain, Clients: noClients{t}, Log: e.log, Ownership: accountMode}
+	w := e.noopWorker(t, e.worker.Domain)
 	start := time.Now().Add(-6 * time.Hour).Truncate(time.Second)
 	var fires []*domain.Checkpoint
 	for i := range 6 {
