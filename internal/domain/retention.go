@@ -133,6 +133,13 @@ func ChooseRetention(cs []*Checkpoint, own string, rules RetentionRules, schedul
 // choose (ChooseRetention), and ends the log: success when every chosen
 // deletion started, else fail naming the failures. Safe to call again.
 // An error (the store unreachable) leaves the log in progress: call again.
+//
+// Callers: the worker when protection of a fire's checkpoint ends (and on
+// a redelivered record), the sweeper when it ends one stuck, and the
+// scheduler right after it starts the retention log, whether or not a
+// checkpoint was made: the worker may have protected the checkpoint before
+// the log existed (then its call found no log), and while the checkpoint
+// is protecting this call does nothing.
 func (s *Service) RunRetention(ctx context.Context, projectID, fireID string) error {
 	l, err := s.Store.GetOperationLog(ctx, projectID, OperationLogID(OpRetention, fireID, ""))
 	if errors.Is(err, ErrNotFound) {

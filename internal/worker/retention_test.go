@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor/internal/domain"
 	"karbor/internal/provider"
@@ -549,5 +550,36 @@ func TestRetentionKeepsMaxBackupsOverFires(t *testing.T) {
 	}
 	if fmt.Sprint(available) != fmt.Sprint([]string{fires[5].ID, fires[4].ID}) {
 		t.Errorf("available: %v, want the last two fires' %s %s", available, fires[5].ID, fires[4].ID)
+	}
+}
+
+// The worker may protect a fire's checkpoint before the scheduler has
+// started the retention log: its call finds no log and does nothing; the
+// scheduler's call after starting the log runs the step.
+func TestRetentionLogWrittenAfterProtection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s, old, fireID, own := e.oneOlder()
+	ret := s.retentionLog(fireID)
+	if _, err := e.ddb.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(e.oplogs), Key: map[string]ddbtypes.AttributeValue{
+			"id": &ddbtypes.AttributeValueMemberS{Value: ret.ID}, "project_id": &ddbtypes.AttributeValueMemberS{Value: ret.ProjectID},
+		},
+	}); err != nil {
+		t.Fatalf("DeleteItem: %v", err)
+	}
+	if got := e.protect(e.noopWorker(t, e.worker.Domain), own); got.Status != domain.StatusAvailable {
+		t.Fatalf("fire's checkpoint is %s, want available", got.Status)
+	}
+	if got := e.get(old); got.Status != domain.StatusAvailable {
+		t.Fatalf("old is %s without a retention log, want available", got.Status)
+	}
+	if err := e.store.StartOperationLog(t.Context(), ret); err != nil {
+		t.Fatal(err)
+	}
+	s.run(e.worker.Domain, fireID)
+	s.wantEnded(fireID, string(domain.TaskSuccess), 1, 0)
+	if got := e.get(old); got.Status != domain.StatusDeleting {
+		t.Errorf("old is %s, want deleting", got.Status)
 	}
 }
