@@ -152,6 +152,7 @@ func (s *Service) RunRetention(ctx context.Context, projectID, fireID string) er
 		return nil // ended (or not a log the scheduler wrote)
 	}
 	own := ""
+	var ownC *Checkpoint // as read now (the listing's index may lag)
 	if l.CheckpointID != nil {
 		own = *l.CheckpointID
 		c, err := s.Store.GetCheckpoint(ctx, projectID, own)
@@ -161,6 +162,7 @@ func (s *Service) RunRetention(ctx context.Context, projectID, fireID string) er
 		if err == nil && c.Status == StatusProtecting {
 			return nil // it runs when protection ends
 		}
+		ownC = c
 	}
 	scheduled, err := s.fireScheduledTime(ctx, projectID, fireID, l)
 	if err != nil {
@@ -179,6 +181,11 @@ func (s *Service) RunRetention(ctx context.Context, projectID, fireID string) er
 			break
 		}
 		q.Marker = page.NextMarker
+	}
+	if ownC != nil {
+		// The fire's own counts with its status as read, listed or not yet.
+		cs = slices.DeleteFunc(cs, func(c *Checkpoint) bool { return c.ID == own })
+		cs = append(cs, ownC)
 	}
 	choice := ChooseRetention(cs, own, rules, scheduled)
 	opID := ""

@@ -583,3 +583,39 @@ func TestRetentionLogWrittenAfterProtection(t *testing.T) {
 		t.Errorf("old is %s, want deleting", got.Status)
 	}
 }
+
+// laggingIndex lists one checkpoint as it was before protection ended, as
+// a global secondary index may for a moment.
+type laggingIndex struct {
+	domain.Store
+	id string
+}
+
+func (l laggingIndex) ListCheckpoints(ctx context.Context, q domain.CheckpointQuery) (*domain.Page[*domain.Checkpoint], error) {
+	page, err := l.Store.ListCheckpoints(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range page.Items {
+		if c.ID == l.id {
+			stale := *c
+			stale.Status = domain.StatusProtecting
+			page.Items[i] = &stale
+		}
+	}
+	return page, err
+}
+
+// The fire's own checkpoint counts as available as read, even while the
+// plan's index still lists it protecting.
+func TestRetentionCountsOwnAsRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s, old, fireID, own := e.oneOlder()
+	e.setStatus(own, domain.StatusProtecting, domain.StatusAvailable)
+	s.run(&domain.Service{Store: laggingIndex{Store: e.store, id: own.ID}, Providers: provider.Lookup}, fireID)
+	if got := e.get(old); got.Status != domain.StatusDeleting {
+		t.Errorf("old is %s, want deleting (max_backups 1, the fire's own available)", got.Status)
+	}
+	s.wantEnded(fireID, string(domain.TaskSuccess), 1, 0)
+}
