@@ -153,7 +153,7 @@ func (w *Worker) settleLog(ctx context.Context, r events.DynamoDBEventRecord, ke
 	}
 	if job == domain.JobProtect {
 		// Its fire's retention step may not have run either.
-		return retention(ctx, w.Domain, c)
+		return fireRetention(ctx, w.Domain, c)
 	}
 	return nil
 }

@@ -106,7 +106,7 @@ func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move
 		return true, fmt.Errorf("checkpoint ended %s, but not its %s log: %w", to, oplog.Type, err)
 	}
 	if !deleting {
-		if err := retention(ctx, s.Domain, c); err != nil {
+		if err := fireRetention(ctx, s.Domain, c); err != nil {
 			return true, fmt.Errorf("checkpoint ended %s, but not its fire's retention: %w", to, err)
 		}
 	}

@@ -395,16 +395,16 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c 
 		return fmt.Errorf("end the %s log: %w", oplog.Type, err)
 	}
 	if oplog.Type == domain.OpProtect {
-		return retention(ctx, w.Domain, c)
+		return fireRetention(ctx, w.Domain, c)
 	}
 	return nil
 }
 
-// retention runs the retention step of the fire that made c, whose
+// fireRetention runs the retention step of the fire that made c, whose
 // protection has ended (a fire's checkpoint only: another is not read
 // further). An error retries the record (the sweeper's run logs it); the
 // step is safe to run again.
-func retention(ctx context.Context, dom *domain.Service, c *domain.Checkpoint) error {
+func fireRetention(ctx context.Context, dom *domain.Service, c *domain.Checkpoint) error {
 	if !c.Fired() {
 		return nil
 	}
