@@ -62,6 +62,11 @@ type Transition struct {
 	// Retention is how long a checkpoint that becomes deleted is kept
 	// before it expires; zero means DefaultRetention.
 	Retention time.Duration
+	// DeletingBy, on a move into deleting, is the scheduled operation
+	// whose retention step deletes the checkpoint: stored with the move
+	// (Checkpoint.DeletingBy), so that the worker's delete log names it.
+	// Empty (a caller's delete) clears what an earlier move stored.
+	DeletingBy string
 }
 
 // DefaultRetention is how long a deleted checkpoint stays visible.

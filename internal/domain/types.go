@@ -58,6 +58,14 @@ type Checkpoint struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	ExpiresAt     int64 // Unix seconds, set once deleted (DynamoDB TTL)
+	// DeletingBy is the scheduled operation whose retention step moved
+	// the checkpoint into deleting last (Transition.DeletingBy); empty
+	// when a caller did. Stored, never shown.
+	DeletingBy string
+	// Busy: a restore or verification in progress marks the checkpoint
+	// (it cannot be deleted meanwhile). Read, never written, by the
+	// checkpoint's writes.
+	Busy bool
 }
 
 // Caller is who makes a request.

@@ -43,6 +43,11 @@ type checkpointItem struct {
 	// Pending is status#shard of a checkpoint in flight (protecting,
 	// deleting), absent once it settles: the sweeper's sparse index.
 	Pending string `dynamodbav:"pending,omitempty"`
+	// DeletingBy: the scheduled operation whose retention moved it into
+	// deleting last (set and cleared by SetStatus only).
+	DeletingBy string `dynamodbav:"deleting_by,omitempty"`
+	// Busy: the ids of the tasks marking it (tasks.go; read only here).
+	Busy []string `dynamodbav:"busy,stringset,omitempty"`
 }
 
 // listOrder sorts by creation time (to the second, as shown), then by id.
@@ -112,6 +117,8 @@ func (it *checkpointItem) checkpoint() (*domain.Checkpoint, error) {
 		ResourceGraph: it.ResourceGraph,
 		ExtraInfo:     json.RawMessage(it.ExtraInfo),
 		ExpiresAt:     it.ExpiresAt,
+		DeletingBy:    it.DeletingBy,
+		Busy:          len(it.Busy) > 0,
 	}
 	if err := json.Unmarshal([]byte(it.ProtectionPlan), &c.Plan); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: protection_plan: %w", it.ID, err)
@@ -190,6 +197,14 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 		Set(expression.Name(attrChangeID), expression.Value(change))
 	if t.ResourceGraph != nil {
 		update = update.Set(expression.Name(attrResourceGraph), expression.Value(*t.ResourceGraph))
+	}
+	if t.To == domain.StatusDeleting {
+		// Who deletes: a retention step's operation, or (cleared) a caller.
+		if t.DeletingBy != "" {
+			update = update.Set(expression.Name(attrDeletingBy), expression.Value(t.DeletingBy))
+		} else {
+			update = update.Remove(expression.Name(attrDeletingBy))
+		}
 	}
 	if t.To.InFlight() {
 		update = update.Set(expression.Name(attrPending), expression.Value(pending(t.To, t.ID)))

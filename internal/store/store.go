@@ -50,6 +50,7 @@ const (
 	attrPlanID        = "plan_id"
 	attrResourceGraph = "resource_graph"
 	attrChangeID      = "change_id"
+	attrDeletingBy    = "deleting_by"
 
 	// IndexByProject lists one project's items (checkpoints: at one
 	// provider; key provider#project).

@@ -58,6 +58,9 @@ func checkpointLog(c *domain.Checkpoint, t domain.OperationType, attempt string,
 	if plan != "" {
 		l.PlanID = &plan
 	}
+	if by := c.DeletingBy; t == domain.OpDelete && by != "" {
+		l.ScheduledOperationID = &by // a retention step's deletion
+	}
 	return l
 }
 
@@ -147,6 +150,10 @@ func (w *Worker) settleLog(ctx context.Context, r events.DynamoDBEventRecord, ke
 	}
 	if err := w.Domain.EndOperation(ctx, ended(l, to, endReason(g, to))); err != nil {
 		return fmt.Errorf("end the %s log of checkpoint %s: %w", l.Type, c.ID, err)
+	}
+	if job == domain.JobProtect {
+		// Its fire's retention step may not have run either.
+		return fireRetention(ctx, w.Domain, c)
 	}
 	return nil
 }

@@ -105,6 +105,11 @@ func (s *Sweeper) end(ctx context.Context, k domain.CheckpointKey, m domain.Move
 	if err := s.Domain.EndOperation(ctx, ended(oplog, to, why)); err != nil {
 		return true, fmt.Errorf("checkpoint ended %s, but not its %s log: %w", to, oplog.Type, err)
 	}
+	if !deleting {
+		if err := fireRetention(ctx, s.Domain, c); err != nil {
+			return true, fmt.Errorf("checkpoint ended %s, but not its fire's retention: %w", to, err)
+		}
+	}
 	return true, nil
 }
 

@@ -394,6 +394,23 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, m domain.Move, c 
 	if err := w.Domain.EndOperation(ctx, ended(oplog, to, endReason(g, to))); err != nil {
 		return fmt.Errorf("end the %s log: %w", oplog.Type, err)
 	}
+	if oplog.Type == domain.OpProtect {
+		return fireRetention(ctx, w.Domain, c)
+	}
+	return nil
+}
+
+// fireRetention runs the retention step of the fire that made c, whose
+// protection has ended (a fire's checkpoint only: another is not read
+// further). An error retries the record (the sweeper's run logs it); the
+// step is safe to run again.
+func fireRetention(ctx context.Context, dom *domain.Service, c *domain.Checkpoint) error {
+	if !c.Fired() {
+		return nil
+	}
+	if err := dom.RunRetention(ctx, c.ProjectID, c.ID); err != nil {
+		return fmt.Errorf("retention of fire %s: %w", c.ID, err)
+	}
 	return nil
 }
 

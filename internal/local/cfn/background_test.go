@@ -203,9 +203,11 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 		t.Errorf("WorkerFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
 	}
 	// The checkpoint itself: read it, write its outcome; and its
-	// operation log: start it, end it.
+	// operation log: start it, end it. A fire's retention step: its logs
+	// read and ended, its plan's checkpoints listed (by_plan only) and
+	// deleted.
 	tableActions := []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
-	logActions := []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
+	logActions := []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// What the AWS provider's plugins call, plus the tagging that
 	// CreateSnapshot's TagSpecifications needs.
 	pluginActions := []string{
@@ -242,12 +244,15 @@ func TestAgreementWorkerPolicy(t *testing.T) {
 				!(onCheckpoints && slices.Contains(tableActions, a)) && !(onLogs && slices.Contains(logActions, a)) {
 				t.Errorf("WorkerFunction is allowed %s on %q; want %q only on !GetAtt CheckpointsTable.Arn, %q only on !GetAtt OperationLogsTable.Arn", a, st.Resources, tableActions, logActions)
 			}
+			if a == "dynamodb:Query" && !reflect.DeepEqual(st.Resources, []string{"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPlan}) {
+				t.Errorf("WorkerFunction may Query %q, want only the checkpoints' %s index", st.Resources, store.IndexByPlan)
+			}
 			if slices.Contains(pluginActions, a) && len(st.Refs) > 0 {
 				t.Errorf("WorkerFunction's %s statement names %q of the template; the plugins act on the plans' resources", a, st.Refs)
 			}
 		}
 	}
-	want := slices.Concat(tableActions, []string{"dynamodb:PutItem"}, pluginActions)
+	want := slices.Concat(tableActions, []string{"dynamodb:PutItem", "dynamodb:Query"}, pluginActions)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -345,7 +350,10 @@ func TestAgreementSweeper(t *testing.T) {
 	want := map[string][]string{
 		"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPending: {"dynamodb:Query"},
 		"!GetAtt CheckpointsTable.Arn":                               {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-		"!GetAtt OperationLogsTable.Arn":                             {"dynamodb:UpdateItem"},
+		// The retention step of a fire whose checkpoint it ends: the
+		// fire's logs read and ended, its plan's checkpoints listed.
+		"!GetAtt OperationLogsTable.Arn":                          {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPlan: {"dynamodb:Query"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("SweeperFunction may call %v, want exactly %v", got, want)

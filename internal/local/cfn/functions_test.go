@@ -61,7 +61,8 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantSweeper := []cfn.Statement{
 		{Effect: "Allow", Actions: []string{"dynamodb:Query"}, Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_pending"}, Refs: []string{"CheckpointsTable"}},
 		{Effect: "Allow", Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, Resources: []string{"!GetAtt CheckpointsTable.Arn"}, Refs: []string{"CheckpointsTable"}},
-		{Effect: "Allow", Actions: []string{"dynamodb:UpdateItem"}, Resources: []string{"!GetAtt OperationLogsTable.Arn"}, Refs: []string{"OperationLogsTable"}},
+		{Effect: "Allow", Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, Resources: []string{"!GetAtt OperationLogsTable.Arn"}, Refs: []string{"OperationLogsTable"}},
+		{Effect: "Allow", Actions: []string{"dynamodb:Query"}, Resources: []string{"!Sub ${CheckpointsTable.Arn}/index/by_plan"}, Refs: []string{"CheckpointsTable"}},
 	}
 	if !reflect.DeepEqual(sweeper.Statements, wantSweeper) {
 		t.Errorf("SweeperFunction statements =\n%s\nwant\n%s", jsonText(sweeper.Statements), jsonText(wantSweeper))
