@@ -166,6 +166,11 @@ const (
 // checkpoint's GetItem, then one TransactWriteItems (IAM has no action of
 // its own for it: PutItem of the task, UpdateItem of the checkpoint's
 // mark); when that is cancelled by the checkpoint, a GetItem of it again.
+// quotaCount is what a counted create costs (store.writeCounted): the
+// project's quota item and the default class read (GetItem), the count
+// updated in the create's transaction (UpdateItem).
+var quotaCount = On(QuotasTable, GetItem, UpdateItem)
+
 var taskCreate = grants(On(CheckpointsTable, GetItem, UpdateItem), On(TasksTable, PutItem))
 
 // taskList is what a listing of restores or verifications costs: the
@@ -184,7 +189,7 @@ var (
 		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable,
 			"by_project", "by_provider", "by_plan", "by_status", "by_plan_all", "by_status_all"))}
 	CreateCheckpoint = Idempotent(Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
-		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem))})
+		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem), quotaCount)})
 	ShowCheckpoint = Route{Name: "show-checkpoint", Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,
 		Access: On(CheckpointsTable, GetItem)}
 	DeleteCheckpoint = Route{Name: "delete-checkpoint", Method: http.MethodDelete, Path: checkpointPath, handle: (*Service).deleteCheckpoint,
@@ -196,7 +201,7 @@ var (
 	ShowProvider  = Route{Name: "show-provider", Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
 	// Plans check the AWS resources they name (package inventory).
 	CreatePlan = Idempotent(Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
-		Access: grants(On(PlansTable, PutItem), inventoryChecks)})
+		Access: grants(On(PlansTable, PutItem), quotaCount, inventoryChecks)})
 	ListPlans = Route{Name: "list-plans", Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
 		Access: grants(On(PlansTable, GetItem, Query), QueryIndexes(PlansTable, "*"))}
 	ShowPlan = Route{Name: "show-plan", Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,
@@ -205,8 +210,10 @@ var (
 	// against the plan's provider.
 	UpdatePlan = Route{Name: "update-plan", Method: http.MethodPut, Path: planPath, handle: (*Service).updatePlan,
 		Access: grants(On(PlansTable, GetItem, UpdateItem), inventoryChecks)}
+	// UpdateItem on QuotasTable: the project's count of plans, in the
+	// delete's transaction.
 	DeletePlan = Route{Name: "delete-plan", Method: http.MethodDelete, Path: planPath, handle: (*Service).deletePlan,
-		Access: On(PlansTable, DeleteItem)}
+		Access: grants(On(PlansTable, DeleteItem), On(QuotasTable, UpdateItem))}
 	// The protectable types are compiled into the code: no AWS access.
 	ListProtectables = Route{Name: "list-protectables", Method: http.MethodGet, Path: protectablesPath, handle: (*Service).listProtectableTypes}
 	ShowProtectable  = Route{Name: "show-protectable", Method: http.MethodGet, Path: protectablePath, handle: (*Service).showProtectableType}
@@ -274,7 +281,7 @@ var (
 	ShowQuotaClass = Route{Name: "show-quota-class", Method: http.MethodGet, Path: quotaClassPath, handle: (*Service).showQuotaClass,
 		Access: On(QuotasTable, GetItem)}
 	UpdateQuotaClass = Route{Name: "update-quota-class", Method: http.MethodPut, Path: quotaClassPath, handle: (*Service).updateQuotaClass,
-		Access: On(QuotasTable, GetItem, UpdateItem)}
+		Access: On(QuotasTable, UpdateItem)}
 
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.

@@ -99,7 +99,7 @@ func (s *Service) CreateCheckpoint(ctx context.Context, projectID, providerID, p
 		// Not reached within the limits; an item stored before them may be.
 		return nil, invalid("The checkpoint is too large to store: its plan and extra_info exceed DynamoDB's 400 KB item limit.")
 	} else if err != nil {
-		return nil, err
+		return nil, overLimit(err)
 	}
 	return c, nil
 }

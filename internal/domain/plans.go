@@ -80,7 +80,7 @@ func (s *Service) CreatePlan(ctx context.Context, projectID string, in PlanInput
 	if err := s.Store.CreatePlan(ctx, p); errors.Is(err, ErrTooLarge) {
 		return nil, planTooLarge(-1)
 	} else if err != nil {
-		return nil, err
+		return nil, overLimit(err)
 	}
 	return p, nil
 }

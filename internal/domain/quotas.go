@@ -2,7 +2,11 @@ package domain
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Quotas (CONTRACT.md "Quotas"): per project, a limit on its plans and on
@@ -72,4 +76,129 @@ func (e *OverLimitError) Error() string {
 // Refusal is the caller's answer: 413 with upstream's text.
 func (e *OverLimitError) Refusal() *Error {
 	return &Error{Kind: OverLimit, Message: e.Error(), Cause: e}
+}
+
+// MaxQuotaLimit is the largest limit a body may set.
+const MaxQuotaLimit = 2147483647
+
+// overLimit turns a store's *OverLimitError into its refusal (413); other
+// errors pass unchanged.
+func overLimit(err error) error {
+	var over *OverLimitError
+	if errors.As(err, &over) {
+		return over.Refusal()
+	}
+	return err
+}
+
+// ParseQuotaLimit reads one limit of a quota or quota class body: a JSON
+// integer or a string holding one, -1 to MaxQuotaLimit; null (nil) removes
+// the value.
+func ParseQuotaLimit(r QuotaResource, raw json.RawMessage) (*int64, error) {
+	text := strings.TrimSpace(string(raw))
+	if text == "null" {
+		return nil, nil
+	}
+	shown := text
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		text, shown = s, s
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	var numErr *strconv.NumError
+	switch {
+	case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) && !strings.HasPrefix(text, "-"):
+		n = MaxQuotaLimit + 1
+	case err != nil:
+		return nil, invalid("Quota '%s' for %s should be integer.", Clip(shown), r)
+	}
+	if n < -1 {
+		return nil, invalid("Quota limit must be -1 or greater.")
+	}
+	if n > MaxQuotaLimit {
+		return nil, invalid("Quota limit must be %d or less.", MaxQuotaLimit)
+	}
+	return &n, nil
+}
+
+// QuotaClassNotFound refuses a class other than DefaultQuotaClass.
+func QuotaClassNotFound(name string) error {
+	if name == DefaultQuotaClass {
+		return nil
+	}
+	return refuse(NotFound, "Quota class %s could not be found.", Clip(name))
+}
+
+// Effective is each resource's limit: the override, else the class's
+// value, else the deployment default.
+func Effective(overrides, class Limits) Limits {
+	out := Limits{}
+	for _, r := range QuotaResources {
+		if n, ok := overrides[r]; ok {
+			out[r] = n
+		} else if n, ok := class[r]; ok {
+			out[r] = n
+		} else {
+			out[r] = DefaultQuotas[r]
+		}
+	}
+	return out
+}
+
+// QuotaDefaults are the limits of a project without overrides: the
+// default class's values, else the deployment defaults.
+func (s *Service) QuotaDefaults(ctx context.Context) (Limits, error) {
+	class, err := s.Store.GetQuotaClass(ctx, DefaultQuotaClass)
+	if err != nil {
+		return nil, err
+	}
+	return Effective(nil, class), nil
+}
+
+// Quota returns a project's effective limits and its counts.
+func (s *Service) Quota(ctx context.Context, projectID string) (Limits, *ProjectQuota, error) {
+	q, err := s.Store.GetQuota(ctx, projectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defaults, err := s.QuotaDefaults(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Effective(q.Overrides, defaults), q, nil
+}
+
+// UpdateQuota applies u to a project's overrides and returns its effective
+// limits.
+func (s *Service) UpdateQuota(ctx context.Context, projectID string, u QuotaUpdate) (Limits, error) {
+	q, err := s.Store.UpdateQuota(ctx, projectID, u)
+	if err != nil {
+		return nil, err
+	}
+	defaults, err := s.QuotaDefaults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Effective(q.Overrides, defaults), nil
+}
+
+// QuotaClass returns a class's effective values (404 for a class other
+// than default).
+func (s *Service) QuotaClass(ctx context.Context, name string) (Limits, error) {
+	if err := QuotaClassNotFound(name); err != nil {
+		return nil, err
+	}
+	return s.QuotaDefaults(ctx)
+}
+
+// UpdateQuotaClass applies u to a class and returns its effective values.
+func (s *Service) UpdateQuotaClass(ctx context.Context, name string, u QuotaUpdate) (Limits, error) {
+	if err := QuotaClassNotFound(name); err != nil {
+		return nil, err
+	}
+	class, err := s.Store.UpdateQuotaClass(ctx, name, u)
+	if err != nil {
+		return nil, err
+	}
+	return Effective(nil, class), nil
 }

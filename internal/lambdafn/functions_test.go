@@ -25,6 +25,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	"karbor/internal/local/tables"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
@@ -118,7 +119,8 @@ func start(t *testing.T, r api.Route) *fixture {
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
 	endpoint := testenv.Endpoint(t)
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
+	quotas := testenv.Table(t, tables.Quotas, "quotas")
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas)
 	seed(t, s)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, s)
@@ -133,6 +135,7 @@ func start(t *testing.T, r api.Route) *fixture {
 		"IDEMPOTENCY_TABLE":    testenv.IdempotencyTable(t),
 		"OPERATION_LOGS_TABLE": oplogs,
 		"TASKS_TABLE":          tasks,
+		"QUOTAS_TABLE":         quotas,
 		"DYNAMODB_ENDPOINT":    endpoint,
 		"EC2_ENDPOINT":         endpoint,
 		"TAGGING_ENDPOINT":     endpoint,
@@ -282,7 +285,47 @@ const seededLogJSON = `{"id":"` + operationLogID + `","project_id":"` + projectI
 	`"ended_at":"2026-11-26T18:31:05Z","error_info":null,"extra_info":null}`
 
 // routeChecks says, per route, what its sample event must produce.
+// quotaAnswer checks a quota route's body against want (JSON text).
+func quotaAnswer(want string) func(t *testing.T, f *fixture) {
+	return func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		if strings.TrimSpace(resp.Body) != want {
+			t.Errorf("body %s, want %s", resp.Body, want)
+		}
+	}
+}
+
 var routeChecks = map[string]func(t *testing.T, f *fixture){
+	"show-quota":          quotaAnswer(`{"quota":{"checkpoints":-1,"id":"` + projectID + `","plans":50}}`),
+	"show-quota-defaults": quotaAnswer(`{"quota":{"checkpoints":-1,"id":"` + projectID + `","plans":50}}`),
+	// The seeded plan and checkpoint, counted by the store.
+	"show-quota-detail": quotaAnswer(`{"quota":{"checkpoints":{"in_use":1,"limit":-1,"reserved":0},"id":"` + projectID +
+		`","plans":{"in_use":1,"limit":50,"reserved":0}}}`),
+	"show-quota-class": quotaAnswer(`{"quota_class":{"checkpoints":-1,"id":"default","plans":50}}`),
+	"update-quota-class": func(t *testing.T, f *fixture) {
+		quotaAnswer(`{"quota_class":{"checkpoints":-1,"id":"default","plans":60}}`)(t, f)
+		if l, err := f.store.GetQuotaClass(context.Background(), "default"); err != nil || len(l) != 1 || l[domain.QuotaPlans] != 60 {
+			t.Errorf("class after the update: %v, %v; want plans 60 only", l, err)
+		}
+	},
+	"update-quota": func(t *testing.T, f *fixture) {
+		quotaAnswer(`{"quota":{"checkpoints":100,"id":"`+projectID+`","plans":20}}`)(t, f)
+		if q, err := f.store.GetQuota(context.Background(), projectID); err != nil || q.Overrides[domain.QuotaPlans] != 20 || q.Overrides[domain.QuotaCheckpoints] != 100 {
+			t.Errorf("quota after the update: %+v, %v", q, err)
+		}
+	},
+	"delete-quota": func(t *testing.T, f *fixture) {
+		if _, err := f.store.UpdateQuota(context.Background(), projectID, domain.QuotaUpdate{domain.QuotaPlans: new(int64(3))}); err != nil {
+			t.Fatal(err)
+		}
+		resp := f.invoke(t, f.event, http.StatusOK)
+		if resp.Body != "" {
+			t.Errorf("body %q, want empty", resp.Body)
+		}
+		if q, err := f.store.GetQuota(context.Background(), projectID); err != nil || len(q.Overrides) != 0 {
+			t.Errorf("quota after the delete: %+v, %v; want no overrides", q, err)
+		}
+	},
 	"list-operation-logs": func(t *testing.T, f *fixture) {
 		resp := f.invoke(t, f.event, http.StatusOK)
 		if want := `{"operation_logs":[` + seededLogJSON + `]}`; strings.TrimSpace(resp.Body) != want {

@@ -42,6 +42,7 @@ import (
 	"karbor/internal/inventory/tagging"
 	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
+	"karbor/internal/local/tables"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -292,7 +293,15 @@ var scenarios = map[string][]scenario{
 		}, http.StatusOK, ""},
 	},
 	"delete-plan": {sample(http.StatusOK)},
-	"not-found":   {sample(http.StatusMethodNotAllowed)},
+	// Quotas: the project without an override reads the class too.
+	"show-quota":          {sample(http.StatusOK)},
+	"show-quota-detail":   {sample(http.StatusOK)},
+	"show-quota-defaults": {sample(http.StatusOK)},
+	"update-quota":        {sample(http.StatusOK)},
+	"delete-quota":        {sample(http.StatusOK)},
+	"show-quota-class":    {sample(http.StatusOK)},
+	"update-quota-class":  {sample(http.StatusOK)},
+	"not-found":           {sample(http.StatusMethodNotAllowed)},
 	// by_project, and the marker's GetItem (one project) or Query by id
 	// (all_tenants: by_all); by_checkpoint and by_status by their filters.
 	"list-operation-logs": append(listScenarios(operationLogID),
@@ -586,19 +595,21 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	idem := testenv.IdempotencyTable(t)
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
-	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
+	quotas := testenv.Table(t, tables.Quotas, "quotas")
+	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas)
 	seed(t, st)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, st)
 	}
 	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable),
-		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable)}}
+		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable), quotas: string(api.QuotasTable)}}
 	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
 	t.Setenv("IDEMPOTENCY_TABLE", idem)
 	t.Setenv("OPERATION_LOGS_TABLE", oplogs)
 	t.Setenv("TASKS_TABLE", tasks)
+	t.Setenv("QUOTAS_TABLE", quotas)
 	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {

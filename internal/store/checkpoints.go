@@ -141,13 +141,14 @@ func CheckpointFromItem(item map[string]types.AttributeValue) (*domain.Checkpoin
 	return decode(item, (*checkpointItem).checkpoint)
 }
 
-// CreateCheckpoint writes a new checkpoint. Its id must be new.
+// CreateCheckpoint writes a new checkpoint, counted in the project's quota
+// (a *domain.OverLimitError at its limit). Its id must be new.
 func (s *Store) CreateCheckpoint(ctx context.Context, c *domain.Checkpoint) error {
 	it, err := toCheckpointItem(c)
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, s.checkpointsTable, "checkpoint", c.ID, it)
+	return s.createCounted(ctx, s.checkpointsTable, "checkpoint", c.ID, c.ProjectID, domain.QuotaCheckpoints, it)
 }
 
 // GetCheckpoint reads one checkpoint of a project: one strongly consistent
@@ -233,7 +234,7 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	res, err := s.updateStatus(ctx, t, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.checkpointsTable),
 		Key:                                 key(t.ID, t.ProjectID),
 		ConditionExpression:                 expr.Condition(),
@@ -265,7 +266,37 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 	if err != nil {
 		return nil, fmt.Errorf("update checkpoint %s: %w", t.ID, tooLarge(err))
 	}
-	return CheckpointFromItem(res.Attributes)
+	return CheckpointFromItem(res)
+}
+
+// updateStatus runs SetStatus's write and returns the checkpoint as
+// written. A move into deleted leaves the project's count of checkpoints
+// (deleting and error-deleting still count): the write and the count's
+// change are one transaction, followed by a strongly consistent read of
+// the checkpoint (a transaction returns no item; deleted is final, so the
+// read sees this write). Its failed condition is reported as the single
+// UpdateItem's is, with the item as it was.
+func (s *Store) updateStatus(ctx context.Context, t domain.Transition, in *dynamodb.UpdateItemInput) (map[string]types.AttributeValue, error) {
+	if t.To != domain.StatusDeleted || slices.Contains(t.From, domain.StatusDeleted) || s.quotasTable == "" {
+		res, err := s.db.UpdateItem(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return res.Attributes, nil
+	}
+	err := s.writeCounted(ctx, types.TransactWriteItem{Update: &types.Update{
+		TableName:                           in.TableName,
+		Key:                                 in.Key,
+		ConditionExpression:                 in.ConditionExpression,
+		UpdateExpression:                    in.UpdateExpression,
+		ExpressionAttributeNames:            in.ExpressionAttributeNames,
+		ExpressionAttributeValues:           in.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: in.ReturnValuesOnConditionCheckFailure,
+	}}, t.ProjectID, domain.QuotaCheckpoints, -1)
+	if err != nil {
+		return nil, err
+	}
+	return s.getRaw(ctx, s.checkpointsTable, t.ID, t.ProjectID)
 }
 
 // ListCheckpoints returns one page of checkpoints at a provider, of one

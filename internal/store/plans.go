@@ -62,7 +62,8 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
-// CreatePlan writes a new plan. Its id must be new.
+// CreatePlan writes a new plan, counted in the project's quota (a
+// *domain.OverLimitError at its limit). Its id must be new.
 func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 	params, err := jsonText(p.Parameters)
 	if err != nil {
@@ -72,7 +73,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *domain.Plan) error {
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, s.plansTable, "plan", p.ID, planItem{
+	return s.createCounted(ctx, s.plansTable, "plan", p.ID, p.ProjectID, domain.QuotaPlans, planItem{
 		ID:          p.ID,
 		ProjectID:   p.ProjectID,
 		Name:        p.Name,
@@ -144,19 +145,20 @@ func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u domain.P
 	return planFromItem(res.Attributes)
 }
 
-// DeletePlan removes a plan. Checkpoints keep their snapshot of it.
+// DeletePlan removes a plan and takes it off the project's count in the
+// same transaction (deleteCounted). Checkpoints keep their snapshot of it.
 func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name(attrID))).Build()
 	if err != nil {
 		return err
 	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	err = s.deleteCounted(ctx, &types.Delete{
 		TableName:                 aws.String(s.plansTable),
 		Key:                       key(id, projectID),
 		ConditionExpression:       cond.Condition(),
 		ExpressionAttributeNames:  cond.Names(),
 		ExpressionAttributeValues: cond.Values(),
-	})
+	}, projectID, domain.QuotaPlans)
 	if _, failed := conditionFailed(err); failed {
 		return domain.ErrNotFound
 	}

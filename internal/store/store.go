@@ -178,18 +178,27 @@ func decode[I, T any](item map[string]types.AttributeValue, conv func(*I) (T, er
 
 // create writes a new item, v encoded; its key must be free (ErrExists).
 func (s *Store) create(ctx context.Context, table, what, id string, v any) error {
-	item, err := attributevalue.MarshalMap(v)
+	item, err := encodeNew(what, id, v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", what, err)
-	}
-	if n := ItemSize(item); n > domain.MaxItemBytes {
-		return fmt.Errorf("put %s %s: %d bytes: %w", what, id, n, domain.ErrTooLarge)
+		return err
 	}
 	err = tooLarge(s.putNew(ctx, table, item))
 	if err != nil && !errors.Is(err, domain.ErrExists) {
 		return fmt.Errorf("put %s %s: %w", what, id, err)
 	}
 	return err
+}
+
+// encodeNew encodes a new item, within DynamoDB's item size.
+func encodeNew(what, id string, v any) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", what, err)
+	}
+	if n := ItemSize(item); n > domain.MaxItemBytes {
+		return nil, fmt.Errorf("put %s %s: %d bytes: %w", what, id, n, domain.ErrTooLarge)
+	}
+	return item, nil
 }
 
 // getRaw reads one item of a project: one strongly consistent GetItem.
@@ -248,7 +257,7 @@ func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
 // aws/retry.RetryableConnectionError), so the condition can fail on the very
 // item an earlier attempt of this call wrote: that is success, not ErrExists.
 func (s *Store) putNew(ctx context.Context, table string, item map[string]types.AttributeValue) error {
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
+	cond, err := newItemCondition()
 	if err != nil {
 		return err
 	}
@@ -260,6 +269,16 @@ func (s *Store) putNew(ctx context.Context, table string, item map[string]types.
 		ExpressionAttributeValues:           cond.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	return putNewOutcome(err, item)
+}
+
+func newItemCondition() (expression.Expression, error) {
+	return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
+}
+
+// putNewOutcome is the outcome of a put of item whose key must be free:
+// its condition failing on this very item is success (see putNew).
+func putNewOutcome(err error, item map[string]types.AttributeValue) error {
 	if old, failed := conditionFailed(err); failed {
 		if reflect.DeepEqual(old, item) {
 			return nil

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,5 +347,79 @@ func TestKarborClientProtectables(t *testing.T) {
 	// Another project's volume: the client finds no such instance.
 	if out, ok := k.run("plan-create", "Theirs", provider.AWSID, theirs+"=AWS::EC2::Volume=Data"); ok || !strings.Contains(out, "can not be found") {
 		t.Errorf("plan-create of another project's volume:\n%s", out)
+	}
+}
+
+// TestKarborClientQuotas: the client's quota commands that need no Keystone
+// session (each names the tenant or the class); quota-show and
+// quota-defaults without --tenant ask a Keystone session for the project
+// id, so those routes are driven with plain HTTP here (GET
+// /quotas/{project_id} as the project's own member). Then ten parallel
+// plan creates against the server at a limit with three left: exactly
+// three pass, the server's writes being atomic as DynamoDB's are.
+func TestKarborClientQuotas(t *testing.T) {
+	k := cli{path: karborCLI(t)}
+	c := start(t, "")
+	k.c = c
+	admin := cli{path: k.path, c: &client{t: t, base: c.base, project: "ad000000000000000000000000000001", token: "root:ad000000000000000000000000000001:admin"}}
+	want := func(what, out string, fields map[string]string) {
+		t.Helper()
+		for key, v := range fields {
+			if got := field(out, key); got != v {
+				t.Errorf("%s: %s = %q, want %q:\n%s", what, key, got, v, out)
+			}
+		}
+	}
+
+	want("quota-show --tenant", k.must("quota-show", "--tenant", c.project), map[string]string{"id": c.project, "plans": "50", "checkpoints": "-1"})
+	want("quota-defaults --tenant", k.must("quota-defaults", "--tenant", c.project), map[string]string{"id": c.project, "plans": "50", "checkpoints": "-1"})
+	if out, ok := k.run("quota-update", c.project, "--plans", "5"); ok || !strings.Contains(out, "Only an admin") {
+		t.Errorf("quota-update as a member:\n%s", out)
+	}
+	want("quota-update", admin.must("quota-update", c.project, "--plans", "5"), map[string]string{"id": c.project, "plans": "5", "checkpoints": "-1"})
+	want("quota-show after the update", k.must("quota-show", "--tenant", c.project), map[string]string{"plans": "5"})
+	out := k.must("quota-show", "--tenant", c.project, "--detail")
+	if p := field(out, "plans"); !strings.Contains(p, "in_use = 0") {
+		t.Errorf("quota-show --detail:\n%s", out)
+	}
+	want("quota-class-show", k.must("quota-class-show", "default"), map[string]string{"id": "default", "plans": "50", "checkpoints": "-1"})
+	want("quota-class-update", admin.must("quota-class-update", "default", "--plans", "7"), map[string]string{"id": "default", "plans": "7", "checkpoints": "-1"})
+	want("quota-defaults after the class update", k.must("quota-defaults", "--tenant", c.project), map[string]string{"plans": "7"})
+	if out, ok := k.run("quota-class-show", "gold"); ok || !strings.Contains(out, "Quota class gold could not be found.") {
+		t.Errorf("quota-class-show gold:\n%s", out)
+	}
+	// Without --tenant the client needs Keystone: the same route by HTTP.
+	q := c.must("GET", "/quotas/"+c.project, nil)
+	if dig(q, "quota", "plans") != 5.0 || dig(q, "quota", "checkpoints") != -1.0 || dig(q, "quota", "id") != c.project {
+		t.Errorf("GET /quotas/<own project> = %v", q)
+	}
+
+	// Ten parallel creates with three places left.
+	volume := func() []map[string]any {
+		return []map[string]any{{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume"}}
+	}
+	for range 2 {
+		c.createPlan(provider.NoOpID, volume(), map[string]any{})
+	}
+	codes := make(chan int, 10)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			code, _ := c.do("POST", "/plans", map[string]any{"plan": map[string]any{"name": "parallel", "provider_id": provider.NoOpID, "resources": volume(), "parameters": map[string]any{}}})
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for code := range codes {
+		count[code]++
+	}
+	if count[200] != 3 || count[413] != 7 {
+		t.Errorf("10 parallel plan creates with 3 places left: %v, want 3 × 200 and 7 × 413", count)
+	}
+	detail := c.must("GET", "/quotas/"+c.project+"/detail", nil)
+	if dig(detail, "quota", "plans", "in_use") != 5.0 {
+		t.Errorf("plans in use after the parallel creates: %v, want 5", detail)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"karbor/internal/idempotency"
 	"karbor/internal/inventory"
 	"karbor/internal/inventory/tagging"
+	"karbor/internal/local/atomicddb"
 	"karbor/internal/local/moto"
 	"karbor/internal/local/streams"
 	"karbor/internal/local/tables"
@@ -161,7 +162,11 @@ func Run(ctx context.Context, cfg Config) error {
 		// endpoint's ARNs).
 		TableARNPrefix: cmp.Or(os.Getenv(inventory.TableARNPrefixEnv), "arn:aws:dynamodb:"+awsCfg.Region+":123456789012:table/"),
 	}
-	st := store.New(db, cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
+	// moto applies a conditional write or transaction without a lock:
+	// the store's writes reach it one at a time, as DynamoDB's atomicity
+	// would have it (N parallel creates at a quota let exactly the
+	// remaining number through).
+	st := store.New(atomicddb.Wrap(db), cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
 		WithSchedules(cfg.SchedulesTable).WithQuotas(cfg.QuotasTable)
 	dom := &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv, Ownership: own}
 	if !cfg.NoWorker {

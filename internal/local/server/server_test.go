@@ -27,6 +27,7 @@ import (
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/local/server"
+	"karbor/internal/local/tables"
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
@@ -65,6 +66,7 @@ func start(t *testing.T, ec2Endpoint string) *client {
 			PlansTable:         plans,
 			CheckpointsTable:   checkpoints,
 			OperationLogsTable: oplogs,
+			QuotasTable:        testenv.Table(t, tables.Quotas, "quotas"),
 			Log:                slog.New(slog.NewTextHandler(t.Output(), nil)),
 			Ready:              func(url string) { ready <- url },
 		})
