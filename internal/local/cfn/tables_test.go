@@ -119,6 +119,29 @@ func TestTablesFromTemplate(t *testing.T) {
 			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
 			BillingMode:          types.BillingModePayPerRequest,
 		},
+		"SchedulesTable": {
+			Tags: serviceTag,
+			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_all", "S",
+				"list_order", "S", "due", "S", "due_at", "N"),
+			KeySchema:   keys("id", "project_id"),
+			BillingMode: types.BillingModePayPerRequest,
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				gsi("by_project", "list_project", "list_order"),
+				gsi("by_all", "list_all", "list_order"),
+				// The scheduler's sparse index: keys only (domain.TriggerKey).
+				{
+					IndexName:  aws.String("by_due"),
+					KeySchema:  keys("due", "due_at"),
+					Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+				},
+			},
+		},
+		"QuotasTable": {
+			Tags:                 serviceTag,
+			AttributeDefinitions: attrs("id", "S"),
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+			BillingMode:          types.BillingModePayPerRequest,
+		},
 		"TasksTable": {
 			Tags: serviceTag,
 			AttributeDefinitions: attrs("id", "S", "project_id", "S", "list_project", "S", "list_all", "S",
