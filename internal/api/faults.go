@@ -94,6 +94,9 @@ func (s *Service) writeError(w http.ResponseWriter, req *request, err error) int
 // throttled reports whether DynamoDB refused the request for load, after the
 // SDK's own retries: the client may retry (503), nothing is wrong with it.
 func throttled(err error) bool {
+	if errors.Is(err, domain.ErrUnavailable) {
+		return true
+	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		return false

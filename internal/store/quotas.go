@@ -296,8 +296,12 @@ func (s *Store) writeCounted(ctx context.Context, w types.TransactWriteItem, pro
 		if len(tce.CancellationReasons) == 2 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
 			return &types.ConditionalCheckFailedException{Message: tce.Message, Item: tce.CancellationReasons[0].Item}
 		}
-		if !retryable(tce) || attempt == quotaAttempts {
+		if !retryable(tce) {
 			return err
+		}
+		if attempt == quotaAttempts {
+			// Still contended: the caller may retry (503, not 500).
+			return fmt.Errorf("%w: the quota item stayed contended: %w", domain.ErrUnavailable, err)
 		}
 		// Full jitter: a random wait up to quotaBackoff doubled per attempt.
 		wait := time.Duration(rand.Int64N(int64(quotaBackoff << (attempt - 1))))

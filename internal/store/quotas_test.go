@@ -371,8 +371,8 @@ func TestQuotaTransactionConflict(t *testing.T) {
 	p := newPlan(project, base)
 	err := s.CreatePlan(t.Context(), p)
 	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		t.Fatalf("CreatePlan under a lasting conflict: %v, want the cancellation", err)
+	if !errors.As(err, &tce) || !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("CreatePlan under a lasting conflict: %v, want the cancellation marked unavailable (503)", err)
 	}
 	if got := fake.calls.Load(); got < 2 || got > 20 {
 		t.Errorf("%d attempts under a lasting conflict, want a small bound", got)
