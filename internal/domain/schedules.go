@@ -184,9 +184,10 @@ type ScheduleStore interface {
 	// DueTriggers lists up to max triggers whose NextAt is at or before
 	// now, earliest first (the scheduler's tick).
 	DueTriggers(ctx context.Context, now time.Time, max int) ([]TriggerKey, error)
-	// AdvanceTrigger sets NextAt to next (nil: none left) conditional on
-	// the trigger still having NextAt = from; ErrConflict when it moved
-	// (another scheduler advanced it, or the trigger was updated).
+	// AdvanceTrigger sets NextAt to next (nil: none left) and adds one to
+	// Version, conditional on the trigger still having NextAt = from;
+	// ErrConflict when it moved (another scheduler advanced it, or the
+	// trigger was updated), ErrNotFound when the trigger is gone.
 	AdvanceTrigger(ctx context.Context, key TriggerKey, from time.Time, next *time.Time) error
 }
 

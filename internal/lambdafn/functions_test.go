@@ -118,12 +118,16 @@ func start(t *testing.T, r api.Route) *fixture {
 	plans, checkpoints := testenv.Tables(t)
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
+	schedules := testenv.Table(t, tables.Schedules, "schedules")
 	endpoint := testenv.Endpoint(t)
 	quotas := testenv.Table(t, tables.Quotas, "quotas")
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas)
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas).WithSchedules(schedules)
 	seed(t, s)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, s)
+	}
+	if schedulesRoute(r.Name) {
+		seedSchedules(t, s)
 	}
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
@@ -136,6 +140,7 @@ func start(t *testing.T, r api.Route) *fixture {
 		"OPERATION_LOGS_TABLE": oplogs,
 		"TASKS_TABLE":          tasks,
 		"QUOTAS_TABLE":         quotas,
+		"SCHEDULES_TABLE":      schedules,
 		"DYNAMODB_ENDPOINT":    endpoint,
 		"EC2_ENDPOINT":         endpoint,
 		"TAGGING_ENDPOINT":     endpoint,

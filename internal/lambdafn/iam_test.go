@@ -596,13 +596,17 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
 	quotas := testenv.Table(t, tables.Quotas, "quotas")
-	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas)
+	schedules := testenv.Table(t, tables.Schedules, "schedules")
+	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithQuotas(quotas).WithSchedules(schedules)
 	seed(t, st)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, st)
 	}
+	if schedulesRoute(r.Name) {
+		seedSchedules(t, st)
+	}
 	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable),
-		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable), quotas: string(api.QuotasTable)}}
+		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable), quotas: string(api.QuotasTable), schedules: string(api.SchedulesTable)}}
 	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
@@ -610,6 +614,7 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	t.Setenv("OPERATION_LOGS_TABLE", oplogs)
 	t.Setenv("TASKS_TABLE", tasks)
 	t.Setenv("QUOTAS_TABLE", quotas)
+	t.Setenv("SCHEDULES_TABLE", schedules)
 	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {

@@ -50,7 +50,7 @@ func quotaKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrID: &types.AttributeValueMemberS{Value: id}}
 }
 
-func inUse(r domain.QuotaResource) string { return string(r) + inUseSuffix }
+func inUseAttr(r domain.QuotaResource) string { return string(r) + inUseSuffix }
 
 func (s *Store) needQuotas() error {
 	if s.quotasTable == "" {
@@ -97,7 +97,7 @@ func limitsOf(item map[string]types.AttributeValue) domain.Limits {
 func projectQuota(projectID string, item map[string]types.AttributeValue) *domain.ProjectQuota {
 	q := &domain.ProjectQuota{ProjectID: projectID, Overrides: limitsOf(item), InUse: map[domain.QuotaResource]int64{}}
 	for _, r := range domain.QuotaResources {
-		n, _ := numAttr(item, inUse(r))
+		n, _ := numAttr(item, inUseAttr(r))
 		q.InUse[r] = n
 	}
 	return q
@@ -214,7 +214,7 @@ func (s *Store) readQuota(ctx context.Context, projectID string, r domain.QuotaR
 		return quotaState{}, err
 	}
 	var st quotaState
-	st.inUse, _ = numAttr(item, inUse(r))
+	st.inUse, _ = numAttr(item, inUseAttr(r))
 	if n, ok := numAttr(item, string(r)); ok {
 		st.limit, st.override = n, &n
 		return st, nil
@@ -266,12 +266,12 @@ func (s *Store) writeCounted(ctx context.Context, w types.TransactWriteItem, pro
 				c = expression.Name(string(r)).Equal(expression.Value(*st.override))
 			}
 			if st.limit > 0 {
-				count := expression.Name(inUse(r))
+				count := expression.Name(inUseAttr(r))
 				c = c.And(expression.AttributeNotExists(count).Or(count.LessThan(expression.Value(st.limit))))
 			}
 			cond = &c
 		}
-		builder := expression.NewBuilder().WithUpdate(expression.Add(expression.Name(inUse(r)), expression.Value(delta)))
+		builder := expression.NewBuilder().WithUpdate(expression.Add(expression.Name(inUseAttr(r)), expression.Value(delta)))
 		if cond != nil {
 			builder = builder.WithCondition(*cond)
 		}
