@@ -144,26 +144,12 @@ func (s *Store) UpdatePlan(ctx context.Context, projectID, id string, u domain.P
 	return planFromItem(res.Attributes)
 }
 
-// DeletePlan removes a plan. Checkpoints keep their snapshot of it.
+// DeletePlan removes a plan no scheduled operation names: one DeleteItem
+// conditional on its used_by being absent (an *InUseError naming them
+// otherwise), so that it and a create naming the plan never both succeed.
+// Checkpoints keep their snapshot of it.
 func (s *Store) DeletePlan(ctx context.Context, projectID, id string) error {
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name(attrID))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.plansTable),
-		Key:                       key(id, projectID),
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-	})
-	if _, failed := conditionFailed(err); failed {
-		return domain.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("delete plan %s: %w", id, err)
-	}
-	return nil
+	return s.deleteUnused(ctx, s.plansTable, "", id, projectID)
 }
 
 // ListPlans returns one page of plans, of one project (index by_project)

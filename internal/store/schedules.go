@@ -3,14 +3,52 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor/internal/domain"
 )
 
 // Triggers and scheduled operations, in the SchedulesTable (WithSchedules).
+//
+// Both kinds share the table, told apart by kind ("trigger", "operation"):
+// by_project's key is kind#project, by_all's kind#shard, both ordered by
+// created_at#id. A trigger with a next occurrence is in by_due (due#shard,
+// due_at = its Unix seconds); one with none has neither attribute. The
+// used_by string set of a trigger (here) and of a plan (PlansTable) holds
+// the ids of the scheduled operations naming it; DynamoDB removes the
+// attribute when its last id goes, so "not in use" is
+// attribute_not_exists(used_by).
 
+const (
+	kindTrigger   = "trigger"
+	kindOperation = "operation"
+
+	attrUsedBy    = "used_by"
+	attrNextAt    = "next_at"
+	attrType      = "type"
+	attrTriggerID = "trigger_id"
+
+	// IndexSchedulesByDue lists triggers by their next occurrence (key
+	// due#shard, range due_at in Unix seconds).
+	IndexSchedulesByDue = "by_due"
+)
+
+// errNotImplemented is the skeleton's, still used by the quotas stubs.
 var errNotImplemented = errors.New("store: not implemented")
+
+var errNoSchedules = errors.New("store: no schedules table (SCHEDULES_TABLE)")
 
 // WithSchedules sets the table of triggers and scheduled operations and
 // returns s.
@@ -19,40 +57,778 @@ func (s *Store) WithSchedules(table string) *Store {
 	return s
 }
 
-func (s *Store) CreateTrigger(ctx context.Context, t *domain.Trigger) error { return errNotImplemented }
+func (s *Store) needSchedules() error {
+	if s.schedulesTable == "" {
+		return errNoSchedules
+	}
+	return nil
+}
+
+// scheduleListing are the attributes every item of the table has.
+type scheduleListing struct {
+	ID          string `dynamodbav:"id"`
+	ProjectID   string `dynamodbav:"project_id"`
+	Kind        string `dynamodbav:"kind"`
+	Name        string `dynamodbav:"name"`
+	CreatedAt   string `dynamodbav:"created_at"`
+	ListOrder   string `dynamodbav:"list_order"`
+	ListProject string `dynamodbav:"list_project"` // kind#project: by_project
+	ListAll     string `dynamodbav:"list_all"`     // kind#shard: by_all
+}
+
+func newScheduleListing(kind, id, projectID, name string, created time.Time) scheduleListing {
+	return scheduleListing{
+		ID: id, ProjectID: projectID, Kind: kind, Name: name,
+		CreatedAt:   domain.Timestamp(created),
+		ListOrder:   listOrder(created, id),
+		ListProject: kind + "#" + projectID,
+		ListAll:     sharded(kind, id),
+	}
+}
+
+// triggerProps are a trigger's properties as stored: a map keeping JSON
+// types (window a number).
+type triggerProps struct {
+	Format    string  `dynamodbav:"format"`
+	Pattern   string  `dynamodbav:"pattern"`
+	StartTime string  `dynamodbav:"start_time"`
+	EndTime   *string `dynamodbav:"end_time,omitempty"`
+	Window    int     `dynamodbav:"window"`
+}
+
+type triggerItem struct {
+	scheduleListing
+	Type       string       `dynamodbav:"type"`
+	Properties triggerProps `dynamodbav:"properties"`
+	UsedBy     []string     `dynamodbav:"used_by,stringset,omitempty"`
+	Version    int64        `dynamodbav:"version"`
+	NextAt     string       `dynamodbav:"next_at,omitempty"`
+	Due        string       `dynamodbav:"due,omitempty"`    // due#shard: by_due, while NextAt is set
+	DueAt      int64        `dynamodbav:"due_at,omitempty"` // Unix seconds of NextAt
+}
+
+func triggerDue(id string) string { return sharded("due", id) }
+
+func toTriggerProps(p domain.TriggerProperties) triggerProps {
+	out := triggerProps{Format: p.Format, Pattern: p.Pattern, StartTime: domain.Timestamp(p.StartTime), Window: p.Window}
+	if p.EndTime != nil {
+		out.EndTime = aws.String(domain.Timestamp(*p.EndTime))
+	}
+	return out
+}
+
+func toTriggerItem(t *domain.Trigger) *triggerItem {
+	it := &triggerItem{
+		scheduleListing: newScheduleListing(kindTrigger, t.ID, t.ProjectID, t.Name, t.CreatedAt),
+		Type:            t.Type,
+		Properties:      toTriggerProps(t.Properties),
+		UsedBy:          t.UsedBy,
+		Version:         t.Version,
+	}
+	if t.NextAt != nil {
+		it.NextAt = domain.Timestamp(*t.NextAt)
+		it.Due = triggerDue(t.ID)
+		it.DueAt = t.NextAt.Unix()
+	}
+	return it
+}
+
+func parseTime(what, id, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	return t, nil
+}
+
+func (it *triggerItem) trigger() (*domain.Trigger, error) {
+	if it.Kind != kindTrigger {
+		return nil, domain.ErrNotFound
+	}
+	t := &domain.Trigger{
+		ID: it.ID, ProjectID: it.ProjectID, Name: it.Name, Type: it.Type,
+		UsedBy: it.UsedBy, Version: it.Version,
+		Properties: domain.TriggerProperties{Format: it.Properties.Format, Pattern: it.Properties.Pattern, Window: it.Properties.Window},
+	}
+	sort.Strings(t.UsedBy)
+	var err error
+	if t.CreatedAt, err = parseTime("trigger created_at", it.ID, it.CreatedAt); err != nil {
+		return nil, err
+	}
+	if t.Properties.StartTime, err = parseTime("trigger start_time", it.ID, it.Properties.StartTime); err != nil {
+		return nil, err
+	}
+	if it.Properties.EndTime != nil {
+		end, err := parseTime("trigger end_time", it.ID, *it.Properties.EndTime)
+		if err != nil {
+			return nil, err
+		}
+		t.Properties.EndTime = &end
+	}
+	if it.NextAt != "" {
+		next, err := parseTime("trigger next_at", it.ID, it.NextAt)
+		if err != nil {
+			return nil, err
+		}
+		t.NextAt = &next
+	}
+	return t, nil
+}
+
+func triggerFromItem(item map[string]types.AttributeValue) (*domain.Trigger, error) {
+	return decode(item, (*triggerItem).trigger)
+}
+
+// opDefinition is an operation_definition as stored: a map keeping JSON
+// types, only the keys set.
+type opDefinition struct {
+	ProviderID        string `dynamodbav:"provider_id"`
+	PlanID            string `dynamodbav:"plan_id"`
+	MaxBackups        *int64 `dynamodbav:"max_backups,omitempty"`
+	RetentionDuration *int64 `dynamodbav:"retention_duration,omitempty"`
+}
+
+type operationItem struct {
+	scheduleListing
+	Description *string      `dynamodbav:"description"`
+	Type        string       `dynamodbav:"operation_type"`
+	TriggerID   string       `dynamodbav:"trigger_id"`
+	Definition  opDefinition `dynamodbav:"operation_definition"`
+	Enabled     bool         `dynamodbav:"enabled"`
+	EnabledAt   string       `dynamodbav:"enabled_at"`
+}
+
+func toOperationItem(op *domain.ScheduledOperation) *operationItem {
+	d := op.Definition
+	return &operationItem{
+		scheduleListing: newScheduleListing(kindOperation, op.ID, op.ProjectID, op.Name, op.CreatedAt),
+		Description:     op.Description,
+		Type:            string(op.Type),
+		TriggerID:       op.TriggerID,
+		Definition:      opDefinition{ProviderID: d.ProviderID, PlanID: d.PlanID, MaxBackups: d.MaxBackups, RetentionDuration: d.RetentionDuration},
+		Enabled:         op.Enabled,
+		EnabledAt:       domain.Timestamp(op.EnabledAt),
+	}
+}
+
+func (it *operationItem) operation() (*domain.ScheduledOperation, error) {
+	if it.Kind != kindOperation {
+		return nil, domain.ErrNotFound
+	}
+	d := it.Definition
+	op := &domain.ScheduledOperation{
+		ID: it.ID, ProjectID: it.ProjectID, Name: it.Name, Description: it.Description,
+		Type: domain.ScheduledOperationType(it.Type), TriggerID: it.TriggerID,
+		Definition: domain.OperationDefinition{ProviderID: d.ProviderID, PlanID: d.PlanID, MaxBackups: d.MaxBackups, RetentionDuration: d.RetentionDuration},
+		Enabled:    it.Enabled,
+	}
+	var err error
+	if op.CreatedAt, err = parseTime("scheduled operation created_at", it.ID, it.CreatedAt); err != nil {
+		return nil, err
+	}
+	if op.EnabledAt, err = parseTime("scheduled operation enabled_at", it.ID, it.EnabledAt); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+func operationFromItem(item map[string]types.AttributeValue) (*domain.ScheduledOperation, error) {
+	return decode(item, (*operationItem).operation)
+}
+
+func isKind(kind string) expression.ConditionBuilder {
+	return expression.Name(attrKind).Equal(expression.Value(kind))
+}
+
+// exists is the condition of a write to an existing item of kind.
+func exists(kind string) expression.ConditionBuilder {
+	return expression.AttributeExists(expression.Name(attrID)).And(isKind(kind))
+}
+
+// CreateTrigger writes a new trigger (ErrExists if its id is taken), in
+// by_due when it has a next occurrence.
+func (s *Store) CreateTrigger(ctx context.Context, t *domain.Trigger) error {
+	if err := s.needSchedules(); err != nil {
+		return err
+	}
+	return s.create(ctx, s.schedulesTable, "trigger", t.ID, toTriggerItem(t))
+}
+
+// GetTrigger reads one trigger of a project: one strongly consistent
+// GetItem. A scheduled operation's id is ErrNotFound.
 func (s *Store) GetTrigger(ctx context.Context, projectID, id string) (*domain.Trigger, error) {
-	return nil, errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	return get(ctx, s, s.schedulesTable, id, projectID, (*triggerItem).trigger)
 }
+
+// setNext adds the writes of a trigger's next occurrence to update: next_at,
+// due and due_at, or their removal when next is nil.
+func setNext(update expression.UpdateBuilder, id string, next *time.Time) expression.UpdateBuilder {
+	if next == nil {
+		return update.Remove(expression.Name(attrNextAt)).Remove(expression.Name(attrDue)).Remove(expression.Name(attrDueAt))
+	}
+	return update.Set(expression.Name(attrNextAt), expression.Value(domain.Timestamp(*next))).
+		Set(expression.Name(attrDue), expression.Value(triggerDue(id))).
+		Set(expression.Name(attrDueAt), expression.Value(next.Unix()))
+}
+
+// updateTrigger runs one conditional UpdateItem of a trigger and returns it
+// as written; a failed condition is ErrNotFound when the trigger is gone,
+// else ErrConflict.
+func (s *Store) updateTrigger(ctx context.Context, projectID, id string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.Trigger, error) {
+	expr, err := expression.NewBuilder().WithCondition(exists(kindTrigger).And(cond)).WithUpdate(update).Build()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.schedulesTable),
+		Key:                                 key(id, projectID),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if old == nil || stringAttr(old, attrKind) != kindTrigger {
+			return nil, domain.ErrNotFound
+		}
+		return nil, domain.ErrConflict
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update trigger %s: %w", id, tooLarge(err))
+	}
+	return triggerFromItem(res.Attributes)
+}
+
+// UpdateTrigger writes t's name, type, properties and NextAt with one
+// UpdateItem conditional on t.Version (ErrConflict when it moved,
+// ErrNotFound when the trigger is gone) and returns it as written, its
+// version one more.
 func (s *Store) UpdateTrigger(ctx context.Context, t *domain.Trigger) (*domain.Trigger, error) {
-	return nil, errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	update := expression.Set(expression.Name("name"), expression.Value(t.Name)).
+		Set(expression.Name(attrType), expression.Value(t.Type)).
+		Set(expression.Name("properties"), expression.Value(toTriggerProps(t.Properties))).
+		Set(expression.Name(attrVersion), expression.Value(t.Version+1))
+	update = setNext(update, t.ID, t.NextAt)
+	return s.updateTrigger(ctx, t.ProjectID, t.ID, expression.Name(attrVersion).Equal(expression.Value(t.Version)), update)
 }
+
+// AdvanceTrigger sets the trigger's next occurrence to next (nil: none
+// left, out of by_due) and adds one to its version, conditional on next_at
+// still being from: ErrConflict when it moved (another scheduler advanced
+// it, or an update), ErrNotFound when the trigger is gone.
+func (s *Store) AdvanceTrigger(ctx context.Context, k domain.TriggerKey, from time.Time, next *time.Time) error {
+	if err := s.needSchedules(); err != nil {
+		return err
+	}
+	update := setNext(expression.Add(expression.Name(attrVersion), expression.Value(1)), k.ID, next)
+	_, err := s.updateTrigger(ctx, k.ProjectID, k.ID, expression.Name(attrNextAt).Equal(expression.Value(domain.Timestamp(from))), update)
+	return err
+}
+
+// inUse is the refusal of deleting an item whose used_by (in old) is not
+// empty, its ids sorted.
+func inUse(old map[string]types.AttributeValue) error {
+	ss, _ := old[attrUsedBy].(*types.AttributeValueMemberSS)
+	if ss == nil {
+		return nil
+	}
+	ids := slices.Clone(ss.Value)
+	sort.Strings(ids)
+	return &domain.InUseError{IDs: ids}
+}
+
+// deleteUnused deletes an item of table that exists (and is of kind, when
+// given) and that no scheduled operation names: one DeleteItem conditional
+// on attribute_not_exists(used_by). ErrNotFound when there is none, an
+// *domain.InUseError naming the operations otherwise.
+func (s *Store) deleteUnused(ctx context.Context, table, kind, id, projectID string) error {
+	cond := expression.AttributeExists(expression.Name(attrID)).And(expression.AttributeNotExists(expression.Name(attrUsedBy)))
+	if kind != "" {
+		cond = cond.And(isKind(kind))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                           aws.String(table),
+		Key:                                 key(id, projectID),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if old == nil || (kind != "" && stringAttr(old, attrKind) != kind) {
+			return domain.ErrNotFound
+		}
+		if err := inUse(old); err != nil {
+			return err
+		}
+		return domain.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// DeleteTrigger deletes a trigger no scheduled operation names: one
+// DeleteItem conditional on its used_by being absent, so that it and a
+// create naming the trigger (which adds to used_by on condition that the
+// trigger exists) never both succeed. Else an *InUseError.
 func (s *Store) DeleteTrigger(ctx context.Context, projectID, id string) error {
-	return errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return err
+	}
+	return s.deleteUnused(ctx, s.schedulesTable, kindTrigger, id, projectID)
 }
+
+// regexpFilter is a listing's Go-side filter: the item, decoded, matches
+// every pattern given (RE2, unanchored) against what text returns of it.
+func regexpFilter[T any](decode func(map[string]types.AttributeValue) (T, error), tests map[string]func(T) string) (func(map[string]types.AttributeValue) bool, error) {
+	type test struct {
+		re   *regexp.Regexp
+		text func(T) string
+	}
+	var all []test
+	for pattern, text := range tests {
+		if pattern == "" {
+			continue
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("filter %q: %w", pattern, err)
+		}
+		all = append(all, test{re, text})
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return func(item map[string]types.AttributeValue) bool {
+		v, err := decode(item)
+		if err != nil {
+			return true // decode fails again on the page, with its error
+		}
+		for _, t := range all {
+			if !t.re.MatchString(t.text(v)) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// compactJSON is v's compact JSON with sorted keys (encoding/json sorts map
+// keys), what the regexp filters on properties and definitions match.
+func compactJSON(v map[string]any) string {
+	b, err := domain.MarshalJSON(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// scheduleList is the listing of one kind: by_project (kind#project) or,
+// for every project, by_all (kind#shard, Shards Queries merged).
+func (s *Store) scheduleList(kind string, page domain.Listing) listing {
+	l := listing{
+		table: s.schedulesTable, page: page, index: IndexByProject, hashAttr: attrListProject,
+		hashValues: []string{kind + "#" + page.ProjectID},
+		belongs:    func(item map[string]types.AttributeValue) bool { return stringAttr(item, attrKind) == kind },
+	}
+	if page.ProjectID == "" {
+		l.index, l.hashAttr, l.hashValues = IndexByAll, attrListAll, allShards(kind)
+	}
+	return l
+}
+
+// ListTriggers returns one page of triggers, of one project (by_project)
+// or every project (by_all), ordered by created_at then id. type is a
+// Query filter; name and properties are regular expressions applied to
+// the items read (DynamoDB has none): a filtered page reads on until it is
+// full or the partition ends.
 func (s *Store) ListTriggers(ctx context.Context, q domain.TriggerQuery) (*domain.Page[*domain.Trigger], error) {
-	return nil, errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	l := s.scheduleList(kindTrigger, q.Listing)
+	if q.Type != "" {
+		l.filters = append(l.filters, expression.Name(attrType).Equal(expression.Value(q.Type)))
+	}
+	var err error
+	l.keep, err = regexpFilter(triggerFromItem, map[string]func(*domain.Trigger) string{
+		q.Name:       func(t *domain.Trigger) string { return t.Name },
+		q.Properties: func(t *domain.Trigger) string { return compactJSON(t.Properties.View()) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list(ctx, s, l, triggerFromItem, func(t *domain.Trigger) string { return t.ID })
 }
-func (s *Store) CreateScheduledOperation(ctx context.Context, op *domain.ScheduledOperation) error {
-	return errNotImplemented
-}
-func (s *Store) GetScheduledOperation(ctx context.Context, projectID, id string) (*domain.ScheduledOperation, error) {
-	return nil, errNotImplemented
-}
-func (s *Store) UpdateScheduledOperation(ctx context.Context, projectID, id string, u domain.ScheduledOperationUpdate) (*domain.ScheduledOperation, error) {
-	return nil, errNotImplemented
-}
-func (s *Store) DeleteScheduledOperation(ctx context.Context, projectID, id string) error {
-	return errNotImplemented
-}
+
+// ListScheduledOperations returns one page of scheduled operations, as
+// ListTriggers: operation_type and trigger_id are Query filters, name and
+// operation_definition regular expressions over the items read.
 func (s *Store) ListScheduledOperations(ctx context.Context, q domain.ScheduledOperationQuery) (*domain.Page[*domain.ScheduledOperation], error) {
-	return nil, errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	l := s.scheduleList(kindOperation, q.Listing)
+	if q.Type != "" {
+		l.filters = append(l.filters, expression.Name(attrOperationType).Equal(expression.Value(string(q.Type))))
+	}
+	if q.TriggerID != "" {
+		l.filters = append(l.filters, expression.Name(attrTriggerID).Equal(expression.Value(q.TriggerID)))
+	}
+	var err error
+	l.keep, err = regexpFilter(operationFromItem, map[string]func(*domain.ScheduledOperation) string{
+		q.Name:       func(op *domain.ScheduledOperation) string { return op.Name },
+		q.Definition: func(op *domain.ScheduledOperation) string { return compactJSON(op.Definition.View()) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list(ctx, s, l, operationFromItem, func(op *domain.ScheduledOperation) string { return op.ID })
 }
 
-// The scheduler's reads and writes.
+// markUpdate is the transaction item that adds (add) or removes the
+// operation id from the used_by set of an item of table, conditional on
+// cond.
+func markUpdate(table, id, projectID, opID string, add bool, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	set := expression.Value(&types.AttributeValueMemberSS{Value: []string{opID}})
+	update := expression.Delete(expression.Name(attrUsedBy), set)
+	if add {
+		update = expression.Add(expression.Name(attrUsedBy), set)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       key(id, projectID),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
 
+// CreateScheduledOperation writes op and adds its id to its trigger's and
+// its plan's used_by in one transaction: a Put conditional on the id being
+// new, an Update of the trigger conditional on it existing, an Update of
+// the plan conditional on it existing at the definition's provider. When
+// the transaction is cancelled, its reasons tell why: the operation exists
+// (an SDK retry of this very call whose first response was lost; ids are
+// new random UUIDs): success; the trigger is missing: a *MissingError; the
+// plan's condition: a GetItem of the plan tells a *MissingError from the
+// plan's provider differing (PlanProviderMismatch). Another cancellation
+// (a concurrent transaction on the trigger or plan) is ErrConflict: the
+// caller may try again.
+func (s *Store) CreateScheduledOperation(ctx context.Context, op *domain.ScheduledOperation) error {
+	if err := s.needSchedules(); err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(toOperationItem(op))
+	if err != nil {
+		return fmt.Errorf("encode scheduled operation %s: %w", op.ID, err)
+	}
+	if n := ItemSize(item); n > domain.MaxItemBytes {
+		return fmt.Errorf("put scheduled operation %s: %d bytes: %w", op.ID, n, domain.ErrTooLarge)
+	}
+	putCond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrID))).Build()
+	if err != nil {
+		return err
+	}
+	markTrigger, err := markUpdate(s.schedulesTable, op.TriggerID, op.ProjectID, op.ID, true, exists(kindTrigger))
+	if err != nil {
+		return err
+	}
+	plan := op.Definition.PlanID
+	markPlan, err := markUpdate(s.plansTable, plan, op.ProjectID, op.ID, true,
+		expression.AttributeExists(expression.Name(attrID)).And(expression.Name(attrProviderID).Equal(expression.Value(op.Definition.ProviderID))))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:                 aws.String(s.schedulesTable),
+				Item:                      item,
+				ConditionExpression:       putCond.Condition(),
+				ExpressionAttributeNames:  putCond.Names(),
+				ExpressionAttributeValues: putCond.Values(),
+			}},
+			markTrigger,
+			markPlan,
+		},
+	})
+	reasons, cancelled := transactionCancelled(err)
+	if !cancelled {
+		if err != nil {
+			return fmt.Errorf("create scheduled operation %s: %w", op.ID, tooLarge(err))
+		}
+		return nil
+	}
+	failed := func(i int) bool { return len(reasons) > i && reasons[i] == "ConditionalCheckFailed" }
+	switch {
+	case failed(0):
+		return nil
+	case failed(1):
+		return &domain.MissingError{What: "trigger", ID: op.TriggerID}
+	case failed(2):
+		p, err := s.GetPlan(ctx, op.ProjectID, plan)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return &domain.MissingError{What: "plan", ID: plan}
+		case err != nil:
+			return err
+		case p.ProviderID != op.Definition.ProviderID:
+			return domain.PlanProviderMismatch(plan, p.ProviderID)
+		}
+	}
+	return fmt.Errorf("create scheduled operation %s: %w: %v", op.ID, domain.ErrConflict, reasons)
+}
+
+// GetScheduledOperation reads one scheduled operation of a project: one
+// strongly consistent GetItem. A trigger's id is ErrNotFound.
+func (s *Store) GetScheduledOperation(ctx context.Context, projectID, id string) (*domain.ScheduledOperation, error) {
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	return get(ctx, s, s.schedulesTable, id, projectID, (*operationItem).operation)
+}
+
+// UpdateScheduledOperation sets what u sets with one UpdateItem
+// conditional on the operation existing, and returns it as written.
+// Enabling a disabled operation also sets its enabled_at to u.At: that
+// write is conditional on enabled being false, and when it fails on an
+// operation enabled already, the update is made without it (enabling an
+// enabled operation moves nothing).
+func (s *Store) UpdateScheduledOperation(ctx context.Context, projectID, id string, u domain.ScheduledOperationUpdate) (*domain.ScheduledOperation, error) {
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	// An UpdateBuilder's Set adds to a map the copies share: each
+	// attempt builds its own.
+	build := func(enabling bool) (update expression.UpdateBuilder, changed bool) {
+		set := func(name string, v any) {
+			update, changed = update.Set(expression.Name(name), expression.Value(v)), true
+		}
+		if u.Name != nil {
+			set("name", *u.Name)
+		}
+		if u.Description != nil {
+			set("description", *u.Description)
+		} else if u.ClearDescription {
+			set("description", nil)
+		}
+		if u.Enabled != nil {
+			set("enabled", *u.Enabled)
+		}
+		if enabling {
+			set("enabled_at", domain.Timestamp(u.At))
+		}
+		return update, changed
+	}
+	update, changed := build(false)
+	if !changed {
+		return nil, errors.New("empty scheduled operation update")
+	}
+	if u.Enabled != nil && *u.Enabled {
+		enabling, _ := build(true)
+		op, err := s.updateOperation(ctx, projectID, id, expression.Name("enabled").Equal(expression.Value(false)), enabling)
+		if !errors.Is(err, domain.ErrConflict) {
+			return op, err
+		}
+	}
+	return s.updateOperation(ctx, projectID, id, expression.AttributeExists(expression.Name(attrID)), update)
+}
+
+func (s *Store) updateOperation(ctx context.Context, projectID, id string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.ScheduledOperation, error) {
+	expr, err := expression.NewBuilder().WithCondition(exists(kindOperation).And(cond)).WithUpdate(update).Build()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.schedulesTable),
+		Key:                                 key(id, projectID),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if old == nil || stringAttr(old, attrKind) != kindOperation {
+			return nil, domain.ErrNotFound
+		}
+		return nil, domain.ErrConflict
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update scheduled operation %s: %w", id, tooLarge(err))
+	}
+	return operationFromItem(res.Attributes)
+}
+
+// DeleteScheduledOperation reads the operation (its trigger and plan), then
+// deletes it and removes its id from its trigger's and its plan's used_by
+// in one transaction, each update conditional on its item existing (an
+// update of a missing item would create one). A trigger or plan that is
+// gone (none can be while marked, but a plan deleted before marks existed
+// could) is left out and the transaction tried again; the operation gone
+// meanwhile is ErrNotFound.
+func (s *Store) DeleteScheduledOperation(ctx context.Context, projectID, id string) error {
+	op, err := s.GetScheduledOperation(ctx, projectID, id)
+	if err != nil {
+		return err
+	}
+	delCond, err := expression.NewBuilder().WithCondition(exists(kindOperation)).Build()
+	if err != nil {
+		return err
+	}
+	marks := []struct {
+		table, id string
+		cond      expression.ConditionBuilder
+	}{
+		{s.schedulesTable, op.TriggerID, exists(kindTrigger)},
+		{s.plansTable, op.Definition.PlanID, expression.AttributeExists(expression.Name(attrID))},
+	}
+	for range 3 {
+		items := []types.TransactWriteItem{{Delete: &types.Delete{
+			TableName:                 aws.String(s.schedulesTable),
+			Key:                       key(id, projectID),
+			ConditionExpression:       delCond.Condition(),
+			ExpressionAttributeNames:  delCond.Names(),
+			ExpressionAttributeValues: delCond.Values(),
+		}}}
+		for _, m := range marks {
+			item, err := markUpdate(m.table, m.id, projectID, id, false, m.cond)
+			if err != nil {
+				return err
+			}
+			items = append(items, item)
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		reasons, cancelled := transactionCancelled(err)
+		if !cancelled {
+			if err != nil {
+				return fmt.Errorf("delete scheduled operation %s: %w", id, err)
+			}
+			return nil
+		}
+		if len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+			return domain.ErrNotFound
+		}
+		kept := marks[:0:0]
+		for i, m := range marks {
+			if len(reasons) <= i+1 || reasons[i+1] != "ConditionalCheckFailed" {
+				kept = append(kept, m)
+			}
+		}
+		marks = kept
+	}
+	return fmt.Errorf("delete scheduled operation %s: %w", id, domain.ErrConflict)
+}
+
+// DueTriggers lists up to max triggers whose next occurrence is at or
+// before now, earliest first: one Query of by_due per shard (each reading
+// at most max keys), merged.
 func (s *Store) DueTriggers(ctx context.Context, now time.Time, max int) ([]domain.TriggerKey, error) {
-	return nil, errNotImplemented
+	if err := s.needSchedules(); err != nil {
+		return nil, err
+	}
+	keys, err := s.dueKeys(ctx, s.schedulesTable, IndexSchedulesByDue, now.Unix(), max)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.TriggerKey, len(keys))
+	for i, k := range keys {
+		out[i] = domain.TriggerKey{ID: k.id, ProjectID: k.projectID}
+	}
+	return out, nil
 }
-func (s *Store) AdvanceTrigger(ctx context.Context, key domain.TriggerKey, from time.Time, next *time.Time) error {
-	return errNotImplemented
+
+// dueKey is an item of a by_due index: its key and due_at.
+type dueKey struct {
+	id, projectID string
+	at            int64
 }
+
+// dueKeys lists up to max items of a by_due index (keys due#shard, range
+// due_at) whose due_at is at most until, lowest first: one Query per
+// shard, each reading at most max keys, merged.
+func (s *Store) dueKeys(ctx context.Context, table, index string, until int64, max int) ([]dueKey, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	shards := allShards("due")
+	found := make([][]dueKey, len(shards))
+	errs := make([]error, len(shards))
+	var wg sync.WaitGroup
+	for i, shard := range shards {
+		wg.Go(func() {
+			expr, err := expression.NewBuilder().WithKeyCondition(
+				expression.Key(attrDue).Equal(expression.Value(shard)).
+					And(expression.Key(attrDueAt).LessThanEqual(expression.Value(until)))).Build()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			res, err := s.db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(table),
+				IndexName:                 aws.String(index),
+				KeyConditionExpression:    expr.KeyCondition(),
+				ExpressionAttributeNames:  expr.Names(),
+				ExpressionAttributeValues: expr.Values(),
+				ScanIndexForward:          aws.Bool(true),
+				Limit:                     aws.Int32(int32(max)),
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("query %s %s: %w", index, shard, err)
+				return
+			}
+			for _, item := range res.Items {
+				n, _ := item[attrDueAt].(*types.AttributeValueMemberN)
+				var at int64
+				if n != nil {
+					at, _ = strconv.ParseInt(n.Value, 10, 64)
+				}
+				found[i] = append(found[i], dueKey{stringAttr(item, attrID), stringAttr(item, attrProjectID), at})
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	merged := slices.Concat(found...)
+	slices.SortStableFunc(merged, func(a, b dueKey) int {
+		switch {
+		case a.at < b.at:
+			return -1
+		case a.at > b.at:
+			return 1
+		}
+		return 0
+	})
+	if len(merged) > max {
+		merged = merged[:max]
+	}
+	return merged, nil
+}
+
+// SchedulesTableOf and PlansTableOf are s's tables (for tests that read
+// items raw or build a store over another client).
+func SchedulesTableOf(s *Store) string { return s.schedulesTable }
+func PlansTableOf(s *Store) string     { return s.plansTable }

@@ -317,6 +317,10 @@ type listing struct {
 	// belongs, when set, reports whether a marker item (of the listed
 	// project) is an item of this listing.
 	belongs func(item map[string]types.AttributeValue) bool
+	// keep, when set, is a filter DynamoDB cannot apply (a regular
+	// expression): the items read that it refuses are skipped, and the
+	// listing reads on as with filters.
+	keep func(item map[string]types.AttributeValue) bool
 }
 
 // list returns one page of a listing, ordered by list_order: one Query per
@@ -357,7 +361,7 @@ func list[T any](ctx context.Context, s *Store, l listing, decode func(map[strin
 		}
 		cursors[i] = &cursor{in: in}
 	}
-	filtered := len(l.filters) > 0
+	filtered := len(l.filters) > 0 || l.keep != nil
 	if err := s.fetchAll(ctx, cursors, limit+1, filtered); err != nil {
 		return nil, err
 	}
@@ -382,6 +386,10 @@ func list[T any](ctx context.Context, s *Store, l listing, decode func(map[strin
 		}
 		if next == nil {
 			break
+		}
+		if l.keep != nil && !l.keep(next.buf[0]) {
+			next.buf = next.buf[1:]
+			continue
 		}
 		if len(page.Items) == limit {
 			page.More = true

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -620,72 +617,13 @@ func (s *Store) DueTasks(ctx context.Context, now time.Time, max int) ([]domain.
 	if err := s.needTasks(); err != nil {
 		return nil, err
 	}
-	if max <= 0 {
-		return nil, nil
-	}
-	type due struct {
-		key domain.TaskKey
-		at  int64
-	}
-	shards := allShards("due")
-	found := make([][]due, len(shards))
-	errs := make([]error, len(shards))
-	var wg sync.WaitGroup
-	for i, shard := range shards {
-		wg.Go(func() {
-			expr, err := expression.NewBuilder().WithKeyCondition(
-				expression.Key(attrDue).Equal(expression.Value(shard)).
-					And(expression.Key(attrDueAt).LessThanEqual(expression.Value(now.UnixMilli())))).Build()
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			res, err := s.db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String(s.tasksTable),
-				IndexName:                 aws.String(IndexTasksByDue),
-				KeyConditionExpression:    expr.KeyCondition(),
-				ExpressionAttributeNames:  expr.Names(),
-				ExpressionAttributeValues: expr.Values(),
-				ScanIndexForward:          aws.Bool(true),
-				Limit:                     aws.Int32(int32(max)),
-			})
-			if err != nil {
-				errs[i] = fmt.Errorf("query %s %s: %w", IndexTasksByDue, shard, err)
-				return
-			}
-			for _, item := range res.Items {
-				n, _ := item[attrDueAt].(*types.AttributeValueMemberN)
-				var at int64
-				if n != nil {
-					at, _ = strconv.ParseInt(n.Value, 10, 64)
-				}
-				found[i] = append(found[i], due{domain.TaskKey{ID: stringAttr(item, attrID), ProjectID: stringAttr(item, attrProjectID)}, at})
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	keys, err := s.dueKeys(ctx, s.tasksTable, IndexTasksByDue, now.UnixMilli(), max)
+	if err != nil {
 		return nil, err
 	}
-	var merged []due
-	for _, f := range found {
-		merged = append(merged, f...)
-	}
-	slices.SortStableFunc(merged, func(a, b due) int {
-		switch {
-		case a.at < b.at:
-			return -1
-		case a.at > b.at:
-			return 1
-		}
-		return 0
-	})
-	if len(merged) > max {
-		merged = merged[:max]
-	}
-	out := make([]domain.TaskKey, len(merged))
-	for i, d := range merged {
-		out[i] = d.key
+	out := make([]domain.TaskKey, len(keys))
+	for i, k := range keys {
+		out[i] = domain.TaskKey{ID: k.id, ProjectID: k.projectID}
 	}
 	return out, nil
 }
