@@ -146,10 +146,13 @@ func (s *Scheduler) trigger(ctx context.Context, key domain.TriggerKey, now time
 	if err != nil {
 		return res, fmt.Errorf("pattern of trigger %s: %w", t.ID, err)
 	}
-	scheduled, missed, next := Latest(p, t.Properties, from, now)
+	scheduled, missed, ok, next := Occurrence(p, t.Properties, from, now)
 	log := s.Log.With("trigger_id", t.ID, "project_id", t.ProjectID, "scheduled_time", domain.Timestamp(scheduled))
 	var failed error
 	for _, opID := range t.UsedBy {
+		if !ok {
+			break // nothing to fire (past the end): only the advance
+		}
 		op, err := s.Domain.Store.GetScheduledOperation(ctx, t.ProjectID, opID)
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // deleted: none follows
@@ -192,33 +195,26 @@ func (s *Scheduler) trigger(ctx context.Context, key domain.TriggerKey, now time
 	return res, err
 }
 
-// maxCatchUp bounds the occurrences Latest walks over (a trigger idle for
-// years: occurrences are at least an hour apart, so about 11 years).
-const maxCatchUp = 100_000
-
-// Latest returns the latest occurrence of p at or before now, walking from
-// from (an occurrence, at or before now), the number of occurrences it
-// passed over (missed: from included when it is not the latest), and the
-// first occurrence after it within the trigger's end (nil when none).
-func Latest(p schedule.Pattern, props domain.TriggerProperties, from, now time.Time) (scheduled time.Time, missed int, next *time.Time) {
-	within := func(t time.Time) bool { return props.EndTime == nil || !t.After(*props.EndTime) }
-	scheduled = from
-	for i := 0; i < maxCatchUp; i++ {
-		n, ok := p.Next(props.StartTime, scheduled)
-		if !ok || !within(n) {
-			return scheduled, missed, nil
-		}
-		if n.After(now) {
-			return scheduled, missed, &n
-		}
-		scheduled = n
-		missed++
+// Occurrence returns the trigger's latest occurrence at or before now
+// (and its end) counted from from, its NextAt (schedule.Latest): ok false
+// when there is none in [from, min(now, end)]. missed is how many
+// occurrences before it were passed over unrun; next is the first
+// occurrence after it (after now when ok is false) within the end, nil
+// when none.
+func Occurrence(p schedule.Pattern, props domain.TriggerProperties, from, now time.Time) (scheduled time.Time, missed int, ok bool, next *time.Time) {
+	until := now
+	if props.EndTime != nil && props.EndTime.Before(until) {
+		until = *props.EndTime
 	}
-	n, ok := p.Next(props.StartTime, scheduled)
-	if !ok || !within(n) {
-		return scheduled, missed, nil
+	scheduled, missed, ok = schedule.Latest(p, props.StartTime, from, until)
+	after := until
+	if ok {
+		after = scheduled
 	}
-	return scheduled, missed, &n
+	if n, more := p.Next(props.StartTime, after); more && (props.EndTime == nil || !n.After(*props.EndTime)) {
+		next = &n
+	}
+	return scheduled, missed, ok, next
 }
 
 type outcome int
