@@ -256,7 +256,7 @@ var (
 	ShowScheduledOperation = Route{Name: "show-scheduled-operation", Method: http.MethodGet, Path: operationPath, handle: (*Service).showScheduledOperation,
 		Access: On(SchedulesTable, GetItem)}
 	UpdateScheduledOperation = Route{Name: "update-scheduled-operation", Method: http.MethodPut, Path: operationPath, handle: (*Service).updateScheduledOperation,
-		Access: On(SchedulesTable, GetItem, UpdateItem)}
+		Access: On(SchedulesTable, UpdateItem)}
 	DeleteScheduledOperation = Route{Name: "delete-scheduled-operation", Method: http.MethodDelete, Path: operationPath, handle: (*Service).deleteScheduledOperation,
 		Access: grants(On(SchedulesTable, GetItem, DeleteItem, UpdateItem), On(PlansTable, UpdateItem))}
 

@@ -164,6 +164,9 @@ func (s *Service) DeletePlan(ctx context.Context, projectID, id string) error {
 	if errors.Is(err, ErrNotFound) {
 		return planNotFound(id)
 	}
+	if used := inUseRefusal("Plan", id, err); used != nil {
+		return used
+	}
 	return err
 }
 
