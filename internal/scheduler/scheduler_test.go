@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor/internal/domain"
+	"karbor/internal/local/tables"
 	"karbor/internal/provider"
 	"karbor/internal/schedule"
 	"karbor/internal/scheduler"
@@ -50,6 +51,7 @@ func (c *clock) Set(t time.Time) {
 type env struct {
 	t       *testing.T
 	st      *store.Store
+	tables  map[string]string // logical id in template.yaml → name
 	clock   *clock
 	sched   *scheduler.Scheduler
 	project string
@@ -58,10 +60,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st := testenv.Store(t)
+	plans, checkpoints := testenv.Tables(t)
+	names := map[string]string{"PlansTable": plans, "CheckpointsTable": checkpoints, "OperationLogsTable": testenv.OperationLogsTable(t),
+		"SchedulesTable": testenv.Table(t, tables.Schedules, "schedules"), "QuotasTable": testenv.Table(t, tables.Quotas, "quotas")}
+	st := storeOver(testenv.DynamoDB(t), names)
 	c := &clock{t: day0}
 	dom := &domain.Service{Store: st, Providers: provider.Lookup, Now: c.Now}
-	e := &env{t: t, st: st, clock: c, project: domain.NewID(),
+	e := &env{t: t, st: st, tables: names, clock: c, project: domain.NewID(),
 		sched: &scheduler.Scheduler{Domain: dom, Now: c.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	e.plan = &domain.Plan{ID: domain.NewID(), ProjectID: e.project, Name: "orders", ProviderID: provider.NoOpID, Status: "suspended",
 		Parameters: map[string]json.RawMessage{}, Resources: []domain.Resource{{ID: "orders", Type: "OS::Nova::Server", Name: "orders"}}, CreatedAt: day0.Add(-time.Hour)}
@@ -69,6 +74,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("CreatePlan: %v", err)
 	}
 	return e
+}
+
+// storeOver is a store of the tables (by logical id) over db.
+func storeOver(db *dynamodb.Client, tables map[string]string) *store.Store {
+	return store.New(db, tables["PlansTable"], tables["CheckpointsTable"]).WithOperationLogs(tables["OperationLogsTable"]).
+		WithSchedules(tables["SchedulesTable"]).WithQuotas(tables["QuotasTable"])
 }
 
 // trigger creates a trigger of pattern from start (its NextAt the first

@@ -332,16 +332,7 @@ func TestAgreementSweeper(t *testing.T) {
 	if f.Role != "" || len(f.Policies) > 0 {
 		t.Errorf("SweeperFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
 	}
-	got := map[string][]string{} // resource → actions
-	for _, st := range f.Statements {
-		if st.Effect != "Allow" {
-			continue
-		}
-		for _, r := range st.Resources {
-			got[r] = appendUnique(got[r], st.Actions...)
-			slices.Sort(got[r])
-		}
-	}
+	got := allowedByResource(f)
 	want := map[string][]string{
 		"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPending: {"dynamodb:Query"},
 		"!GetAtt CheckpointsTable.Arn":                               {"dynamodb:GetItem", "dynamodb:UpdateItem"},
@@ -759,6 +750,22 @@ func TestAgreementRunnerEvents(t *testing.T) {
 	}
 }
 
+// allowedByResource is what f's statements allow, by resource: the
+// actions, sorted.
+func allowedByResource(f cfn.Function) map[string][]string {
+	got := map[string][]string{}
+	for _, st := range f.Statements {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, r := range st.Resources {
+			got[r] = appendUnique(got[r], st.Actions...)
+			slices.Sort(got[r])
+		}
+	}
+	return got
+}
+
 // TestAgreementScheduler: the scheduler is ticked every minute by one
 // schedule and may call exactly what a fire needs (scheduler tests prove
 // the calls: TestSchedulerCalls).
@@ -771,16 +778,7 @@ func TestAgreementScheduler(t *testing.T) {
 	if f.Role != "" || len(f.Policies) > 0 {
 		t.Errorf("SchedulerFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
 	}
-	got := map[string][]string{}
-	for _, st := range f.Statements {
-		if st.Effect != "Allow" {
-			continue
-		}
-		for _, r := range st.Resources {
-			got[r] = appendUnique(got[r], st.Actions...)
-			slices.Sort(got[r])
-		}
-	}
+	got := allowedByResource(f)
 	want := map[string][]string{
 		"!Sub ${SchedulesTable.Arn}/index/by_due":    {"dynamodb:Query"},
 		"!GetAtt SchedulesTable.Arn":                 {"dynamodb:GetItem", "dynamodb:UpdateItem"},
