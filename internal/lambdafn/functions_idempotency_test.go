@@ -2,6 +2,7 @@ package lambdafn_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"testing"
 
@@ -43,6 +44,7 @@ func TestFunctionsIdempotencyKey(t *testing.T) {
 			return len(page.Items)
 		}
 	}
+	maps.Copy(count, scheduleCounts)
 	for _, r := range api.Routes {
 		if !r.IsIdempotent() {
 			continue

@@ -25,6 +25,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	"karbor/internal/local/tables"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
 	"karbor/internal/testsupport/rie"
@@ -117,11 +118,15 @@ func start(t *testing.T, r api.Route) *fixture {
 	plans, checkpoints := testenv.Tables(t)
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
+	schedules := testenv.Table(t, tables.Schedules, "schedules")
 	endpoint := testenv.Endpoint(t)
-	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
+	s := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithSchedules(schedules)
 	seed(t, s)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, s)
+	}
+	if schedulesRoute(r.Name) {
+		seedSchedules(t, s)
 	}
 	event, err := os.ReadFile(filepath.Join(rie.RepoRoot(t), "events", r.Name+".json"))
 	if err != nil {
@@ -133,6 +138,7 @@ func start(t *testing.T, r api.Route) *fixture {
 		"IDEMPOTENCY_TABLE":    testenv.IdempotencyTable(t),
 		"OPERATION_LOGS_TABLE": oplogs,
 		"TASKS_TABLE":          tasks,
+		"SCHEDULES_TABLE":      schedules,
 		"DYNAMODB_ENDPOINT":    endpoint,
 		"EC2_ENDPOINT":         endpoint,
 		"TAGGING_ENDPOINT":     endpoint,

@@ -42,6 +42,7 @@ import (
 	"karbor/internal/inventory/tagging"
 	"karbor/internal/lambdafn"
 	"karbor/internal/local/cfn"
+	"karbor/internal/local/tables"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -586,19 +587,24 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	idem := testenv.IdempotencyTable(t)
 	oplogs := testenv.OperationLogsTable(t)
 	tasks := testenv.TasksTable(t)
-	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks)
+	schedules := testenv.Table(t, tables.Schedules, "schedules")
+	st := store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithTasks(tasks).WithSchedules(schedules)
 	seed(t, st)
 	if strings.Contains(r.Name, "restore") || strings.Contains(r.Name, "verification") {
 		seedTasks(t, st)
 	}
+	if schedulesRoute(r.Name) {
+		seedSchedules(t, st)
+	}
 	rec := &recorder{tables: map[string]string{plans: string(api.PlansTable), checkpoints: string(api.CheckpointsTable), idem: string(api.IdempotencyTable),
-		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable)}}
+		oplogs: string(api.OperationLogsTable), tasks: string(api.TasksTable), schedules: string(api.SchedulesTable)}}
 	// The service as the function builds it, over the recording clients.
 	t.Setenv("PLANS_TABLE", plans)
 	t.Setenv("CHECKPOINTS_TABLE", checkpoints)
 	t.Setenv("IDEMPOTENCY_TABLE", idem)
 	t.Setenv("OPERATION_LOGS_TABLE", oplogs)
 	t.Setenv("TASKS_TABLE", tasks)
+	t.Setenv("SCHEDULES_TABLE", schedules)
 	t.Setenv("OWNERSHIP_MODE", string(sc.mode))
 	svc, err := lambdafn.NewServiceOver(r, slog.New(slog.NewTextHandler(io.Discard, nil)), rec.client(t), rec.inventory(t))
 	if err != nil {

@@ -14,7 +14,7 @@ const ruleHorizonYears = 100
 // (days that fail the day-level parts are skipped whole and cheaply; this
 // bounds rules such as FREQ=SECONDLY;INTERVAL=2;BYSECOND=1 from an even
 // second, whose interval never meets their BYxxx parts).
-const ruleWorkLimit = 1 << 20
+const ruleWorkLimit = 1 << 18
 
 // spec is a rule with the defaults RFC 5545 (as python-dateutil, which
 // upstream used, reads it) takes from the start filled in.
@@ -125,7 +125,16 @@ func (s *spec) gen(u int64, buf []time.Time) ([]time.Time, int64) {
 	next := u + int64(s.interval)
 	first := len(buf)
 	switch s.freq {
-	case yearly, monthly, weekly, daily:
+	case yearly:
+		if len(s.bymonth) > 0 { // only those months' days can match
+			for _, m := range s.bymonth {
+				buf = s.genDays(dayNumber(int(u), m, 1), dayNumber(int(u), m, 1)+int64(monthLen(int(u), m)), buf)
+			}
+			break
+		}
+		d0, n := s.days(u)
+		buf = s.genDays(d0, d0+int64(n), buf)
+	case monthly, weekly, daily:
 		d0, n := s.days(u)
 		end := d0 + int64(n)
 		if s.freq == weekly && u == s.base {
@@ -133,13 +142,7 @@ func (s *spec) gen(u int64, buf []time.Time) ([]time.Time, int64) {
 			// the start's day, which matters to BYSETPOS.
 			d0, _ = dayOf(s.start)
 		}
-		for d := d0; d < end; d++ {
-			if s.dayMatches(d) {
-				for _, sec := range s.timeset {
-					buf = append(buf, atSecond(d, sec))
-				}
-			}
-		}
+		buf = s.genDays(d0, end, buf)
 	case hourly:
 		day, h := floorDiv(u, 24), int(u-floorDiv(u, 24)*24)
 		if !s.dayMatches(day) {
@@ -183,6 +186,18 @@ func (s *spec) gen(u int64, buf []time.Time) ([]time.Time, int64) {
 		buf = setpos(buf, first, s.bysetpos)
 	}
 	return buf, next
+}
+
+// genDays appends the occurrences of days [d0, end).
+func (s *spec) genDays(d0, end int64, buf []time.Time) []time.Time {
+	for d := d0; d < end; d++ {
+		if s.dayMatches(d) {
+			for _, sec := range s.timeset {
+				buf = append(buf, atSecond(d, sec))
+			}
+		}
+	}
+	return buf
 }
 
 // setpos keeps, of buf[first:], the positions BYSETPOS names.

@@ -1,6 +1,23 @@
 // Package schedule reads the time patterns of triggers: crontab (five
 // fields, UTC) and iCalendar (the RRULE of the first VEVENT, RFC 5545), and
 // gives their occurrences (CONTRACT.md "Triggers").
+//
+// Crontab reads as Vixie cron: a step needs a range or "*" ("5/10" is
+// refused); when both day fields are restricted a day matching either
+// fires, but a day field starting with "*" (such as "*/2") counts as
+// unrestricted, so then both must match. The search jumps by month, day
+// and hour, and gives up past 10 years (a crontab matching at all does so
+// within 8).
+//
+// Calendar patterns follow RFC 5545 as python-dateutil (upstream's
+// library) reads it: the defaults taken from the start (DTSTART there),
+// BYDAY ordinals counted in the month for MONTHLY and for YEARLY with
+// BYMONTH, ignored for finer frequencies; the first WEEKLY period begins
+// on the start's day (it matters to BYSETPOS); a date-only UNTIL is its
+// midnight. Unlike dateutil, BYDAY mixing plain and ordinal days is their
+// union, as the RFC says. Without COUNT, Next starts at the period holding
+// t, not at the start; with COUNT it counts from the start. A rule with no
+// occurrence within 100 years, or 2^18 periods generated, has none.
 package schedule
 
 import (
@@ -103,7 +120,7 @@ func Latest(p Pattern, start, from, now time.Time) (latest time.Time, missed int
 	// doubling it until it holds one (it holds latest at worst).
 	for d := time.Hour; ; d *= 2 {
 		lo := now.Add(-d)
-		if !lo.After(latest) {
+		if d > 1<<61 || !lo.After(latest) {
 			lo = latest.Add(-time.Second)
 		}
 		next := p.Iter(start, lo)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -274,13 +275,15 @@ func setNext(update expression.UpdateBuilder, id string, next *time.Time) expres
 		Set(expression.Name(attrDueAt), expression.Value(next.Unix()))
 }
 
-// updateTrigger runs one conditional UpdateItem of a trigger and returns it
-// as written; a failed condition is ErrNotFound when the trigger is gone,
-// else ErrConflict.
-func (s *Store) updateTrigger(ctx context.Context, projectID, id string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.Trigger, error) {
-	expr, err := expression.NewBuilder().WithCondition(exists(kindTrigger).And(cond)).WithUpdate(update).Build()
+// updateSchedule runs one UpdateItem of an item of kind, conditional on
+// it existing and on cond, and returns it as written (decoded by conv); a
+// failed condition is ErrNotFound when there is no such item, else
+// ErrConflict.
+func updateSchedule[T any](ctx context.Context, s *Store, kind, id, projectID string, cond expression.ConditionBuilder, update expression.UpdateBuilder, conv func(map[string]types.AttributeValue) (T, error)) (T, error) {
+	var zero T
+	expr, err := expression.NewBuilder().WithCondition(exists(kind).And(cond)).WithUpdate(update).Build()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.schedulesTable),
@@ -293,15 +296,19 @@ func (s *Store) updateTrigger(ctx context.Context, projectID, id string, cond ex
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, failed := conditionFailed(err); failed {
-		if old == nil || stringAttr(old, attrKind) != kindTrigger {
-			return nil, domain.ErrNotFound
+		if old == nil || stringAttr(old, attrKind) != kind {
+			return zero, domain.ErrNotFound
 		}
-		return nil, domain.ErrConflict
+		return zero, domain.ErrConflict
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update trigger %s: %w", id, tooLarge(err))
+		return zero, fmt.Errorf("update %s %s: %w", kind, id, tooLarge(err))
 	}
-	return triggerFromItem(res.Attributes)
+	return conv(res.Attributes)
+}
+
+func (s *Store) updateTrigger(ctx context.Context, projectID, id string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.Trigger, error) {
+	return updateSchedule(ctx, s, kindTrigger, id, projectID, cond, update, triggerFromItem)
 }
 
 // UpdateTrigger writes t's name, type, properties and NextAt with one
@@ -655,30 +662,7 @@ func (s *Store) UpdateScheduledOperation(ctx context.Context, projectID, id stri
 }
 
 func (s *Store) updateOperation(ctx context.Context, projectID, id string, cond expression.ConditionBuilder, update expression.UpdateBuilder) (*domain.ScheduledOperation, error) {
-	expr, err := expression.NewBuilder().WithCondition(exists(kindOperation).And(cond)).WithUpdate(update).Build()
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.schedulesTable),
-		Key:                                 key(id, projectID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, failed := conditionFailed(err); failed {
-		if old == nil || stringAttr(old, attrKind) != kindOperation {
-			return nil, domain.ErrNotFound
-		}
-		return nil, domain.ErrConflict
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update scheduled operation %s: %w", id, tooLarge(err))
-	}
-	return operationFromItem(res.Attributes)
+	return updateSchedule(ctx, s, kindOperation, id, projectID, cond, update, operationFromItem)
 }
 
 // DeleteScheduledOperation reads the operation (its trigger and plan), then
@@ -748,32 +732,23 @@ func (s *Store) DueTriggers(ctx context.Context, now time.Time, max int) ([]doma
 	if err := s.needSchedules(); err != nil {
 		return nil, err
 	}
-	keys, err := s.dueKeys(ctx, s.schedulesTable, IndexSchedulesByDue, now.Unix(), max)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.TriggerKey, len(keys))
-	for i, k := range keys {
-		out[i] = domain.TriggerKey{ID: k.id, ProjectID: k.projectID}
-	}
-	return out, nil
-}
-
-// dueKey is an item of a by_due index: its key and due_at.
-type dueKey struct {
-	id, projectID string
-	at            int64
+	return dueKeys(ctx, s, s.schedulesTable, IndexSchedulesByDue, now.Unix(), max,
+		func(id, projectID string) domain.TriggerKey { return domain.TriggerKey{ID: id, ProjectID: projectID} })
 }
 
 // dueKeys lists up to max items of a by_due index (keys due#shard, range
-// due_at) whose due_at is at most until, lowest first: one Query per
-// shard, each reading at most max keys, merged.
-func (s *Store) dueKeys(ctx context.Context, table, index string, until int64, max int) ([]dueKey, error) {
+// due_at) whose due_at is at most until, lowest first, as made by mk from
+// their keys: one Query per shard, each reading at most max keys, merged.
+func dueKeys[K any](ctx context.Context, s *Store, table, index string, until int64, max int, mk func(id, projectID string) K) ([]K, error) {
 	if max <= 0 {
 		return nil, nil
 	}
+	type due struct {
+		key K
+		at  int64
+	}
 	shards := allShards("due")
-	found := make([][]dueKey, len(shards))
+	found := make([][]due, len(shards))
 	errs := make([]error, len(shards))
 	var wg sync.WaitGroup
 	for i, shard := range shards {
@@ -804,7 +779,7 @@ func (s *Store) dueKeys(ctx context.Context, table, index string, until int64, m
 				if n != nil {
 					at, _ = strconv.ParseInt(n.Value, 10, 64)
 				}
-				found[i] = append(found[i], dueKey{stringAttr(item, attrID), stringAttr(item, attrProjectID), at})
+				found[i] = append(found[i], due{mk(stringAttr(item, attrID), stringAttr(item, attrProjectID)), at})
 			}
 		})
 	}
@@ -813,19 +788,12 @@ func (s *Store) dueKeys(ctx context.Context, table, index string, until int64, m
 		return nil, err
 	}
 	merged := slices.Concat(found...)
-	slices.SortStableFunc(merged, func(a, b dueKey) int {
-		switch {
-		case a.at < b.at:
-			return -1
-		case a.at > b.at:
-			return 1
-		}
-		return 0
-	})
-	if len(merged) > max {
-		merged = merged[:max]
+	slices.SortStableFunc(merged, func(a, b due) int { return cmp.Compare(a.at, b.at) })
+	out := make([]K, 0, min(len(merged), max))
+	for _, d := range merged[:min(len(merged), max)] {
+		out = append(out, d.key)
 	}
-	return merged, nil
+	return out, nil
 }
 
 // SchedulesTableOf and PlansTableOf are s's tables (for tests that read

@@ -617,15 +617,8 @@ func (s *Store) DueTasks(ctx context.Context, now time.Time, max int) ([]domain.
 	if err := s.needTasks(); err != nil {
 		return nil, err
 	}
-	keys, err := s.dueKeys(ctx, s.tasksTable, IndexTasksByDue, now.UnixMilli(), max)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.TaskKey, len(keys))
-	for i, k := range keys {
-		out[i] = domain.TaskKey{ID: k.id, ProjectID: k.projectID}
-	}
-	return out, nil
+	return dueKeys(ctx, s, s.tasksTable, IndexTasksByDue, now.UnixMilli(), max,
+		func(id, projectID string) domain.TaskKey { return domain.TaskKey{ID: id, ProjectID: projectID} })
 }
 
 // CheckpointsTableOf is s's checkpoints table (for tests that read items

@@ -348,3 +348,72 @@ func TestKarborClientProtectables(t *testing.T) {
 		t.Errorf("plan-create of another project's volume:\n%s", out)
 	}
 }
+
+// TestKarborClientSchedules: the trigger and scheduled operation
+// subcommands. The client splits properties and definitions on commas
+// (CONTRACT.md "Triggers"), so the pattern has none.
+func TestKarborClientSchedules(t *testing.T) {
+	k := cli{path: karborCLI(t)}
+	c := start(t, "")
+	k.c = c
+	noop := provider.NoOpID
+
+	out := k.must("trigger-create", "nightly", "time", "pattern=0 2 * * *,format=crontab")
+	trig := field(out, "id")
+	if !uuidIn.MatchString(trig) || field(out, "name") != "nightly" || !strings.Contains(out, `"window": 900`) || !strings.Contains(out, `"pattern": "0 2 * * *"`) {
+		t.Fatalf("trigger-create:\n%s", out)
+	}
+	if out, ok := k.run("trigger-create", "often", "time", "pattern=*/5 * * * *,format=crontab"); ok || !strings.Contains(out, "The interval of two adjacent time points is less than 3600.") {
+		t.Errorf("trigger-create of a pattern too frequent succeeded or said:\n%s", out)
+	}
+	if ids := rowIDs(k.must("trigger-list")); !sameSet(ids, []string{trig}) {
+		t.Errorf("trigger-list shows %v, want %s", ids, trig)
+	}
+	if out := k.must("trigger-show", trig); field(out, "name") != "nightly" || field(out, "type") != "time" {
+		t.Errorf("trigger-show:\n%s", out)
+	}
+	out = k.must("trigger-update", trig, "--name", "nightly at three", "--properties", "pattern=0 3 * * *,window=1200")
+	if field(out, "name") != "nightly at three" || !strings.Contains(out, `"window": 1200`) || !strings.Contains(out, `"format": "crontab"`) {
+		t.Errorf("trigger-update:\n%s", out)
+	}
+	// Without --properties the client sends {}: only the name changes.
+	if out := k.must("trigger-update", trig, "--name", "nightly"); field(out, "name") != "nightly" || !strings.Contains(out, `"pattern": "0 3 * * *"`) {
+		t.Errorf("trigger-update --name:\n%s", out)
+	}
+
+	plan := dig(c.must("POST", "/plans", map[string]any{"plan": map[string]any{
+		"name": "Orders", "provider_id": noop, "parameters": map[string]any{},
+		"resources": []map[string]any{{"id": domain.NewID(), "type": "OS::Cinder::Volume", "name": "Data volume"}},
+	}}), "plan", "id").(string)
+	out = k.must("scheduledoperation-create", "nightly orders", "retention_protect", trig, "provider_id="+noop+",plan_id="+plan+",max_backups=3")
+	op := field(out, "id")
+	if !uuidIn.MatchString(op) || field(out, "trigger_id") != trig || field(out, "operation_type") != "retention_protect" {
+		t.Fatalf("scheduledoperation-create:\n%s", out)
+	}
+	if got := dig(c.must("GET", "/scheduled_operations/"+op, nil), "scheduled_operation", "operation_definition", "max_backups"); got != 3.0 {
+		t.Errorf("max_backups sent as \"3\" reads back as %#v, want the integer 3", got)
+	}
+	if ids := rowIDs(k.must("scheduledoperation-list")); !sameSet(ids, []string{op}) {
+		t.Errorf("scheduledoperation-list shows %v, want %s", ids, op)
+	}
+	if out := k.must("scheduledoperation-show", op); field(out, "name") != "nightly orders" || field(out, "enabled") != "True" {
+		t.Errorf("scheduledoperation-show:\n%s", out)
+	}
+
+	// In use: the client prints the 409 and fails.
+	if out, ok := k.run("trigger-delete", trig); ok || !strings.Contains(out, "Trigger "+trig+" is used by scheduled operation(s) "+op+".") {
+		t.Errorf("trigger-delete of a trigger in use succeeded or said:\n%s", out)
+	}
+	if out, ok := k.run("plan-delete", plan); ok || !strings.Contains(out, "Plan "+plan+" is used by scheduled operation(s) "+op+".") {
+		t.Errorf("plan-delete of a plan in use succeeded or said:\n%s", out)
+	}
+	k.must("scheduledoperation-delete", op)
+	if ids := rowIDs(k.must("scheduledoperation-list")); len(ids) != 0 {
+		t.Errorf("scheduledoperation-list after the delete shows %v", ids)
+	}
+	k.must("trigger-delete", trig)
+	if ids := rowIDs(k.must("trigger-list")); len(ids) != 0 {
+		t.Errorf("trigger-list after the delete shows %v", ids)
+	}
+	k.must("plan-delete", plan)
+}
