@@ -446,6 +446,12 @@ func TestPlanDeleted(t *testing.T) {
 	if want := "Plan " + e.plan.ID + " could not be found."; l.Status != string(domain.StatusError) || deref(l.ErrorInfo) != want || l.CheckpointID != nil || l.EndedAt == nil {
 		t.Errorf("protect log %+v (error_info %q), want error %q, no checkpoint_id, ended", l, deref(l.ErrorInfo), want)
 	}
+	// Out of by_checkpoint too: no log lists under the id never made.
+	byCheckpoint, err := e.st.ListOperationLogs(t.Context(), domain.OperationLogQuery{
+		Listing: domain.Listing{ProjectID: e.project, Limit: 10}, CheckpointID: domain.FireID(op.ID, day0)})
+	if err != nil || len(byCheckpoint.Items) != 0 {
+		t.Errorf("logs listed under the fire's checkpoint id: %v, %v; want none", byCheckpoint, err)
+	}
 	if r := e.logs(op, domain.OpRetention); len(r) != 1 || r[0].CheckpointID != nil || r[0].ExtraInfo["max_backups"] != float64(2) {
 		t.Errorf("retention logs %+v, want one with no checkpoint and max_backups 2", r)
 	}
