@@ -19,7 +19,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 	}{
 		{"root", http.MethodGet, "/", http.StatusNotFound},
 		{"unknown version", http.MethodGet, "/v2/" + projA + "/providers", http.StatusNotFound},
-		{"unknown collection", http.MethodGet, "/v1/" + projA + "/triggers", http.StatusNotFound},
+		{"unknown collection", http.MethodGet, "/v1/" + projA + "/os-services", http.StatusNotFound},
 		{"tenant only", http.MethodGet, "/v1/" + projA, http.StatusNotFound},
 		{"below a checkpoint", http.MethodGet, cpPath + "/restore", http.StatusNotFound},
 		{"no tenant", http.MethodGet, "/v1/providers", http.StatusNotFound},
@@ -38,6 +38,8 @@ func TestUnknownPathAndMethod(t *testing.T) {
 		{"delete provider", http.MethodDelete, "/v1/" + projA + "/providers/" + noop, http.StatusMethodNotAllowed},
 		{"put plans", http.MethodPut, "/v1/" + projA + "/plans", http.StatusMethodNotAllowed},
 		{"post plan", http.MethodPost, "/v1/" + projA + "/plans/" + domain.NewID(), http.StatusMethodNotAllowed},
+		{"put triggers", http.MethodPut, "/v1/" + projA + "/triggers", http.StatusMethodNotAllowed},
+		{"post scheduled operation", http.MethodPost, "/v1/" + projA + "/scheduled_operations/" + domain.NewID(), http.StatusMethodNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -116,6 +116,10 @@ func ParseOperationDefinition(t ScheduledOperationType, raw map[string]json.RawM
 	return d, nil
 }
 
+// createTries bounds the writes of a scheduled operation create that
+// concurrent transactions cancel.
+const createTries = 3
+
 // CreateScheduledOperation checks in and writes a new, enabled scheduled
 // operation with the marks on its trigger and plan. Checks, in order: name,
 // description, type, definition, then the trigger in the project, the
@@ -156,7 +160,16 @@ func (s *Service) CreateScheduledOperation(ctx context.Context, projectID string
 		Type: typ, TriggerID: in.TriggerID, Definition: def,
 		Enabled: true, EnabledAt: now, CreatedAt: now,
 	}
-	err = s.Store.CreateScheduledOperation(ctx, op)
+	// A transaction cancelled by a concurrent one on the trigger or plan
+	// (another create or delete naming them) is tried again.
+	for range createTries {
+		if err = s.Store.CreateScheduledOperation(ctx, op); !errors.Is(err, ErrConflict) {
+			break
+		}
+	}
+	if errors.Is(err, ErrConflict) {
+		return nil, refuse(Conflict, "Trigger %s or plan %s changed during the create; try again.", op.TriggerID, def.PlanID)
+	}
 	var missing *MissingError
 	if errors.As(err, &missing) {
 		if missing.What == "trigger" {
