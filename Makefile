@@ -30,6 +30,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #                default), over a moto_server it starts itself unless
 #                DYNAMODB_ENDPOINT is set; Ctrl-C, kill or closing the
 #                terminal (SIGHUP) stops both; a port in use fails at once
+#   make tick AT=2026-12-01T10:00:00Z  one tick of the scheduler of a
+#                running `make run` at that time (fires what is due then)
 #   make test    tools, lint, then every test (what CI runs: .ci/run)
 #   make test-short  the fast tier, under a minute: go test -short, still
 #                over moto, without the lint, the function binaries under
@@ -94,6 +96,12 @@ generate:
 run:
 	go build -o $(BIN)/karbor-local ./internal/local/cmd/karbor-local
 	PORT=$(PORT) ENDPOINT_FILE=$(ENDPOINT_FILE) exec $(BIN)/karbor-local
+
+# One tick of the scheduler of `make run` at time AT (RFC 3339, e.g.
+# 2026-12-01T10:00:00Z; now when empty): fires what is due then.
+.PHONY: tick
+tick:
+	@curl -fsS -X POST 'http://127.0.0.1:$(PORT)/_local/scheduler/tick$(if $(AT),?at=$(AT))' && echo
 
 # The endpoint `make run` serves DynamoDB and EC2 on, while it runs.
 ENDPOINT_FILE := $(BIN)/local-endpoint

@@ -61,6 +61,14 @@ var DefaultExtraInfo = json.RawMessage(`{"created_by":"manual"}`)
 // and at this provider; extraInfo is checked with ExtraInfo (nil gives the
 // default).
 func (s *Service) CreateCheckpoint(ctx context.Context, projectID, providerID, planID string, extraInfo json.RawMessage) (*Checkpoint, error) {
+	return s.CreateCheckpointWithID(ctx, NewID(), projectID, providerID, planID, extraInfo)
+}
+
+// CreateCheckpointWithID is CreateCheckpoint with the new checkpoint's id
+// given: a scheduled fire's (FireID), so that a fire delivered twice makes
+// one checkpoint. ErrExists when a checkpoint of that id exists (unless
+// written by this very call's retry, identical).
+func (s *Service) CreateCheckpointWithID(ctx context.Context, id, projectID, providerID, planID string, extraInfo json.RawMessage) (*Checkpoint, error) {
 	info, err := ExtraInfo(extraInfo)
 	if err != nil {
 		return nil, err
@@ -80,7 +88,7 @@ func (s *Service) CreateCheckpoint(ctx context.Context, projectID, providerID, p
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	c := &Checkpoint{
-		ID:         NewID(),
+		ID:         id,
 		ProjectID:  projectID,
 		ProviderID: providerID,
 		Status:     MoveCreate.To[0],

@@ -40,6 +40,11 @@ type OperationLog struct {
 	EndedAt   *time.Time
 	ErrorInfo *string
 	ExtraInfo map[string]any
+	// ClearCheckpoint, on an end (EndOperationLog), removes the log's
+	// checkpoint_id: a scheduled fire's protect log, started naming the
+	// checkpoint the fire was about to make, ended error or skipped when
+	// none was made.
+	ClearCheckpoint bool
 }
 
 // OperationLogID is the id of the one log of an operation: a UUID in
@@ -81,7 +86,8 @@ type OperationLogStore interface {
 	StartOperationLog(ctx context.Context, l *OperationLog) error
 	// EndOperationLog writes l's end (status, ended_at, error_info,
 	// extra_info) unless the log has ended already; a log never started
-	// is written whole.
+	// is written whole. What l leaves nil (extra_info,
+	// scheduled_operation_id...) keeps its stored value.
 	EndOperationLog(ctx context.Context, l *OperationLog) error
 	GetOperationLog(ctx context.Context, projectID, id string) (*OperationLog, error)
 	ListOperationLogs(ctx context.Context, q OperationLogQuery) (*Page[*OperationLog], error)

@@ -167,6 +167,8 @@ func (s *Store) StartOperationLog(ctx context.Context, l *domain.OperationLog) e
 // started is written whole. It is conditional on the log being absent or
 // still in its type's start status: a log ended already keeps its first
 // end, and that is success.
+// ClearCheckpoint removes checkpoint_id (and the by_checkpoint key): a
+// fire's protect log that made no checkpoint.
 func (s *Store) EndOperationLog(ctx context.Context, l *domain.OperationLog) error {
 	table, err := s.logsTable()
 	if err != nil {
@@ -207,6 +209,9 @@ func (s *Store) EndOperationLog(ctx context.Context, l *domain.OperationLog) err
 	}
 	if it.ListCheckpoint != "" {
 		ifAbsent(attrListCheckpoint, it.ListCheckpoint)
+	}
+	if l.ClearCheckpoint && l.CheckpointID == nil {
+		update = update.Remove(expression.Name("checkpoint_id")).Remove(expression.Name(attrListCheckpoint))
 	}
 	cond := expression.AttributeNotExists(expression.Name(attrID)).
 		Or(expression.Name(attrStatus).Equal(expression.Value(l.Type.StartStatus())))

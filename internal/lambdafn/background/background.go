@@ -17,6 +17,7 @@ import (
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
+	"karbor/internal/scheduler"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -35,8 +36,8 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	// No background function touches the plans table.
-	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), "", cfg.CheckpointsTable).
+	// Only the scheduler reads the plans table (a fire's plan).
+	st := store.New(lambdaenv.DynamoDB(awsCfg, cfg.DynamoDBEndpoint), cfg.PlansTable, cfg.CheckpointsTable).
 		WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
 		WithSchedules(cfg.SchedulesTable).WithQuotas(cfg.QuotasTable)
 	return cfg, st, &worker.AWSClients{Config: awsCfg, DynamoDBEndpoint: cfg.DynamoDBEndpoint, EC2Endpoint: cfg.EC2Endpoint,
@@ -83,4 +84,18 @@ func StartRunner() {
 			return worker.TaskPlugins(providerID, clients, owners, awsplugin.Options{})
 		}}
 	lambda.Start(r.Handle)
+}
+
+// StartScheduler runs the scheduler (scheduler.Scheduler), ticked every
+// minute, and never returns. Its fires make checkpoints (the worker
+// protects them) and start retention steps; with no checkpoint made, the
+// retention step runs here.
+func StartScheduler() {
+	_, st, _, log := setup()
+	s := &scheduler.Scheduler{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Log: log}
+	// The scheduled event carries nothing the tick needs: the time is the
+	// clock's (an event delivered late fires what is due then).
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) (scheduler.TickResult, error) {
+		return s.Tick(ctx)
+	})
 }

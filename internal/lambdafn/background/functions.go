@@ -28,13 +28,17 @@ var (
 		Doc: "is the scheduled Lambda function that ends checkpoints\n// stuck in protecting or deleting."}
 	Runner = Function{Name: "runner",
 		Doc: "is the Lambda function that restores and verifies\n// checkpoints in steps: subscribed to the tasks table's stream, and\n// ticked every minute to step what is due."}
+	Scheduler = Function{Name: "scheduler",
+		Doc: "is the Lambda function, ticked every minute, that fires\n// the scheduled operations whose trigger is due."}
 )
 
 // Functions lists the background functions.
-var Functions = []Function{Worker, Sweeper, Runner}
+var Functions = []Function{Worker, Sweeper, Runner, Scheduler}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {
+	// PlansTable: PLANS_TABLE (the scheduler's fires read the plan).
+	PlansTable       string
 	CheckpointsTable string        // CHECKPOINTS_TABLE
 	Retention        time.Duration // DELETED_RETENTION, default 720h
 	StuckAfter       time.Duration // STUCK_AFTER, default 2h
@@ -61,6 +65,7 @@ type Config struct {
 // ConfigFromEnv reads Config.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
+		PlansTable:             os.Getenv("PLANS_TABLE"),
 		CheckpointsTable:       os.Getenv("CHECKPOINTS_TABLE"),
 		TasksTable:             os.Getenv("TASKS_TABLE"),
 		OperationLogsTable:     os.Getenv("OPERATION_LOGS_TABLE"),

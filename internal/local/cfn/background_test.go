@@ -341,16 +341,7 @@ func TestAgreementSweeper(t *testing.T) {
 	if f.Role != "" || len(f.Policies) > 0 {
 		t.Errorf("SweeperFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
 	}
-	got := map[string][]string{} // resource → actions
-	for _, st := range f.Statements {
-		if st.Effect != "Allow" {
-			continue
-		}
-		for _, r := range st.Resources {
-			got[r] = appendUnique(got[r], st.Actions...)
-			slices.Sort(got[r])
-		}
-	}
+	got := allowedByResource(f)
 	want := map[string][]string{
 		"!Sub ${CheckpointsTable.Arn}/index/" + store.IndexByPending: {"dynamodb:Query"},
 		"!GetAtt CheckpointsTable.Arn":                               {"dynamodb:GetItem", "dynamodb:UpdateItem"},
@@ -699,7 +690,7 @@ func checkBackgroundEvent(t *testing.T, f background.Function, path string) {
 				t.Errorf("%s: record %d (%s) does not pass the runner's filter; Lambda would never deliver it", path, i, r.EventName)
 			}
 		}
-	case "SweeperFunction":
+	case "SweeperFunction", "SchedulerFunction":
 		checkScheduledEvent(t, dec, path)
 	default:
 		t.Errorf("%s: no check for the events of %s", path, api.LogicalID(f.Name))
@@ -768,5 +759,81 @@ func TestAgreementRunnerEvents(t *testing.T) {
 	}
 	if s := dig(types["Schedule"], "Schedule"); s != "rate(1 minute)" {
 		t.Errorf("RunnerFunction's schedule is %v; want rate(1 minute)", s)
+	}
+}
+
+// allowedByResource is what f's statements allow, by resource: the
+// actions, sorted.
+func allowedByResource(f cfn.Function) map[string][]string {
+	got := map[string][]string{}
+	for _, st := range f.Statements {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, r := range st.Resources {
+			got[r] = appendUnique(got[r], st.Actions...)
+			slices.Sort(got[r])
+		}
+	}
+	return got
+}
+
+// TestAgreementScheduler: the scheduler is ticked every minute by one
+// schedule and may call exactly what a fire needs (scheduler tests prove
+// the calls: TestSchedulerCalls).
+func TestAgreementScheduler(t *testing.T) {
+	name, props, typ := theEvent(t, rawTemplate(t), "SchedulerFunction")
+	if typ != "Schedule" || props["Schedule"] != "rate(1 minute)" {
+		t.Errorf("SchedulerFunction's event %s is %s %v; want a Schedule rate(1 minute)", name, typ, props["Schedule"])
+	}
+	f := functionByID(t, "SchedulerFunction")
+	if f.Role != "" || len(f.Policies) > 0 {
+		t.Errorf("SchedulerFunction has role %q and managed policies or templates %q; want only explicit statements", f.Role, f.Policies)
+	}
+	got := allowedByResource(f)
+	want := map[string][]string{
+		"!Sub ${SchedulesTable.Arn}/index/by_due":    {"dynamodb:Query"},
+		"!GetAtt SchedulesTable.Arn":                 {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"!GetAtt PlansTable.Arn":                     {"dynamodb:GetItem"},
+		"!GetAtt CheckpointsTable.Arn":               {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		"!Sub ${CheckpointsTable.Arn}/index/by_plan": {"dynamodb:Query"},
+		"!GetAtt QuotasTable.Arn":                    {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"!GetAtt OperationLogsTable.Arn":             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SchedulerFunction may call %v, want exactly %v", got, want)
+	}
+}
+
+// TestAgreementThrottling: the HTTP API's routes are throttled by the
+// ApiRateLimit and ApiBurstLimit parameters (the $default route keeps its
+// own), and the worker, the runner and the scheduler reserve concurrency
+// from parameters, 0 leaving the reservation out.
+func TestAgreementThrottling(t *testing.T) {
+	raw := rawTemplate(t)
+	for setting, param := range map[string]string{"ThrottlingRateLimit": "ApiRateLimit", "ThrottlingBurstLimit": "ApiBurstLimit"} {
+		if v := dig(raw, "Resources", "HttpApi", "Properties", "DefaultRouteSettings", setting); v != "!Ref "+param {
+			t.Errorf("HttpApi's DefaultRouteSettings.%s is %v, want !Ref %s", setting, v, param)
+		}
+	}
+	for fn, param := range map[string]string{"WorkerFunction": "WorkerReservedConcurrency", "RunnerFunction": "WorkerReservedConcurrency",
+		"SchedulerFunction": "SchedulerReservedConcurrency"} {
+		// A short-form !If [c, a, b] reads as its list (plain keeps no
+		// tag of a sequence); the template's text says it is an !If.
+		v := dig(raw, "Resources", fn, "Properties", "ReservedConcurrentExecutions")
+		cond, _ := v.([]any)
+		if len(cond) != 3 || cond[1] != "!Ref "+param || cond[2] != "!Ref AWS::NoValue" {
+			t.Errorf("%s's ReservedConcurrentExecutions is %v, want !If [<condition>, !Ref %s, !Ref AWS::NoValue]", fn, v, param)
+			continue
+		}
+		name, _ := cond[0].(string)
+		if c := dig(raw, "Conditions", name); c == nil {
+			t.Errorf("%s's reservation names the condition %q, which the template lacks", fn, name)
+		}
+	}
+	for param, def := range map[string]string{"ApiRateLimit": "50", "ApiBurstLimit": "100", "WorkerReservedConcurrency": "5", "SchedulerReservedConcurrency": "2"} {
+		if got := dig(raw, "Parameters", param, "Default"); got != def {
+			t.Errorf("parameter %s defaults to %v, want %s", param, got, def)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package server_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,7 +133,7 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	karborCLI(t)
 	endpoint := testenv.Endpoint(t)
 	c := start(t, endpoint)
-	script := readmeBlocks(t, "### The same on the AWS Provider", "## Deploying")
+	script := readmeBlocks(t, "### The same on the AWS Provider", "### Schedules under make run")
 	dir := t.TempDir()
 	demo := filepath.Join(dir, "karbor-demo-resources")
 	if out, err := exec.Command("go", "build", "-o", demo, "karbor/internal/local/cmd/karbor-demo-resources").CombinedOutput(); err != nil {
@@ -159,6 +160,50 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walk-through does not show %q; output:\n%s", want, out)
+		}
+	}
+}
+
+// TestReadmeSchedules runs the README's "Schedules under make run" as
+// written, after the No-Op walk-through it continues, `make -s tick`
+// included (PORT pointing it at this server): three fires at the
+// trigger's first three occurrences, each logged with its scheduled
+// time, and a late tick logged skipped with the window's reason. (That
+// retention then keeps two available checkpoints is the retention
+// step's, tested with it.)
+func TestReadmeSchedules(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is not on PATH: the README's schedules walk-through runs make tick")
+	}
+	c := start(t, testenv.Endpoint(t))
+	u, err := url.Parse(c.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := walkThrough(t, c.base) + "\nexport PORT=" + u.Port() + "\ncd " + root + "\n" +
+		strings.ReplaceAll(readmeBlocks(t, "### Schedules under make run", "## Deploying"), "http://127.0.0.1:3000", c.base)
+	out := bash(t, script)
+	if n := strings.Count(out, "FAILED"); n != 1 {
+		t.Errorf("want exactly one FAILED step (the walk-through's reset of a deleted checkpoint); output:\n%s", out)
+	}
+	if !regexp.MustCompile(`trigger [0-9a-f-]{36}\n`).MatchString(out) || !regexp.MustCompile(`scheduled operation [0-9a-f-]{36}\n`).MatchString(out) {
+		t.Fatalf("no trigger or scheduled operation created; output:\n%s", out)
+	}
+	for _, want := range []string{
+		`{"at":"2030-01-01T10:00:30Z","triggers":1,"fired":1,"skipped":0,"refused":0,"failed":0}`,
+		`{"at":"2030-01-02T10:00:30Z","triggers":1,"fired":1,"skipped":0,"refused":0,"failed":0}`,
+		`{"at":"2030-01-03T10:00:30Z","triggers":1,"fired":1,"skipped":0,"refused":0,"failed":0}`,
+		`"scheduled_time": "2030-01-01T10:00:00Z"`, `"scheduled_time": "2030-01-03T10:00:00Z"`,
+		`"created_by": "operation-engine"`,
+		`{"at":"2030-01-04T10:20:00Z","triggers":1,"fired":0,"skipped":1,"refused":0,"failed":0}`,
+		`"error_info": "not started within the window of 900 s"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the schedules walk-through does not show %s; output:\n%s", want, out)
 		}
 	}
 }

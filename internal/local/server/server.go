@@ -6,6 +6,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"karbor/internal/domain"
@@ -35,6 +36,7 @@ import (
 	"karbor/internal/local/streams"
 	"karbor/internal/local/tables"
 	"karbor/internal/provider/awsplugin"
+	"karbor/internal/scheduler"
 	"karbor/internal/store"
 	"karbor/internal/worker"
 )
@@ -81,6 +83,16 @@ type Config struct {
 // LocalTaskPoll is the runner's tick and the time between two steps of a
 // task under make run.
 const LocalTaskPoll = 2 * time.Second
+
+// LocalSchedulerTick is the scheduler's tick under make run (every
+// minute in AWS).
+const LocalSchedulerTick = 5 * time.Second
+
+// SchedulerTickPath is the local server's own route that runs one tick of
+// the scheduler at a given time (POST, ?at=<RFC 3339>; now when absent):
+// fires are at least an hour apart, so the README's walk-through moves
+// time instead of waiting (make tick AT=...). Never served by a Lambda.
+const SchedulerTickPath = "/_local/scheduler/tick"
 
 // localEndpoint is endpoint when it is a local one (moto serves every
 // service on it), "" when it is AWS's own DynamoDB endpoint: the other
@@ -169,6 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 	st := store.New(atomicddb.Wrap(db), cfg.PlansTable, cfg.CheckpointsTable).WithTasks(cfg.TasksTable).WithOperationLogs(cfg.OperationLogsTable).
 		WithSchedules(cfg.SchedulesTable).WithQuotas(cfg.QuotasTable)
 	dom := &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv, Ownership: own}
+	sched := &scheduler.Scheduler{Domain: dom, Log: log.With("component", "scheduler")}
 	if !cfg.NoWorker {
 		// A local EC2 endpoint (moto) cannot tag an image's snapshots in
 		// CreateImage; AWS's own (no endpoint) can.
@@ -206,18 +219,19 @@ func Run(ctx context.Context, cfg Config) error {
 		// AWS) runs it, more often: moto makes tables and volumes ready
 		// at once.
 		background.Go(func() {
-			tick := time.NewTicker(LocalTaskPoll)
-			defer tick.Stop()
-			for {
-				select {
-				case <-bgCtx.Done():
-					return
-				case <-tick.C:
-					if _, err := runner.Tick(bgCtx); err != nil && bgCtx.Err() == nil {
-						log.Error("runner tick failed", "error", err.Error())
-					}
+			every(bgCtx, LocalTaskPoll, func() {
+				if _, err := runner.Tick(bgCtx); err != nil && bgCtx.Err() == nil {
+					log.Error("runner tick failed", "error", err.Error())
 				}
-			}
+			})
+		})
+		// The scheduler's tick, with the real clock.
+		background.Go(func() {
+			every(bgCtx, LocalSchedulerTick, func() {
+				if _, err := sched.Tick(bgCtx); err != nil && bgCtx.Err() == nil {
+					log.Error("scheduler tick failed", "error", err.Error())
+				}
+			})
 		})
 	}
 	svc := &api.Service{
@@ -227,7 +241,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 		Idempotency: idempotency.New(db, cfg.IdempotencyTable),
 	}
-	server := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", svc.Handler())
+	mux.Handle(SchedulerTickPath, TickHandler(sched))
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
@@ -245,4 +262,55 @@ func Run(ctx context.Context, cfg Config) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return server.Shutdown(shutdown)
+}
+
+// TickHandler serves SchedulerTickPath: one tick of s at the time ?at=
+// (RFC 3339; now when absent), the checkpoints made then created at that
+// time; it answers the tick's counts (scheduler.TickResult) as JSON.
+func TickHandler(s *scheduler.Scheduler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		at := time.Now().UTC()
+		if v := r.URL.Query().Get("at"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("at=%q is not an RFC 3339 time (e.g. 2026-12-01T10:00:00Z)", v), http.StatusBadRequest)
+				return
+			}
+			at = t.UTC()
+		}
+		clock := func() time.Time { return at }
+		dom := *s.Domain
+		dom.Now = clock
+		tick := *s
+		tick.Domain, tick.Now = &dom, clock
+		res, err := tick.Tick(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			At string `json:"at"`
+			scheduler.TickResult
+		}{domain.Timestamp(at), res})
+	})
+}
+
+// every calls f every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			f()
+		}
+	}
 }
