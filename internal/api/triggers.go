@@ -2,12 +2,9 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 
 	"karbor/internal/domain"
 )
-
-var errNotImplemented = errors.New("api: not implemented")
 
 // triggerView is a trigger as the contract shows it: properties with JSON
 // types (window an integer, end_time null when unset).

@@ -46,9 +46,6 @@ const (
 	IndexSchedulesByDue = "by_due"
 )
 
-// errNotImplemented is the skeleton's, still used by the quotas stubs.
-var errNotImplemented = errors.New("store: not implemented")
-
 var errNoSchedules = errors.New("store: no schedules table (SCHEDULES_TABLE)")
 
 // WithSchedules sets the table of triggers and scheduled operations and
