@@ -168,9 +168,8 @@ func TestReadmeWalkThroughAWS(t *testing.T) {
 // written, after the No-Op walk-through it continues, `make -s tick`
 // included (PORT pointing it at this server): three fires at the
 // trigger's first three occurrences, each logged with its scheduled
-// time, and a late tick logged skipped with the window's reason. (That
-// retention then keeps two available checkpoints is the retention
-// step's, tested with it.)
+// time, retention keeping two available checkpoints with the deletion
+// logged, and a late tick logged skipped with the window's reason.
 func TestReadmeSchedules(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Fatal("make is not on PATH: the README's schedules walk-through runs make tick")
@@ -201,6 +200,10 @@ func TestReadmeSchedules(t *testing.T) {
 		`"created_by": "operation-engine"`,
 		`{"at":"2030-01-04T10:20:00Z","triggers":1,"fired":0,"skipped":1,"refused":0,"failed":0}`,
 		`"error_info": "not started within the window of 900 s"`,
+		// Retention kept two: Jan 1's fire was deleted by Jan 3's.
+		`{"available":["2030-01-03T10:00:30Z","2030-01-02T10:00:30Z"]}`,
+		// Three fires, each with its retention step, and one deletion.
+		`{"logs":["delete deleted","protect available","protect available","protect available","retention success","retention success","retention success"]}`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the schedules walk-through does not show %s; output:\n%s", want, out)

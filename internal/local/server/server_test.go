@@ -67,6 +67,8 @@ func start(t *testing.T, ec2Endpoint string) *client {
 			CheckpointsTable:   checkpoints,
 			OperationLogsTable: oplogs,
 			QuotasTable:        testenv.Table(t, tables.Quotas, "quotas"),
+			SchedulesTable:     testenv.Table(t, tables.Schedules, "schedules"),
+			TasksTable:         testenv.TasksTable(t),
 			Log:                slog.New(slog.NewTextHandler(t.Output(), nil)),
 			Ready:              func(url string) { ready <- url },
 		})
