@@ -249,8 +249,16 @@ func (s *Service) UpdateTrigger(ctx context.Context, projectID, id string, c Tri
 			t.Name = *c.Name
 		}
 		if len(c.Properties) > 0 {
-			if t.Properties, t.NextAt, err = MergeTriggerProperties(&t.Properties, c.Properties, s.now()); err != nil {
+			now, due := s.now(), t.NextAt
+			if t.Properties, t.NextAt, err = MergeTriggerProperties(&t.Properties, c.Properties, now); err != nil {
 				return nil, err
+			}
+			if due != nil && !due.After(now) {
+				// An occurrence due and not yet fired (the scheduler
+				// ticks every minute) stays due: the update applies to
+				// occurrences after it, and the scheduler fires or skips
+				// this one by its rules.
+				t.NextAt = due
 			}
 		}
 		out, err := s.Store.UpdateTrigger(ctx, t)

@@ -161,9 +161,12 @@ func (s *Scheduler) trigger(ctx context.Context, key domain.TriggerKey, now time
 			failed = err
 			continue
 		}
-		if op.TriggerID != t.ID || !op.Enabled || op.EnabledAt.After(scheduled) || op.CreatedAt.After(scheduled) {
-			// Disabled, or enabled (created) after this occurrence:
-			// no run, no log; enabling catches nothing up.
+		if op.TriggerID != t.ID || !op.Enabled || !op.EnabledAt.Before(scheduled) || !op.CreatedAt.Before(scheduled) {
+			// Disabled, or enabled (created) at or after this
+			// occurrence: no run, no log; enabling catches nothing up.
+			// (The times are stored to the second, truncated: one
+			// enabled at 02:00:00.7 reads 02:00:00, and must not fire
+			// 02:00.)
 			continue
 		}
 		out, err := s.fire(ctx, t, op, scheduled, missed)
@@ -250,6 +253,16 @@ func (s *Scheduler) fire(ctx context.Context, t *domain.Trigger, op *domain.Sche
 	// wrote (scheduled_operation_id, extra_info).
 	if err := s.Domain.StartOperation(ctx, &started); err != nil {
 		return 0, err
+	}
+	// A fire delivered again whose log has ended without a checkpoint
+	// (refused, or skipped) is done: its outcome stays what the log says,
+	// even if the refusal has passed since (quota freed).
+	if l, err := s.Domain.Store.GetOperationLog(ctx, op.ProjectID, protect.ID); err != nil {
+		return 0, err
+	} else if l.Status == string(domain.StatusError) && l.CheckpointID == nil {
+		return refused, s.retention(ctx, op, fireID, false)
+	} else if l.Status == domain.OpSkipped {
+		return skipped, nil
 	}
 	if s.now().After(deadline) {
 		// Nothing runs late, however slow the start was.

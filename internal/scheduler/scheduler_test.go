@@ -509,3 +509,71 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestRefusedFireDeliveredAgain: a fire refused (quota 0), delivered again
+// after the refusal passed (quota lifted, the trigger not advanced: another
+// operation of it failed), stays refused: no checkpoint behind a log that
+// says error.
+func TestRefusedFireDeliveredAgain(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	zero := int64(0)
+	if _, err := e.st.UpdateQuota(ctx, e.project, domain.QuotaUpdate{domain.QuotaCheckpoints: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	tr := e.trigger(domain.FormatCrontab, "0 * * * *", day0, nil)
+	op := e.operation(tr, domain.OpTypeProtect, day0.Add(-time.Minute))
+	if res := e.tick(day0.Add(time.Minute)); res.Refused != 1 {
+		t.Fatalf("first delivery %+v, want 1 refused", res)
+	}
+	// Delivered again: the trigger put back to 00:00, the quota lifted.
+	back := day0
+	if err := e.st.AdvanceTrigger(ctx, domain.TriggerKey{ID: tr.ID, ProjectID: tr.ProjectID}, day0.Add(time.Hour), &back); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateQuota(ctx, e.project, domain.QuotaUpdate{domain.QuotaCheckpoints: nil}); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.tick(day0.Add(2 * time.Minute)); res.Refused != 1 || res.Fired != 0 {
+		t.Errorf("second delivery %+v, want the fire refused again", res)
+	}
+	if cps := e.checkpoints(); len(cps) != 0 {
+		t.Errorf("%d checkpoints made by a fire logged refused", len(cps))
+	}
+	if l := e.logs(op, domain.OpProtect); len(l) != 1 || l[0].Status != string(domain.StatusError) {
+		t.Errorf("protect logs %v, want the one error log", scheduledTimes(l))
+	}
+}
+
+// TestTriggerUpdateKeepsDueOccurrence: an update of a trigger's properties
+// between an occurrence and the tick that fires it leaves that occurrence
+// due: it fires (or is skipped) by the scheduler's rules, never dropped.
+func TestTriggerUpdateKeepsDueOccurrence(t *testing.T) {
+	e := newEnv(t)
+	tr := e.trigger(domain.FormatCrontab, "0 * * * *", day0, nil)
+	op := e.operation(tr, domain.OpTypeProtect, day0.Add(-time.Minute))
+	e.clock.Set(day0.Add(20 * time.Second))
+	if _, err := e.sched.Domain.UpdateTrigger(t.Context(), e.project, tr.ID, domain.TriggerChange{Properties: map[string]json.RawMessage{"window": json.RawMessage("1000")}}); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(day0.Add(time.Minute))
+	if got, want := scheduledTimes(e.logs(op, domain.OpProtect)), stamps(day0); !slices.Equal(got, want) {
+		t.Errorf("fires %v after an update at 00:00:20, want %v", got, want)
+	}
+	if n := e.nextAt(tr); n == nil || !n.Equal(day0.Add(time.Hour)) {
+		t.Errorf("next occurrence %v, want 01:00", n)
+	}
+}
+
+// TestOperationEnabledWithinTheSecond: an operation created or enabled
+// within the second of an occurrence (stored truncated to that second)
+// does not fire for it.
+func TestOperationEnabledWithinTheSecond(t *testing.T) {
+	e := newEnv(t)
+	tr := e.trigger(domain.FormatCrontab, "0 * * * *", day0, nil)
+	op := e.operation(tr, domain.OpTypeProtect, day0) // created at 00:00:00.x
+	e.tick(day0.Add(time.Minute))
+	if l := e.logs(op, domain.OpProtect); len(l) != 0 {
+		t.Errorf("fires %v, want none for the occurrence of its creation's second", scheduledTimes(l))
+	}
+}
