@@ -97,6 +97,7 @@ func TestQuotaBodies(t *testing.T) {
 		}{
 			{-2, "Quota limit must be -1 or greater."},
 			{"-2", "Quota limit must be -1 or greater."},
+			{"-99999999999999999999", "Quota limit must be -1 or greater."},
 			{2147483648, "Quota limit must be 2147483647 or less."},
 			{"99999999999999999999999", "Quota limit must be 2147483647 or less."},
 			{true, "Quota 'true' for plans should be integer."},

@@ -192,6 +192,11 @@ func TestListTriggers(t *testing.T) {
 	if got := list("?properties=" + url.QueryEscape(`"window":900`) + "&type=time"); len(got) != 3 {
 		t.Errorf("properties regexp = %v, want 3", got)
 	}
+	// The same pattern for both: each filter applies (the properties hold
+	// "crontab", no name does).
+	if got := list("?name=crontab&properties=crontab"); len(got) != 0 {
+		t.Errorf("name and properties both crontab = %v, want none", got)
+	}
 	r := e.do(t, http.MethodGet, triggersPath(projA)+"?limit=1&name=nightly", tokenA, nil).wantStatus(t, http.StatusOK)
 	next := r.next(t, "triggers_links")
 	if !strings.Contains(next, "/v1/"+projA+"/triggers?limit=1&name=nightly&marker="+made[2]) {

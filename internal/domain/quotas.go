@@ -107,7 +107,9 @@ func ParseQuotaLimit(r QuotaResource, raw json.RawMessage) (*int64, error) {
 	n, err := strconv.ParseInt(text, 10, 64)
 	var numErr *strconv.NumError
 	switch {
-	case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) && !strings.HasPrefix(text, "-"):
+	case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) && strings.HasPrefix(text, "-"):
+		n = -2 // below -1, however far
+	case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange):
 		n = MaxQuotaLimit + 1
 	case err != nil:
 		return nil, invalid("Quota '%s' for %s should be integer.", Clip(shown), r)

@@ -405,23 +405,30 @@ func (s *Store) DeleteTrigger(ctx context.Context, projectID, id string) error {
 	return s.deleteUnused(ctx, s.schedulesTable, kindTrigger, id, projectID, "")
 }
 
+// regexpTest is one filter of a listing: a pattern ("" for none) and the
+// text of an item it is matched against.
+type regexpTest[T any] struct {
+	pattern string
+	text    func(T) string
+}
+
 // regexpFilter is a listing's Go-side filter: the item, decoded, matches
 // every pattern given (RE2, unanchored) against what text returns of it.
-func regexpFilter[T any](decode func(map[string]types.AttributeValue) (T, error), tests map[string]func(T) string) (func(map[string]types.AttributeValue) bool, error) {
+func regexpFilter[T any](decode func(map[string]types.AttributeValue) (T, error), tests ...regexpTest[T]) (func(map[string]types.AttributeValue) bool, error) {
 	type test struct {
 		re   *regexp.Regexp
 		text func(T) string
 	}
 	var all []test
-	for pattern, text := range tests {
-		if pattern == "" {
+	for _, t := range tests {
+		if t.pattern == "" {
 			continue
 		}
-		re, err := regexp.Compile(pattern)
+		re, err := regexp.Compile(t.pattern)
 		if err != nil {
-			return nil, fmt.Errorf("filter %q: %w", pattern, err)
+			return nil, fmt.Errorf("filter %q: %w", t.pattern, err)
 		}
-		all = append(all, test{re, text})
+		all = append(all, test{re, t.text})
 	}
 	if len(all) == 0 {
 		return nil, nil
@@ -478,10 +485,9 @@ func (s *Store) ListTriggers(ctx context.Context, q domain.TriggerQuery) (*domai
 		l.filters = append(l.filters, expression.Name(attrType).Equal(expression.Value(q.Type)))
 	}
 	var err error
-	l.keep, err = regexpFilter(triggerFromItem, map[string]func(*domain.Trigger) string{
-		q.Name:       func(t *domain.Trigger) string { return t.Name },
-		q.Properties: func(t *domain.Trigger) string { return compactJSON(t.Properties.View()) },
-	})
+	l.keep, err = regexpFilter(triggerFromItem,
+		regexpTest[*domain.Trigger]{q.Name, func(t *domain.Trigger) string { return t.Name }},
+		regexpTest[*domain.Trigger]{q.Properties, func(t *domain.Trigger) string { return compactJSON(t.Properties.View()) }})
 	if err != nil {
 		return nil, err
 	}
@@ -503,10 +509,9 @@ func (s *Store) ListScheduledOperations(ctx context.Context, q domain.ScheduledO
 		l.filters = append(l.filters, expression.Name(attrTriggerID).Equal(expression.Value(q.TriggerID)))
 	}
 	var err error
-	l.keep, err = regexpFilter(operationFromItem, map[string]func(*domain.ScheduledOperation) string{
-		q.Name:       func(op *domain.ScheduledOperation) string { return op.Name },
-		q.Definition: func(op *domain.ScheduledOperation) string { return compactJSON(op.Definition.View()) },
-	})
+	l.keep, err = regexpFilter(operationFromItem,
+		regexpTest[*domain.ScheduledOperation]{q.Name, func(op *domain.ScheduledOperation) string { return op.Name }},
+		regexpTest[*domain.ScheduledOperation]{q.Definition, func(op *domain.ScheduledOperation) string { return compactJSON(op.Definition.View()) }})
 	if err != nil {
 		return nil, err
 	}
