@@ -312,7 +312,8 @@ func (s *Scheduler) fire(ctx context.Context, t *domain.Trigger, op *domain.Sche
 // whose checkpoint was made (in time) by the first delivery is done.
 //
 // missed, when not 0, is how many occurrences passed unrun before this
-// one (an interruption): extra_info's missed_occurrences.
+// one (an interruption): extra_info's missed_occurrences is then every
+// occurrence that passed unrun, this one included (missed + 1).
 func (s *Scheduler) late(ctx context.Context, t *domain.Trigger, op *domain.ScheduledOperation, protect *domain.OperationLog, fireID string, scheduled time.Time, missed int) (outcome, error) {
 	_, err := s.Domain.Store.GetCheckpoint(ctx, op.ProjectID, fireID)
 	if err == nil {
@@ -324,7 +325,7 @@ func (s *Scheduler) late(ctx context.Context, t *domain.Trigger, op *domain.Sche
 	why := fmt.Sprintf("not started within the window of %d s", t.Properties.Window)
 	end := *protect
 	if missed > 0 {
-		end.ExtraInfo = map[string]any{"scheduled_time": domain.Timestamp(scheduled), "trigger_id": t.ID, "missed_occurrences": missed}
+		end.ExtraInfo = map[string]any{"scheduled_time": domain.Timestamp(scheduled), "trigger_id": t.ID, "missed_occurrences": missed + 1}
 	}
 	end.Status = domain.OpSkipped
 	end.ErrorInfo = &why

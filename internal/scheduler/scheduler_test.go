@@ -336,8 +336,8 @@ func TestMissedOccurrences(t *testing.T) {
 	if logs[0].Status != string(domain.StatusProtecting) || logs[0].ExtraInfo["missed_occurrences"] != nil {
 		t.Errorf("05:00's log %+v, want protecting without missed_occurrences", logs[0])
 	}
-	if logs[1].Status != domain.OpSkipped || logs[1].ExtraInfo["missed_occurrences"] != float64(3) {
-		t.Errorf("09:00's log %+v, want skipped with missed_occurrences 3 (06:00, 07:00, 08:00)", logs[1].ExtraInfo)
+	if logs[1].Status != domain.OpSkipped || logs[1].ExtraInfo["missed_occurrences"] != float64(4) {
+		t.Errorf("09:00's log %+v, want skipped with missed_occurrences 4 (06:00, 07:00, 08:00 and 09:00 passed unrun)", logs[1].ExtraInfo)
 	}
 	if n := len(e.checkpoints()); n != 1 {
 		t.Errorf("%d checkpoints, want 1", n)

@@ -303,12 +303,8 @@ func (s *Store) writeCounted(ctx context.Context, w types.TransactWriteItem, pro
 			// Still contended: the caller may retry (503, not 500).
 			return fmt.Errorf("%w: the quota item stayed contended: %w", domain.ErrUnavailable, err)
 		}
-		// Full jitter: a random wait up to quotaBackoff doubled per attempt.
-		wait := time.Duration(rand.Int64N(int64(quotaBackoff << (attempt - 1))))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := backoff(ctx, attempt); err != nil {
+			return err
 		}
 	}
 }
@@ -376,4 +372,17 @@ func (s *Store) deleteCounted(ctx context.Context, del *types.Delete, projectID 
 		return err
 	}
 	return s.writeCounted(ctx, types.TransactWriteItem{Delete: del}, projectID, r, -1)
+}
+
+// backoff waits before attempt+1 of a transaction a concurrent one
+// cancelled: full jitter, a random wait up to quotaBackoff doubled per
+// attempt.
+func backoff(ctx context.Context, attempt int) error {
+	wait := time.Duration(rand.Int64N(int64(quotaBackoff << (attempt - 1))))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
 }

@@ -699,7 +699,12 @@ func (s *Store) DeleteScheduledOperation(ctx context.Context, projectID, id stri
 		{s.schedulesTable, op.TriggerID, exists(kindTrigger)},
 		{s.plansTable, op.Definition.PlanID, expression.AttributeExists(expression.Name(attrID))},
 	}
-	for range 3 {
+	for attempt := 1; attempt <= quotaAttempts; attempt++ {
+		if attempt > 1 {
+			if err := backoff(ctx, attempt-1); err != nil {
+				return err
+			}
+		}
 		items := []types.TransactWriteItem{{Delete: &types.Delete{
 			TableName:                 aws.String(s.schedulesTable),
 			Key:                       key(id, projectID),
@@ -733,7 +738,9 @@ func (s *Store) DeleteScheduledOperation(ctx context.Context, projectID, id stri
 		}
 		marks = kept
 	}
-	return fmt.Errorf("delete scheduled operation %s: %w", id, domain.ErrConflict)
+	// Still contended (concurrent creates, deletes or the scheduler on the
+	// trigger or plan): the caller may retry (503).
+	return fmt.Errorf("delete scheduled operation %s: %w: still contended", id, domain.ErrUnavailable)
 }
 
 // DueTriggers lists up to max triggers whose next occurrence is at or
