@@ -170,6 +170,14 @@ func (s *Service) CreateScheduledOperation(ctx context.Context, projectID string
 	if errors.Is(err, ErrConflict) {
 		return nil, refuse(Conflict, "Trigger %s or plan %s changed during the create; try again.", op.TriggerID, def.PlanID)
 	}
+	var full *FullError
+	if errors.As(err, &full) {
+		what := "Trigger"
+		if full.What == "plan" {
+			what = "Plan"
+		}
+		return nil, invalid("%s %s is used by %d scheduled operations, the most one %s may have.", what, full.ID, MaxOperationsPerItem, full.What)
+	}
 	var missing *MissingError
 	if errors.As(err, &missing) {
 		if missing.What == "trigger" {

@@ -191,6 +191,19 @@ type ScheduleStore interface {
 	AdvanceTrigger(ctx context.Context, key TriggerKey, from time.Time, next *time.Time) error
 }
 
+// MaxOperationsPerItem is how many scheduled operations may name one
+// trigger or one plan: their ids are kept on it (UsedBy), and an item stays
+// far below DynamoDB's 400 KB; a trigger's fires also stay within a tick.
+const MaxOperationsPerItem = 100
+
+// FullError refuses a scheduled operation whose trigger or plan is named by
+// MaxOperationsPerItem operations already: What is "trigger" or "plan".
+type FullError struct{ What, ID string }
+
+func (e *FullError) Error() string {
+	return e.What + " " + e.ID + " is used by too many scheduled operations"
+}
+
 // MissingError says which item a write needed is missing (it wraps
 // ErrNotFound): "trigger" or "plan".
 type MissingError struct{ What, ID string }

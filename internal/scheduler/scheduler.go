@@ -46,9 +46,6 @@ type Scheduler struct {
 // DefaultReserve: a trigger's fires are a few DynamoDB calls each.
 const DefaultReserve = 20 * time.Second
 
-// maxRounds bounds the reads of due triggers in one tick (Batch each).
-const maxRounds = 10
-
 // TickResult counts what one tick did.
 type TickResult struct {
 	Triggers int `json:"triggers"` // due triggers handled
@@ -64,6 +61,13 @@ func (r *TickResult) add(o TickResult) {
 	r.Skipped += o.Skipped
 	r.Refused += o.Refused
 	r.Failed += o.Failed
+}
+
+func (s *Scheduler) reserve() time.Duration {
+	if s.Reserve > 0 {
+		return s.Reserve
+	}
+	return DefaultReserve
 }
 
 func (s *Scheduler) now() time.Time {
@@ -85,16 +89,28 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	if parallel <= 0 {
 		parallel = 4
 	}
-	reserve := s.Reserve
-	if reserve <= 0 {
-		reserve = DefaultReserve
-	}
+	reserve := s.reserve()
 	var res TickResult
-	for round := 0; round < maxRounds; round++ {
+	// Rounds of the due index until it has nothing new or the invocation
+	// is near its end: a trigger handled (or failed) in this tick is not
+	// handled again in it (the index lags behind an advance), and one
+	// failing does not stop the others.
+	seen := map[domain.TriggerKey]bool{}
+	for {
 		now := s.now()
-		keys, err := s.Domain.Store.DueTriggers(ctx, now, batch)
+		due, err := s.Domain.Store.DueTriggers(ctx, now, batch)
 		if err != nil {
 			return res, fmt.Errorf("due triggers: %w", err)
+		}
+		var keys []domain.TriggerKey
+		for _, k := range due {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			break
 		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -119,7 +135,7 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 			})
 		}
 		wg.Wait()
-		if stopped || len(keys) < batch || res.Failed > 0 {
+		if stopped || len(due) < batch {
 			break
 		}
 	}
@@ -152,6 +168,12 @@ func (s *Scheduler) trigger(ctx context.Context, key domain.TriggerKey, now time
 	for _, opID := range t.UsedBy {
 		if !ok {
 			break // nothing to fire (past the end): only the advance
+		}
+		if dl, has := ctx.Deadline(); has && time.Until(dl) < s.reserve()/2 {
+			// Out of time within one trigger: not advanced, the next
+			// tick fires the rest (the fires done are found done).
+			failed = errors.New("invocation near its deadline")
+			break
 		}
 		op, err := s.Domain.Store.GetScheduledOperation(ctx, t.ProjectID, opID)
 		if errors.Is(err, domain.ErrNotFound) {

@@ -339,6 +339,15 @@ func (s *Store) AdvanceTrigger(ctx context.Context, k domain.TriggerKey, from ti
 
 // inUse is the refusal of deleting an item whose used_by (in old) is not
 // empty, its ids sorted.
+// usedBy is how many scheduled operations an item's used_by names.
+func usedBy(item map[string]types.AttributeValue) int {
+	ss, _ := item[attrUsedBy].(*types.AttributeValueMemberSS)
+	if ss == nil {
+		return 0
+	}
+	return len(ss.Value)
+}
+
 func inUse(old map[string]types.AttributeValue) error {
 	ss, _ := old[attrUsedBy].(*types.AttributeValueMemberSS)
 	if ss == nil {
@@ -567,13 +576,16 @@ func (s *Store) CreateScheduledOperation(ctx context.Context, op *domain.Schedul
 	if err != nil {
 		return err
 	}
-	markTrigger, err := markUpdate(s.schedulesTable, op.TriggerID, op.ProjectID, op.ID, true, exists(kindTrigger))
+	// Room for one more id (domain.MaxOperationsPerItem) on each.
+	room := expression.AttributeNotExists(expression.Name(attrUsedBy)).
+		Or(expression.Size(expression.Name(attrUsedBy)).LessThan(expression.Value(domain.MaxOperationsPerItem)))
+	markTrigger, err := markUpdate(s.schedulesTable, op.TriggerID, op.ProjectID, op.ID, true, exists(kindTrigger).And(room))
 	if err != nil {
 		return err
 	}
 	plan := op.Definition.PlanID
 	markPlan, err := markUpdate(s.plansTable, plan, op.ProjectID, op.ID, true,
-		expression.AttributeExists(expression.Name(attrID)).And(expression.Name(attrProviderID).Equal(expression.Value(op.Definition.ProviderID))))
+		expression.AttributeExists(expression.Name(attrID)).And(expression.Name(attrProviderID).Equal(expression.Value(op.Definition.ProviderID)), room))
 	if err != nil {
 		return err
 	}
@@ -602,16 +614,26 @@ func (s *Store) CreateScheduledOperation(ctx context.Context, op *domain.Schedul
 	case failed(0):
 		return nil
 	case failed(1):
-		return &domain.MissingError{What: "trigger", ID: op.TriggerID}
+		t, err := s.GetTrigger(ctx, op.ProjectID, op.TriggerID)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return &domain.MissingError{What: "trigger", ID: op.TriggerID}
+		case err != nil:
+			return err
+		case len(t.UsedBy) >= domain.MaxOperationsPerItem:
+			return &domain.FullError{What: "trigger", ID: op.TriggerID}
+		}
 	case failed(2):
-		p, err := s.GetPlan(ctx, op.ProjectID, plan)
+		raw, err := s.getRaw(ctx, s.plansTable, plan, op.ProjectID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			return &domain.MissingError{What: "plan", ID: plan}
 		case err != nil:
 			return err
-		case p.ProviderID != op.Definition.ProviderID:
-			return domain.PlanProviderMismatch(plan, p.ProviderID)
+		case stringAttr(raw, attrProviderID) != op.Definition.ProviderID:
+			return domain.PlanProviderMismatch(plan, stringAttr(raw, attrProviderID))
+		case usedBy(raw) >= domain.MaxOperationsPerItem:
+			return &domain.FullError{What: "plan", ID: plan}
 		}
 	}
 	return fmt.Errorf("create scheduled operation %s: %w: %v", op.ID, domain.ErrConflict, reasons)

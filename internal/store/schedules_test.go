@@ -555,3 +555,41 @@ func TestListSchedules(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduledOperationsPerItemBound: a trigger or a plan named by
+// domain.MaxOperationsPerItem operations takes no more (their ids are kept
+// on it: the item stays far below 400 KB), and one deleted makes room.
+func TestScheduledOperationsPerItemBound(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	project := newProjectID()
+	full := newTrigger(project, base, nil)
+	mustCreateTrigger(t, s, full)
+	plan := newPlan(project, base)
+	mustCreatePlan(t, s, plan)
+	var first *domain.ScheduledOperation
+	for i := range domain.MaxOperationsPerItem {
+		op := newOperation(project, base, full, plan)
+		if err := s.CreateScheduledOperation(ctx, op); err != nil {
+			t.Fatalf("operation %d: %v", i+1, err)
+		}
+		if first == nil {
+			first = op
+		}
+	}
+	var fe *domain.FullError
+	if err := s.CreateScheduledOperation(ctx, newOperation(project, base, full, plan)); !errors.As(err, &fe) || fe.What != "trigger" {
+		t.Errorf("one more on the trigger: %v, want the trigger full", err)
+	}
+	other := newTrigger(project, base, nil)
+	mustCreateTrigger(t, s, other)
+	if err := s.CreateScheduledOperation(ctx, newOperation(project, base, other, plan)); !errors.As(err, &fe) || fe.What != "plan" {
+		t.Errorf("one more on the plan: %v, want the plan full", err)
+	}
+	if err := s.DeleteScheduledOperation(ctx, project, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateScheduledOperation(ctx, newOperation(project, base, other, plan)); err != nil {
+		t.Errorf("after a delete: %v, want room for one", err)
+	}
+}
