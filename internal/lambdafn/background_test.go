@@ -42,6 +42,7 @@ import (
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
+	"karbor/internal/local/tables"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/store"
@@ -80,6 +81,7 @@ func sampleCheckpoint(status domain.Status) *domain.Checkpoint {
 type background struct {
 	checkpoints string // table name
 	oplogs      string // table name
+	quotas      string // table name
 	endpoint    string
 	store       *store.Store
 }
@@ -89,8 +91,9 @@ func newBackground(t *testing.T) *background {
 	rie.SkipIfShort(t)
 	plans, checkpoints := testenv.Tables(t)
 	oplogs := testenv.OperationLogsTable(t)
-	return &background{checkpoints: checkpoints, oplogs: oplogs, endpoint: testenv.Endpoint(t),
-		store: store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs)}
+	quotas := testenv.Table(t, tables.Quotas, "quotas")
+	return &background{checkpoints: checkpoints, oplogs: oplogs, quotas: quotas, endpoint: testenv.Endpoint(t),
+		store: store.New(testenv.DynamoDB(t), plans, checkpoints).WithOperationLogs(oplogs).WithQuotas(quotas)}
 }
 
 // start builds the background function and runs it under the emulator over
@@ -100,6 +103,7 @@ func (b *background) start(t *testing.T, logicalID string, env map[string]string
 	vars := map[string]string{
 		"CHECKPOINTS_TABLE":    b.checkpoints,
 		"OPERATION_LOGS_TABLE": b.oplogs,
+		"QUOTAS_TABLE":         b.quotas,
 		"DYNAMODB_ENDPOINT":    b.endpoint,
 		"EC2_ENDPOINT":         b.endpoint,
 		// moto cannot tag snapshots in CreateImage.

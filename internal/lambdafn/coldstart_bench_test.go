@@ -179,6 +179,7 @@ func benchColdStart(b *testing.B, cs coldStart) {
 	// The background functions' init requires these too; nothing here
 	// reads them.
 	env["OPERATION_LOGS_TABLE"], env["TASKS_TABLE"] = "operation-logs-unused", "tasks-unused"
+	env["QUOTAS_TABLE"], env["SCHEDULES_TABLE"] = "quotas-unused", "schedules-unused"
 	if cs.inventory {
 		e := invenv.New(b)
 		ensureOrders(b, e)

@@ -132,12 +132,18 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 		if plans == "" || checkpoints == "" {
 			return nil, fmt.Errorf("PLANS_TABLE and CHECKPOINTS_TABLE must be set")
 		}
+		for table, name := range map[api.Table]string{api.QuotasTable: "QUOTAS_TABLE", api.SchedulesTable: "SCHEDULES_TABLE"} {
+			// Counts and marks written through these would drift
+			// silently without them.
+			if slices.ContainsFunc(route.Access, func(a api.Access) bool { return a.Table == table }) && os.Getenv(name) == "" {
+				return nil, fmt.Errorf("%s must be set", name)
+			}
+		}
 		db, err := client()
 		if err != nil {
 			return nil, err
 		}
-		// TASKS_TABLE (restores and verifications), SCHEDULES_TABLE and
-		// QUOTAS_TABLE are set by Globals; a
+		// TASKS_TABLE (restores and verifications) is set by Globals; a
 		// route that reaches it without one fails its calls, not its init.
 		st := store.New(db, plans, checkpoints).WithTasks(os.Getenv("TASKS_TABLE")).
 			WithSchedules(os.Getenv("SCHEDULES_TABLE")).WithQuotas(os.Getenv("QUOTAS_TABLE"))

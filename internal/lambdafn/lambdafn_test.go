@@ -253,3 +253,26 @@ func TestNextLinkFromDomainName(t *testing.T) {
 		t.Errorf("href %q does not start with the request context's domainName", href)
 	}
 }
+
+// TestCountedTablesRequired: a route that writes quota counts or schedule
+// marks does not start without their table (the counts would drift
+// silently).
+func TestCountedTablesRequired(t *testing.T) {
+	t.Setenv("PLANS_TABLE", "plans")
+	t.Setenv("CHECKPOINTS_TABLE", "cps")
+	t.Setenv("IDEMPOTENCY_TABLE", "idem")
+	t.Setenv("OPERATION_LOGS_TABLE", "logs")
+	t.Setenv("AWS_REGION", "us-east-1")
+	for _, c := range []struct {
+		route api.Route
+		unset string
+	}{{api.CreatePlan, "QUOTAS_TABLE"}, {api.DeletePlan, "QUOTAS_TABLE"}, {api.CreateTrigger, "SCHEDULES_TABLE"}} {
+		t.Setenv("QUOTAS_TABLE", "quotas")
+		t.Setenv("SCHEDULES_TABLE", "schedules")
+		t.Setenv(c.unset, "")
+		_, err := lambdafn.NewService(context.Background(), c.route, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		if err == nil || !strings.Contains(err.Error(), c.unset) {
+			t.Errorf("%s without %s: %v, want its init refused", c.route.Name, c.unset, err)
+		}
+	}
+}

@@ -49,6 +49,9 @@ func setup() (Config, *store.Store, *worker.AWSClients, *slog.Logger) {
 // links only its own function's code (the sweeper no plugin).
 func StartWorker() {
 	cfg, st, clients, log := setup()
+	// A checkpoint's move into deleted frees its quota: without the table
+	// counts would drift silently.
+	need(log, map[string]string{"QUOTAS_TABLE": cfg.QuotasTable})
 	owners, err := ownership.FromEnv()
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
@@ -91,11 +94,22 @@ func StartRunner() {
 // protects them) and start retention steps; with no checkpoint made, the
 // retention step runs here.
 func StartScheduler() {
-	_, st, _, log := setup()
+	cfg, st, _, log := setup()
+	need(log, map[string]string{"QUOTAS_TABLE": cfg.QuotasTable, "SCHEDULES_TABLE": cfg.SchedulesTable, "PLANS_TABLE": cfg.PlansTable})
 	s := &scheduler.Scheduler{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Log: log}
 	// The scheduled event carries nothing the tick needs: the time is the
 	// clock's (an event delivered late fires what is due then).
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (scheduler.TickResult, error) {
 		return s.Tick(ctx)
 	})
+}
+
+// need ends the init when a variable the function writes through is unset.
+func need(log *slog.Logger, vars map[string]string) {
+	for name, v := range vars {
+		if v == "" {
+			log.Error("init failed", "error", name+" must be set")
+			os.Exit(1)
+		}
+	}
 }
