@@ -40,6 +40,10 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #                and an EC2 instance, tagged as the walk-through project's, on
 #                the endpoint of a running `make run`; prints the volume's
 #                and the instance's ids
+#   make smoke URL=<base> TOKEN=<token>  end-to-end smoke test of a running
+#                API on the No-Op Provider (scripts/smoke.sh): the deployed
+#                stack's ApiUrl and a JWT, or http://127.0.0.1:3000 and the
+#                development token under `make run`
 #   make demo-items TABLE=<name>  print a table's items on that endpoint
 #                (the walk-through's restored table)
 #   make lint    gofmt check, go vet, staticcheck, cfn-lint
@@ -114,6 +118,11 @@ demo-resources:
 demo-items:
 	@test -n "$(TABLE)" || { echo "usage: make demo-items TABLE=<table name>" >&2; exit 2; }
 	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/local/cmd/karbor-demo-resources items '$(TABLE)'
+
+.PHONY: smoke
+smoke:
+	@test -n "$(URL)" && test -n "$(TOKEN)" || { echo "usage: make smoke URL=<base URL> TOKEN=<token>" >&2; exit 2; }
+	@bash $(dir $(lastword $(MAKEFILE_LIST)))scripts/smoke.sh '$(URL)' '$(TOKEN)'
 
 .PHONY: lint
 lint: tools require-cfn-lint
