@@ -25,7 +25,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #   make generate  write what follows from internal/api/routes.go and
 #                internal/lambdafn: template.yaml's route functions,
 #                functions.mk, functions/*/main.go, missing events/*.json
-#   make tools   install the pinned aws-lambda-rie and staticcheck into .bin/
+#   make tools   install the pinned aws-lambda-rie, staticcheck and actionlint
+#                into .bin/
 #   make run     serve the whole API on http://127.0.0.1:PORT (PORT=3000 by
 #                default), over a moto_server it starts itself unless
 #                DYNAMODB_ENDPOINT is set; Ctrl-C, kill or closing the
@@ -40,9 +41,14 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #                and an EC2 instance, tagged as the walk-through project's, on
 #                the endpoint of a running `make run`; prints the volume's
 #                and the instance's ids
+#   make smoke URL=<base> TOKEN=<token>  end-to-end smoke test of a running
+#                API on the No-Op Provider (scripts/smoke.sh): the deployed
+#                stack's ApiUrl and a JWT, or http://127.0.0.1:3000 and the
+#                development token under `make run`
 #   make demo-items TABLE=<name>  print a table's items on that endpoint
 #                (the walk-through's restored table)
-#   make lint    gofmt check, go vet, staticcheck, cfn-lint
+#   make lint    gofmt check, go vet, staticcheck, cfn-lint (template.yaml and
+#                deploy/github-oidc-role.yaml), actionlint (.github/workflows)
 #   make bench   the benchmarks
 #   make clean   remove build/, .aws-sam/ and .bin/
 #
@@ -56,6 +62,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 BIN := $(CURDIR)/.bin
 AWS_LAMBDA_RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION := v1.7.12
 PORT ?= 3000
 GO_TEST_TIMEOUT ?= 20m
 
@@ -79,6 +86,7 @@ tool-$(1):
 endef
 $(eval $(call go-tool,aws-lambda-rie,github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie,$(AWS_LAMBDA_RIE_VERSION)))
 $(eval $(call go-tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION)))
+$(eval $(call go-tool,actionlint,github.com/rhysd/actionlint/cmd/actionlint,$(ACTIONLINT_VERSION)))
 
 .PHONY: require-moto require-cfn-lint
 require-moto:
@@ -115,13 +123,19 @@ demo-items:
 	@test -n "$(TABLE)" || { echo "usage: make demo-items TABLE=<table name>" >&2; exit 2; }
 	@ENDPOINT_FILE=$(ENDPOINT_FILE) go run ./internal/local/cmd/karbor-demo-resources items '$(TABLE)'
 
+.PHONY: smoke
+smoke:
+	@test -n "$(URL)" && test -n "$(TOKEN)" || { echo "usage: make smoke URL=<base URL> TOKEN=<token>" >&2; exit 2; }
+	@bash $(dir $(lastword $(MAKEFILE_LIST)))scripts/smoke.sh '$(URL)' '$(TOKEN)'
+
 .PHONY: lint
 lint: tools require-cfn-lint
 	@echo "gofmt -l ."; unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
 		echo "ERROR: these files are not gofmt-formatted (run gofmt -w on them):" >&2; echo "$$unformatted" >&2; exit 1; fi
 	go vet ./...
 	$(BIN)/staticcheck ./...
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/github-oidc-role.yaml
+	$(BIN)/actionlint
 
 .PHONY: test
 test: require-moto lint
