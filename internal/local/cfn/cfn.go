@@ -96,6 +96,43 @@ func (t *Template) Lookup(path ...string) (string, bool) {
 	return text(n), true
 }
 
+// Value returns the value at a path of mapping keys (as Lookup's) as plain
+// Go values: a mapping as map[string]any, a sequence as []any, a literal
+// scalar as its string, and an intrinsic function, wherever it stands, as
+// its text in short form ("!Ref HttpApi").
+func (t *Template) Value(path ...string) (any, bool) {
+	n := at(t.root, path...)
+	if n == nil {
+		return nil, false
+	}
+	return value(n), true
+}
+
+func value(n *yaml.Node) any {
+	n = deref(n)
+	if n == nil {
+		return nil
+	}
+	if isIntrinsic(n) {
+		return text(n)
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			out = append(out, value(c))
+		}
+		return out
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for _, kv := range pairs(n) {
+			out[kv[0].Value] = value(kv[1])
+		}
+		return out
+	}
+	return n.Value
+}
+
 func (t *Template) resource(id string) (resource, bool) {
 	for _, r := range t.resources {
 		if r.id == id {

@@ -1,6 +1,7 @@
 package cfn
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -98,5 +99,43 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse error = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	tpl, err := Parse([]byte(`
+Resources:
+  A:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Threshold: 1
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref F
+        - Name: Queue
+          Value: {"Fn::GetAtt": [Q, QueueName]}
+      Body: !Sub |
+        {"a": "${F}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := tpl.Value("Resources", "A", "Properties")
+	if !ok {
+		t.Fatal("Value(Properties) not found")
+	}
+	want := map[string]any{
+		"Threshold": "1",
+		"Dimensions": []any{
+			map[string]any{"Name": "FunctionName", "Value": "!Ref F"},
+			map[string]any{"Name": "Queue", "Value": "!GetAtt Q.QueueName"},
+		},
+		"Body": "!Sub {\"a\": \"${F}\"}\n",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Value = %#v\nwant %#v", got, want)
+	}
+	if v, ok := tpl.Value("Resources", "B"); ok {
+		t.Errorf("Value of a missing key = %v, true; want false", v)
 	}
 }

@@ -18,7 +18,8 @@ const tableType = "AWS::DynamoDB::Table"
 // ProvisionedThroughput and StreamSpecification. TableName is left nil for
 // the caller to set. Settings that CreateTable does not take (time to live,
 // point-in-time recovery) or that a local endpoint has no use for
-// (encryption, tags) are not carried over; see TTLAttribute.
+// (encryption, tags; deletion protection, as the tests delete what they
+// make) are not carried over; see TTLAttribute.
 func (t *Template) Tables() (map[string]*dynamodb.CreateTableInput, error) {
 	out := map[string]*dynamodb.CreateTableInput{}
 	for _, r := range t.resources {

@@ -206,9 +206,24 @@ func templateBlock() string {
 	for _, r := range api.Functions() {
 		b.WriteString("\n")
 		writeFunction(&b, r)
+		b.WriteString("\n")
+		writeLogGroup(&b, r)
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// writeLogGroup renders the function's log group: the one Lambda would
+// create on its first invocation (/aws/lambda/<function name>), made by the
+// stack instead so that it has the LogRetentionDays retention (Lambda's own
+// keeps logs forever) and goes with the stack.
+func writeLogGroup(b *strings.Builder, r api.Route) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	w("  %sLogGroup:", GoName(r.Name))
+	w("    Type: AWS::Logs::LogGroup")
+	w("    Properties:")
+	w("      LogGroupName: !Sub \"/aws/lambda/${%s}\"", r.LogicalID())
+	w("      RetentionInDays: !Ref LogRetentionDays")
 }
 
 func writeFunction(b *strings.Builder, r api.Route) {
