@@ -41,10 +41,10 @@ const (
 const MaxEntries = 10
 
 // FilterPattern is the event source mappings' filter (both tables): new
-// items and changes of items that have a status. A filter cannot compare
-// the old image with the new one: Changed drops the MODIFY records whose
-// status stayed.
-const FilterPattern = `{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": [{"exists": true}]}}}}`
+// and changed items (every item of both tables has a status; a removal is
+// no status change). A filter cannot compare the old image with the new
+// one: Changed drops the MODIFY records whose status stayed.
+const FilterPattern = `{"eventName": ["INSERT", "MODIFY"]}`
 
 // Detail is an event's detail.
 type Detail struct {
