@@ -196,6 +196,11 @@ func (p *Publisher) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (
 			failed[seq] = true
 		}
 	}
+	for _, c := range all {
+		if !failed[c.seq] {
+			p.log().Debug("event published", "detail_type", aws.ToString(c.entry.DetailType), "detail", aws.ToString(c.entry.Detail))
+		}
+	}
 	for _, rec := range ev.Records {
 		if failed[rec.Change.SequenceNumber] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
