@@ -137,16 +137,21 @@ func Of(rec lambdaevents.DynamoDBEventRecord) (Event, bool) {
 	} else {
 		d.Time = rec.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339)
 	}
-	d.EventID = EventID(kind, d.ProjectID, d.ID, d.NewStatus, d.Time+"#"+num(img, "version"))
+	old := ""
+	if d.OldStatus != nil {
+		old = *d.OldStatus
+	}
+	d.EventID = EventID(kind, d.ProjectID, d.ID, old, d.NewStatus, d.Time+"#"+num(img, "version"))
 	ev.Detail = d
 	return ev, true
 }
 
-// EventID is the id of the change of an item into a status at a version
-// (its time, and the task's version): the same for every delivery of one
-// stream record, different for two changes.
-func EventID(kind, projectID, id, newStatus, version string) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{kind, projectID, id, newStatus, version}, "\x00")))
+// EventID is the id of the change of an item (kind: checkpoint, restore
+// or verification; the table) from a status (old, "" on creation) into
+// another at a version (its time, and a task's version): the same for
+// every delivery of one stream record, different for two changes.
+func EventID(kind, projectID, id, oldStatus, newStatus, version string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{kind, projectID, id, oldStatus, newStatus, version}, "\x00")))
 	return hex.EncodeToString(sum[:16])
 }
 
