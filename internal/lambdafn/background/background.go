@@ -10,9 +10,12 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
+	"karbor/internal/events"
 	"karbor/internal/logging"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
@@ -102,6 +105,26 @@ func StartScheduler() {
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (scheduler.TickResult, error) {
 		return s.Tick(ctx)
 	})
+}
+
+// StartEvents runs the status-change publisher (events.Publisher) on the
+// checkpoints and tasks tables' streams and never returns. It reads no
+// table: only EVENT_BUS_NAME (default "default") and, locally,
+// EVENTS_ENDPOINT.
+func StartEvents() {
+	log := logging.FromEnv()
+	awsCfg, err := lambdaenv.Load()
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if e := os.Getenv("EVENTS_ENDPOINT"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	p := &events.Publisher{Client: client, Bus: os.Getenv("EVENT_BUS_NAME"), Log: log}
+	lambda.Start(p.Handle)
 }
 
 // need ends the init when a variable the function writes through is unset.

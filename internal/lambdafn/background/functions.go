@@ -30,10 +30,12 @@ var (
 		Doc: "is the Lambda function that restores and verifies\n// checkpoints in steps: subscribed to the tasks table's stream, and\n// ticked every minute to step what is due."}
 	Scheduler = Function{Name: "scheduler",
 		Doc: "is the Lambda function, ticked every minute, that fires\n// the scheduled operations whose trigger is due."}
+	Events = Function{Name: "events",
+		Doc: "is the Lambda function subscribed to the checkpoints and\n// tasks tables' streams: it publishes every status change to EventBridge."}
 )
 
 // Functions lists the background functions.
-var Functions = []Function{Worker, Sweeper, Runner, Scheduler}
+var Functions = []Function{Worker, Sweeper, Runner, Scheduler, Events}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {

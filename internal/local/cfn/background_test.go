@@ -26,6 +26,7 @@ import (
 	"karbor"
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	statusevents "karbor/internal/events"
 	"karbor/internal/lambdafn/background"
 	"karbor/internal/local/cfn"
 	"karbor/internal/ownership"
@@ -688,6 +689,18 @@ func checkBackgroundEvent(t *testing.T, f background.Function, path string) {
 		for i, r := range ev.Records {
 			if !templateSelects(t, patterns, r) || !worker.TaskJob(r) {
 				t.Errorf("%s: record %d (%s) does not pass the runner's filter; Lambda would never deliver it", path, i, r.EventName)
+			}
+		}
+	case "EventsFunction":
+		var ev events.DynamoDBEvent
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("%s is not a DynamoDB stream event: %v", path, err)
+		}
+		var p map[string]any
+		_ = json.Unmarshal([]byte(statusevents.FilterPattern), &p)
+		for i, r := range ev.Records {
+			if !templateSelects(t, []map[string]any{p}, r) {
+				t.Errorf("%s: record %d (%s) does not pass the events filter; Lambda would never deliver it", path, i, r.EventName)
 			}
 		}
 	case "SweeperFunction", "SchedulerFunction":

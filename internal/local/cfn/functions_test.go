@@ -28,6 +28,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 		"WorkerFunction":  {"DELETED_RETENTION": "DeletedRetention"},
 		"SweeperFunction": {"STUCK_AFTER": "StuckAfter"},
 		"RunnerFunction":  {"TASK_TIMEOUT": "TaskTimeout"},
+		"EventsFunction":  {"EVENT_BUS_NAME": "EventBusName"},
 	}
 	byID := map[string]cfn.Function{}
 	for _, f := range fns {

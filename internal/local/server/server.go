@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"karbor/internal/domain"
+	statusevents "karbor/internal/events"
 	"karbor/internal/local/devtoken"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"karbor/internal/api"
 	"karbor/internal/awscfg"
@@ -198,6 +200,12 @@ func Run(ctx context.Context, cfg Config) error {
 				o.BaseEndpoint = aws.String(e)
 			}
 		})
+		publisher := &statusevents.Publisher{Log: log.With("component", "events"),
+			Client: eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+				if e := localEndpoint(endpoint); e != "" {
+					o.BaseEndpoint = aws.String(e)
+				}
+			})}
 		bgCtx, stopBackground := context.WithCancel(ctx)
 		var background sync.WaitGroup
 		defer func() { stopBackground(); background.Wait() }()
@@ -208,6 +216,12 @@ func Run(ctx context.Context, cfg Config) error {
 			{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: runner.HandleStream,
 				Filter: worker.TaskJob,
 				Log:    log.With("component", "stream", "table", cfg.TasksTable)},
+			// EventsFunction's two event sources: each status change is
+			// put on the local endpoint's default event bus (moto's).
+			{DB: db, Streams: streamsAPI, Table: cfg.CheckpointsTable, Handler: publisher.Handle, Filter: statusevents.Changed,
+				Log: log.With("component", "events-stream", "table", cfg.CheckpointsTable)},
+			{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: publisher.Handle, Filter: statusevents.Changed,
+				Log: log.With("component", "events-stream", "table", cfg.TasksTable)},
 		} {
 			background.Go(func() {
 				if err := p.Run(bgCtx); err != nil {
