@@ -209,20 +209,28 @@ func Run(ctx context.Context, cfg Config) error {
 		bgCtx, stopBackground := context.WithCancel(ctx)
 		var background sync.WaitGroup
 		defer func() { stopBackground(); background.Wait() }()
-		for _, p := range []*streams.Poller{
+		pollers := []*streams.Poller{
 			{DB: db, Streams: streamsAPI, Table: cfg.CheckpointsTable, Handler: w.Handle,
 				Filter: func(r events.DynamoDBEventRecord) bool { return worker.JobOf(r) != domain.JobNone },
 				Log:    log.With("component", "stream", "table", cfg.CheckpointsTable)},
 			{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: runner.HandleStream,
 				Filter: worker.TaskJob,
 				Log:    log.With("component", "stream", "table", cfg.TasksTable)},
+		}
+		if localEndpoint(endpoint) != "" {
 			// EventsFunction's two event sources: each status change is
 			// put on the local endpoint's default event bus (moto's).
-			{DB: db, Streams: streamsAPI, Table: cfg.CheckpointsTable, Handler: publisher.Handle, Filter: statusevents.Changed,
-				Log: log.With("component", "events-stream", "table", cfg.CheckpointsTable)},
-			{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: publisher.Handle, Filter: statusevents.Changed,
-				Log: log.With("component", "events-stream", "table", cfg.TasksTable)},
-		} {
+			// Never on a real account's bus: with real tables (an
+			// amazonaws.com endpoint) nothing is published.
+			pollers = append(pollers,
+				&streams.Poller{DB: db, Streams: streamsAPI, Table: cfg.CheckpointsTable, Handler: publisher.Handle, Filter: statusevents.Changed,
+					Log: log.With("component", "events-stream", "table", cfg.CheckpointsTable)},
+				&streams.Poller{DB: db, Streams: streamsAPI, Table: cfg.TasksTable, Handler: publisher.Handle, Filter: statusevents.Changed,
+					Log: log.With("component", "events-stream", "table", cfg.TasksTable)})
+		} else {
+			log.Info("status events not published: the tables are AWS's, and make run never writes to a real event bus")
+		}
+		for _, p := range pollers {
 			background.Go(func() {
 				if err := p.Run(bgCtx); err != nil {
 					log.Error("stream poller stopped", "table", p.Table, "error", err.Error())
