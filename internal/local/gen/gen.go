@@ -222,7 +222,12 @@ func writeLogGroup(b *strings.Builder, r api.Route) {
 	w("  %sLogGroup:", GoName(r.Name))
 	w("    Type: AWS::Logs::LogGroup")
 	w("    Properties:")
-	w("      LogGroupName: !Sub \"/aws/lambda/${%s}\"", r.LogicalID())
+	// Not /aws/lambda/<function>: Lambda creates that one itself on a
+	// first invocation, so a stack that ran before this group existed, or
+	// a function invoked before CloudFormation made it, would fail the
+	// deploy ("already exists"). The function names this one instead
+	// (LoggingConfig), so it exists before the function.
+	w("      LogGroupName: !Sub \"/karbor/${AWS::StackName}/%s\"", r.Name)
 	w("      RetentionInDays: !Ref LogRetentionDays")
 }
 
@@ -242,6 +247,8 @@ func writeFunction(b *strings.Builder, r api.Route) {
 	w("    Properties:")
 	w("      CodeUri: .")
 	w("      Description: %s", description)
+	w("      LoggingConfig:")
+	w("        LogGroup: !Ref %sLogGroup", GoName(r.Name))
 	w("      Events:")
 	if r.Path == "" {
 		w("        DefaultRoute:")
