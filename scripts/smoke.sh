@@ -3,8 +3,9 @@
 # providers, plan, checkpoint (until available), restore (until success),
 # checkpoint deletion (until deleted), plan deletion. Each step is printed;
 # the first failing one is named on stderr and the script exits 1 (2 for
-# bad usage). What it creates it deletes, on success; a failed run may leave
-# its plan ("smoke <time>") and checkpoint behind.
+# bad usage). What it creates it deletes: on success as steps, on a failure
+# by a best-effort clean-up on exit (its checkpoint, then its plan), so that
+# failed runs do not pile up against the project's quotas.
 #
 #   scripts/smoke.sh URL TOKEN        (or: make smoke URL=... TOKEN=...)
 #
@@ -52,6 +53,24 @@ else
 fi
 [ -n "$project" ] || fail "no project: the token names none (set PROJECT)"
 karbor=$base/v1/$project
+
+# On a failure: delete what this run made, best effort, keeping the exit
+# status (a checkpoint still protecting or being restored may refuse; the
+# plan goes anyway).
+plan='' checkpoint=''
+cleanup() {
+	local rc=$?
+	[ "$rc" -eq 0 ] && return
+	if [ -n "$checkpoint" ]; then
+		curl -sS -o /dev/null --max-time 30 -X DELETE -H "$auth" "$karbor/providers/$NOOP/checkpoints/$checkpoint" || true
+	fi
+	if [ -n "$plan" ]; then
+		curl -sS -o /dev/null --max-time 30 -X DELETE -H "$auth" "$karbor/plans/$plan" || true
+	fi
+	echo "smoke: cleaned up what this run made (best effort)" >&2
+	exit "$rc"
+}
+trap cleanup EXIT
 
 # api METHOD PATH [BODY]: prints the answer's body; any non-2xx answer says
 # FAILED and returns 1 (callers in $(...) exit on it themselves).

@@ -82,3 +82,22 @@ func TestSmokeFailsNamingTheStep(t *testing.T) {
 		t.Errorf("make smoke without TOKEN exited %d, want 2 with the usage:\n%s", code, out)
 	}
 }
+
+// TestSmokeCleansUpOnFailure: a run that fails after making its plan (no
+// checkpoint allowed: quota 0) deletes the plan on its way out, so failed
+// runs do not pile up against the project's quotas.
+func TestSmokeCleansUpOnFailure(t *testing.T) {
+	c := start(t, testenv.Endpoint(t))
+	admin := &client{t: t, base: c.base, project: c.project, token: "root:" + c.project + ":admin"}
+	admin.must("PUT", "/quotas/"+c.project, map[string]any{"quota": map[string]any{"checkpoints": 0}})
+	out, code := smoke(t, c.base, c.token)
+	if code == 0 || !strings.Contains(out, "FAILED: create checkpoint") || !strings.Contains(out, "ok: create plan") {
+		t.Fatalf("make smoke at a checkpoint quota of 0 exited %d, want a failure at create checkpoint:\n%s", code, out)
+	}
+	if !strings.Contains(out, "smoke: cleaned up") {
+		t.Errorf("no clean-up reported:\n%s", out)
+	}
+	if plans := c.must("GET", "/plans", nil)["plans"].([]any); len(plans) != 0 {
+		t.Errorf("plans left after a failed run: %v", plans)
+	}
+}
