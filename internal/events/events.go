@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -58,9 +59,37 @@ type Detail struct {
 	// Reason is a failed restore's or verification's resources_reason
 	// (resource → reason); null otherwise (a checkpoint's error is told in
 	// its operation log).
-	Reason  map[string]string `json:"reason"`
-	Time    string            `json:"time"` // RFC 3339
-	EventID string            `json:"event_id"`
+	Reason map[string]string `json:"reason"`
+	// ReasonTruncated: Reason holds only the first resources (by key)
+	// within MaxReasonBytes; the task's own record has them all.
+	ReasonTruncated bool   `json:"reason_truncated,omitempty"`
+	Time            string `json:"time"` // RFC 3339
+	EventID         string `json:"event_id"`
+}
+
+// MaxReasonBytes bounds a detail's reason (keys and values), far below
+// PutEvents' 256 KB entry: an entry that can never be put would hold its
+// stream shard for hours of retries.
+const MaxReasonBytes = 64 * 1024
+
+// capReason keeps the first resources of reason, by key, within
+// MaxReasonBytes; truncated reports any left out.
+func capReason(reason map[string]string) (kept map[string]string, truncated bool) {
+	keys := make([]string, 0, len(reason))
+	for k := range reason {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kept = map[string]string{}
+	size := 0
+	for _, k := range keys {
+		size += len(k) + len(reason[k])
+		if size > MaxReasonBytes {
+			return kept, true
+		}
+		kept[k] = reason[k]
+	}
+	return kept, false
 }
 
 // Event is one status change.
@@ -119,7 +148,7 @@ func Of(rec lambdaevents.DynamoDBEventRecord) (Event, bool) {
 		if d.NewStatus == string(domain.TaskFail) {
 			var reason map[string]string
 			if json.Unmarshal([]byte(str(img, "resources_reason")), &reason) == nil && len(reason) > 0 {
-				d.Reason = reason
+				d.Reason, d.ReasonTruncated = capReason(reason)
 			}
 		}
 	default:
