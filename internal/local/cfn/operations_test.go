@@ -216,7 +216,7 @@ func TestOperationsAlarms(t *testing.T) {
 			threshold:  "1",
 		},
 	}
-	for _, fn := range []string{"WorkerFunction", "RunnerFunction", "SchedulerFunction", "SweeperFunction"} {
+	for _, fn := range []string{"WorkerFunction", "RunnerFunction", "SchedulerFunction", "SweeperFunction", "EventsFunction"} {
 		for _, m := range []string{"Errors", "Throttles"} {
 			wants[strings.TrimSuffix(fn, "Function")+m+"Alarm"] = want{metrics: []metric{{"AWS/Lambda", m, "FunctionName=!Ref " + fn}}}
 		}
