@@ -170,7 +170,10 @@ func Of(rec lambdaevents.DynamoDBEventRecord) (Event, bool) {
 	if d.OldStatus != nil {
 		old = *d.OldStatus
 	}
-	d.EventID = EventID(kind, d.ProjectID, d.ID, old, d.NewStatus, d.Time+"#"+num(img, "version"))
+	// The stream record's sequence number tells two changes apart even
+	// within one second (a checkpoint has no version); it is the same for
+	// every delivery of the record.
+	d.EventID = EventID(kind, d.ProjectID, d.ID, old, d.NewStatus, d.Time+"#"+num(img, "version")+"#"+rec.Change.SequenceNumber)
 	ev.Detail = d
 	return ev, true
 }

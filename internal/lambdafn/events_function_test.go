@@ -75,7 +75,7 @@ func TestEventsFunction(t *testing.T) {
 	}
 	d := ev.Detail
 	if ev.Source != "karbor" || ev.DetailType != "Checkpoint Status Change" || d["old_status"] != "protecting" || d["new_status"] != "available" ||
-		d["time"] != "2026-11-26T18:32:05Z" || d["plan_id"] != "3523a271-68aa-42f5-b9ba-56e5200a2ebb" || d["event_id"] != "97872d26ccd342f7edce12928cb027b6" || d["reason"] != nil {
+		d["time"] != "2026-11-26T18:32:05Z" || d["plan_id"] != "3523a271-68aa-42f5-b9ba-56e5200a2ebb" || d["event_id"] != "15f6bfecda58fc41dde507cd8991c725" || d["reason"] != nil {
 		t.Errorf("event %s", aws.ToString(res.Messages[0].Body))
 	}
 }
