@@ -361,17 +361,22 @@ func (s *Store) createCounted(ctx context.Context, table, what, id, projectID st
 // it was when del asks for ALL_OLD.
 func (s *Store) deleteCounted(ctx context.Context, del *types.Delete, projectID string, r domain.QuotaResource) error {
 	if s.quotasTable == "" {
-		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                           del.TableName,
-			Key:                                 del.Key,
-			ConditionExpression:                 del.ConditionExpression,
-			ExpressionAttributeNames:            del.ExpressionAttributeNames,
-			ExpressionAttributeValues:           del.ExpressionAttributeValues,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailure(del.ReturnValuesOnConditionCheckFailure),
-		})
-		return err
+		return s.deleteOne(ctx, del)
 	}
 	return s.writeCounted(ctx, types.TransactWriteItem{Delete: del}, projectID, r, -1)
+}
+
+// deleteOne runs a transaction's Delete alone, as one DeleteItem.
+func (s *Store) deleteOne(ctx context.Context, del *types.Delete) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                           del.TableName,
+		Key:                                 del.Key,
+		ConditionExpression:                 del.ConditionExpression,
+		ExpressionAttributeNames:            del.ExpressionAttributeNames,
+		ExpressionAttributeValues:           del.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailure(del.ReturnValuesOnConditionCheckFailure),
+	})
+	return err
 }
 
 // backoff waits before attempt+1 of a transaction a concurrent one

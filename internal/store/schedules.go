@@ -384,9 +384,7 @@ func (s *Store) deleteUnused(ctx context.Context, table, kind, id, projectID str
 	if counted != "" {
 		err = s.deleteCounted(ctx, del, projectID, counted)
 	} else {
-		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: del.TableName, Key: del.Key,
-			ConditionExpression: del.ConditionExpression, ExpressionAttributeNames: del.ExpressionAttributeNames,
-			ExpressionAttributeValues: del.ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		err = s.deleteOne(ctx, del)
 	}
 	if old, failed := conditionFailed(err); failed {
 		if old == nil || (kind != "" && stringAttr(old, attrKind) != kind) {

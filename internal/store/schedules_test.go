@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"slices"
@@ -10,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"karbor/internal/domain"
+	"karbor/internal/local/atomicddb"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/testenv"
 )
@@ -323,32 +322,13 @@ func TestCreateScheduledOperationMissing(t *testing.T) {
 	}
 }
 
-// serialWrites lets one write at a time reach moto_server: moto checks a
-// condition and applies the write without a lock, so two concurrent
-// conditional writes can both pass there (see atomicWrites in
-// internal/worker/main_test.go). DynamoDB serializes the writes of one item
-// itself; the race under test is between the delete's condition and the
-// create's transaction, which that atomicity decides.
-type serialWrites struct {
-	store.API
-	mu sync.Mutex
-}
-
-func (a *serialWrites) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.API.DeleteItem(ctx, in, o...)
-}
-
-func (a *serialWrites) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.API.TransactWriteItems(ctx, in, o...)
-}
-
+// TestDeleteTriggerRacesCreate: the delete's condition and the create's
+// transaction decide the race; their atomicity is DynamoDB's, which moto
+// lacks (it checks a condition and writes without a lock), so the writes
+// reach it one at a time (atomicddb).
 func TestDeleteTriggerRacesCreate(t *testing.T) {
 	base0 := testenv.Store(t)
-	s := store.New(&serialWrites{API: testenv.DynamoDB(t)}, store.PlansTableOf(base0), store.CheckpointsTableOf(base0)).
+	s := store.New(atomicddb.Wrap(testenv.DynamoDB(t)), store.PlansTableOf(base0), store.CheckpointsTableOf(base0)).
 		WithSchedules(store.SchedulesTableOf(base0))
 	ctx := t.Context()
 	project := newProjectID()

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 
 	"karbor/internal/awscfg"
 	"karbor/internal/domain"
+	"karbor/internal/local/atomicddb"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/provider/awsplugin"
@@ -79,7 +79,11 @@ func newEnv(t testing.TB) *env {
 		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		stream:      streamread.New(t, checkpoints),
 	}
-	e.db = &atomicWrites{API: e.ddb}
+	// moto checks a write's condition and writes without a lock; the
+	// races under test are between the worker's and the sweeper's reads,
+	// plugin calls and writes, and one write's atomicity is DynamoDB's to
+	// give: writes reach moto one at a time.
+	e.db = atomicddb.Wrap(e.ddb)
 	e.store = store.New(e.db, plans, checkpoints).WithOperationLogs(e.oplogs)
 	e.worker = &worker.Worker{Domain: &domain.Service{Store: e.store, Providers: provider.Lookup}, Clients: e.clients, Log: e.log, Ownership: accountMode}
 	return e
@@ -423,30 +427,6 @@ func (w *wrapEC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInpu
 		w.deleted.Add(1)
 	}
 	return out, err
-}
-
-// atomicWrites makes each conditional write atomic, as DynamoDB does:
-// moto_server checks a write's condition and applies it without a lock, so
-// two concurrent writes from the same status can both succeed there (seen
-// here: two racing deletions both finishing). The races under test are
-// between the worker's and the sweeper's reads, plugin calls and writes;
-// the atomicity of one conditional write is DynamoDB's to give, so it is
-// restored here by letting one write at a time reach moto_server.
-type atomicWrites struct {
-	store.API
-	mu sync.Mutex
-}
-
-func (a *atomicWrites) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.API.PutItem(ctx, in, o...)
-}
-
-func (a *atomicWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.API.UpdateItem(ctx, in, o...)
 }
 
 // failingUpdates is the store's DynamoDB API with its next UpdateItem
