@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ type env struct {
 	t                  *testing.T
 	store              *store.Store
 	cpStream, tkStream *streamread.Reader
-	eb                 *eventbridge.Client
+	eb                 *serialEB
 	sqs                *sqs.Client
 	queue              string
 	project, provider  string
@@ -60,7 +61,7 @@ func newEnv(t *testing.T) *env {
 			WithQuotas(testenv.Table(t, tables.Quotas, "quotas")),
 		cpStream: streamread.New(t, checkpoints),
 		tkStream: streamread.New(t, tasks),
-		eb:       eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		eb:       &serialEB{eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(endpoint) })},
 		sqs:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		project:  strings.ReplaceAll(domain.NewID(), "-", ""),
 		provider: domain.NewID(),
@@ -85,6 +86,34 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("PutTargets: %v", err)
 	}
 	return e
+}
+
+// serialEB makes this package's EventBridge calls one at a time. moto's
+// EventBridge is not safe for concurrent use: a PutRule from one parallel
+// test during another's PutEvents sometimes answers 500 after part of the
+// events went out, and the SDK's retry then delivers those twice, which no
+// real EventBridge does for a call that succeeded. The calls themselves are
+// the real ones.
+type serialEB struct{ *eventbridge.Client }
+
+var ebMu sync.Mutex
+
+func (c *serialEB) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	ebMu.Lock()
+	defer ebMu.Unlock()
+	return c.Client.PutEvents(ctx, in, opts...)
+}
+
+func (c *serialEB) PutRule(ctx context.Context, in *eventbridge.PutRuleInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutRuleOutput, error) {
+	ebMu.Lock()
+	defer ebMu.Unlock()
+	return c.Client.PutRule(ctx, in, opts...)
+}
+
+func (c *serialEB) PutTargets(ctx context.Context, in *eventbridge.PutTargetsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error) {
+	ebMu.Lock()
+	defer ebMu.Unlock()
+	return c.Client.PutTargets(ctx, in, opts...)
 }
 
 // published reads every event the queue has gained (moto delivers to the
