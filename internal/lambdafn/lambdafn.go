@@ -120,6 +120,13 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 	if sep := svc.Auth.(ClaimsAuth).RolesSeparator; sep != "comma" && sep != "space" {
 		return nil, fmt.Errorf("CLAIM_ROLES_SEPARATOR is %q: use comma or space", sep)
 	}
+	// AUTH_MODE (template parameter AuthMode) says which authorizer runs
+	// before the function, and so where the caller is read from.
+	switch mode := env("AUTH_MODE", "jwt"); mode {
+	case "jwt":
+	default:
+		return nil, fmt.Errorf("AUTH_MODE is %q: use jwt", mode)
+	}
 	// Plan routes refuse reserved tag keys in parameters (ownership's
 	// rule); every route reads it, so a bad setting fails every init.
 	owners, err := ownership.FromEnv()
