@@ -98,6 +98,8 @@ func PolicyFromEnv() (*Policy, error) {
 	return NewPolicy(os.Getenv("ADMIN_ROLE"), os.Getenv("POLICY_OVERRIDES"))
 }
 
+// routeNamed finds a route of Routes: the Fallback, anonymous, has no rule
+// to override.
 func routeNamed(name string) (Route, bool) {
 	for _, r := range Routes {
 		if r.Name == name {
