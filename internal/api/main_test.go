@@ -76,8 +76,14 @@ func newEnv(t *testing.T) *env {
 // server shares it).
 func newEnvWith(t *testing.T, st *store.Store) *env {
 	t.Helper()
+	return newEnvWithPolicy(t, st, nil)
+}
+
+// newEnvWithPolicy is newEnvWith under a policy (nil: the default one).
+func newEnvWithPolicy(t *testing.T, st *store.Store, policy *api.Policy) *env {
+	t.Helper()
 	inv := invenv.New(t).Inventory(ownership.Config{Mode: ownership.ModeTag, TagKey: ownership.DefaultTagKey})
-	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv}, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv}, Auth: devtoken.Auth{}, Policy: policy, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
 	// Every answer is seen as sent, redirects included.

@@ -18,6 +18,10 @@ type Route struct {
 	// Anonymous routes take no caller: API Gateway runs no authorizer and
 	// the handler asks for no credentials.
 	Anonymous bool
+	// Policy is who may perform the route, by role (policy.go); every
+	// route that is not Anonymous declares one. POLICY_OVERRIDES may
+	// replace it.
+	Policy Rule
 	// Access is every AWS action the function may call, on which table or
 	// index of the service or on which resources it reads in the account
 	// (the protectable resources): its IAM statements, exactly. A test runs
@@ -183,104 +187,104 @@ var taskList = grants(On(TasksTable, GetItem, Query), QueryIndexes(TasksTable,
 // (show-checkpoint: ShowCheckpoint), as functions/<Name>/main.go, generated,
 // refers to it: lambdafn.Start(api.ShowCheckpoint).
 var (
-	ListCheckpoints = Route{Name: "list-checkpoints", Method: http.MethodGet, Path: checkpointsPath, handle: (*Service).listCheckpoints,
+	ListCheckpoints = Route{Name: "list-checkpoints", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: checkpointsPath, handle: (*Service).listCheckpoints,
 		// The table: the marker's item (GetItem in one project, Query by
 		// id for all_tenants); one index per filter, project or all_tenants.
 		Access: grants(On(CheckpointsTable, GetItem, Query), QueryIndexes(CheckpointsTable,
 			"by_project", "by_provider", "by_plan", "by_status", "by_plan_all", "by_status_all"))}
-	CreateCheckpoint = Idempotent(Route{Name: "create-checkpoint", Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
+	CreateCheckpoint = Idempotent(Route{Name: "create-checkpoint", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: checkpointsPath, handle: (*Service).createCheckpoint,
 		Access: grants(On(PlansTable, GetItem), On(CheckpointsTable, PutItem), quotaCount)})
-	ShowCheckpoint = Route{Name: "show-checkpoint", Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,
+	ShowCheckpoint = Route{Name: "show-checkpoint", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: checkpointPath, handle: (*Service).showCheckpoint,
 		Access: On(CheckpointsTable, GetItem)}
-	DeleteCheckpoint = Route{Name: "delete-checkpoint", Method: http.MethodDelete, Path: checkpointPath, handle: (*Service).deleteCheckpoint,
+	DeleteCheckpoint = Route{Name: "delete-checkpoint", Policy: RuleMemberOrAdmin, Method: http.MethodDelete, Path: checkpointPath, handle: (*Service).deleteCheckpoint,
 		Access: On(CheckpointsTable, UpdateItem)}
-	ResetCheckpointState = Route{Name: "reset-checkpoint-state", Method: http.MethodPut, Path: checkpointPath, handle: (*Service).resetCheckpointState,
+	ResetCheckpointState = Route{Name: "reset-checkpoint-state", Policy: RuleMemberOrAdmin, Method: http.MethodPut, Path: checkpointPath, handle: (*Service).resetCheckpointState,
 		Access: On(CheckpointsTable, UpdateItem)}
 	// Providers are a registry compiled into the code: no table access.
-	ListProviders = Route{Name: "list-providers", Method: http.MethodGet, Path: providersPath, handle: (*Service).listProviders}
-	ShowProvider  = Route{Name: "show-provider", Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
+	ListProviders = Route{Name: "list-providers", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: providersPath, handle: (*Service).listProviders}
+	ShowProvider  = Route{Name: "show-provider", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: providerPath, handle: (*Service).showProvider}
 	// Plans check the AWS resources they name (package inventory).
-	CreatePlan = Idempotent(Route{Name: "create-plan", Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
+	CreatePlan = Idempotent(Route{Name: "create-plan", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: plansPath, handle: (*Service).createPlan,
 		Access: grants(On(PlansTable, PutItem), quotaCount, inventoryChecks)})
-	ListPlans = Route{Name: "list-plans", Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
+	ListPlans = Route{Name: "list-plans", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: plansPath, handle: (*Service).listPlans,
 		Access: grants(On(PlansTable, GetItem, Query), QueryIndexes(PlansTable, "*"))}
-	ShowPlan = Route{Name: "show-plan", Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,
+	ShowPlan = Route{Name: "show-plan", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: planPath, handle: (*Service).showPlan,
 		Access: On(PlansTable, GetItem)}
 	// GetItem: a change of resources reads the plan first, to check them
 	// against the plan's provider.
-	UpdatePlan = Route{Name: "update-plan", Method: http.MethodPut, Path: planPath, handle: (*Service).updatePlan,
+	UpdatePlan = Route{Name: "update-plan", Policy: RuleMemberOrAdmin, Method: http.MethodPut, Path: planPath, handle: (*Service).updatePlan,
 		Access: grants(On(PlansTable, GetItem, UpdateItem), inventoryChecks)}
 	// UpdateItem on QuotasTable: the project's count of plans, in the
 	// delete's transaction.
-	DeletePlan = Route{Name: "delete-plan", Method: http.MethodDelete, Path: planPath, handle: (*Service).deletePlan,
+	DeletePlan = Route{Name: "delete-plan", Policy: RuleMemberOrAdmin, Method: http.MethodDelete, Path: planPath, handle: (*Service).deletePlan,
 		Access: grants(On(PlansTable, DeleteItem), On(QuotasTable, UpdateItem))}
 	// The protectable types are compiled into the code: no AWS access.
-	ListProtectables = Route{Name: "list-protectables", Method: http.MethodGet, Path: protectablesPath, handle: (*Service).listProtectableTypes}
-	ShowProtectable  = Route{Name: "show-protectable", Method: http.MethodGet, Path: protectablePath, handle: (*Service).showProtectableType}
+	ListProtectables = Route{Name: "list-protectables", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: protectablesPath, handle: (*Service).listProtectableTypes}
+	ShowProtectable  = Route{Name: "show-protectable", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: protectablePath, handle: (*Service).showProtectableType}
 	// A listing finds the project's tables with the tagging API (tag
 	// mode) or ListTables (account mode), its volumes and instances with
 	// EC2's describes.
-	ListProtectableInstances = Route{Name: "list-protectable-instances", Method: http.MethodGet, Path: instancesPath, handle: (*Service).listProtectableInstances,
+	ListProtectableInstances = Route{Name: "list-protectable-instances", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: instancesPath, handle: (*Service).listProtectableInstances,
 		Access: grants(inventoryChecks, Reads(AnyResource, GetResources, ListTables))}
-	ShowProtectableInstance = Route{Name: "show-protectable-instance", Method: http.MethodGet, Path: instancePath, handle: (*Service).showProtectableInstance,
+	ShowProtectableInstance = Route{Name: "show-protectable-instance", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: instancePath, handle: (*Service).showProtectableInstance,
 		Access: inventoryChecks}
 	// The table: the marker's item (GetItem in one project, Query by id
 	// for all_tenants); the index the filters narrow to.
-	ListOperationLogs = Route{Name: "list-operation-logs", Method: http.MethodGet, Path: operationLogsPath, handle: (*Service).listOperationLogs,
+	ListOperationLogs = Route{Name: "list-operation-logs", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: operationLogsPath, handle: (*Service).listOperationLogs,
 		Access: grants(On(OperationLogsTable, GetItem, Query), QueryIndexes(OperationLogsTable, "by_project", "by_all", "by_checkpoint", "by_status"))}
-	ShowOperationLog = Route{Name: "show-operation-log", Method: http.MethodGet, Path: operationLogPath, handle: (*Service).showOperationLog,
+	ShowOperationLog = Route{Name: "show-operation-log", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: operationLogPath, handle: (*Service).showOperationLog,
 		Access: On(OperationLogsTable, GetItem)}
 	// A restore's subnet and security groups are looked up (tag mode).
-	CreateRestore = Idempotent(Route{Name: "create-restore", Method: http.MethodPost, Path: restoresPath, handle: (*Service).createRestore,
+	CreateRestore = Idempotent(Route{Name: "create-restore", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: restoresPath, handle: (*Service).createRestore,
 		Access: grants(taskCreate, Reads(AnyResource, DescribeSubnets, DescribeSecurityGroups)), screen: screenRestore})
-	ListRestores = Route{Name: "list-restores", Method: http.MethodGet, Path: restoresPath, handle: (*Service).listRestores,
+	ListRestores = Route{Name: "list-restores", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: restoresPath, handle: (*Service).listRestores,
 		Access: taskList}
-	ShowRestore = Route{Name: "show-restore", Method: http.MethodGet, Path: restorePath, handle: (*Service).showRestore,
+	ShowRestore = Route{Name: "show-restore", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: restorePath, handle: (*Service).showRestore,
 		Access: On(TasksTable, GetItem)}
-	CreateVerification = Idempotent(Route{Name: "create-verification", Method: http.MethodPost, Path: verificationsPath, handle: (*Service).createVerification,
+	CreateVerification = Idempotent(Route{Name: "create-verification", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: verificationsPath, handle: (*Service).createVerification,
 		Access: taskCreate})
-	ListVerifications = Route{Name: "list-verifications", Method: http.MethodGet, Path: verificationsPath, handle: (*Service).listVerifications,
+	ListVerifications = Route{Name: "list-verifications", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: verificationsPath, handle: (*Service).listVerifications,
 		Access: taskList}
-	ShowVerification = Route{Name: "show-verification", Method: http.MethodGet, Path: verificationPath, handle: (*Service).showVerification,
+	ShowVerification = Route{Name: "show-verification", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: verificationPath, handle: (*Service).showVerification,
 		Access: On(TasksTable, GetItem)}
 
 	// Triggers and scheduled operations (SchedulesTable; a scheduled
 	// operation's create and delete also mark the plan).
-	CreateTrigger = Idempotent(Route{Name: "create-trigger", Method: http.MethodPost, Path: triggersPath, handle: (*Service).createTrigger,
+	CreateTrigger = Idempotent(Route{Name: "create-trigger", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: triggersPath, handle: (*Service).createTrigger,
 		Access: On(SchedulesTable, PutItem)})
-	ListTriggers = Route{Name: "list-triggers", Method: http.MethodGet, Path: triggersPath, handle: (*Service).listTriggers,
+	ListTriggers = Route{Name: "list-triggers", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: triggersPath, handle: (*Service).listTriggers,
 		Access: grants(On(SchedulesTable, GetItem, Query), QueryIndexes(SchedulesTable, "by_project", "by_all"))}
-	ShowTrigger = Route{Name: "show-trigger", Method: http.MethodGet, Path: triggerPath, handle: (*Service).showTrigger,
+	ShowTrigger = Route{Name: "show-trigger", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: triggerPath, handle: (*Service).showTrigger,
 		Access: On(SchedulesTable, GetItem)}
-	UpdateTrigger = Route{Name: "update-trigger", Method: http.MethodPut, Path: triggerPath, handle: (*Service).updateTrigger,
+	UpdateTrigger = Route{Name: "update-trigger", Policy: RuleMemberOrAdmin, Method: http.MethodPut, Path: triggerPath, handle: (*Service).updateTrigger,
 		Access: On(SchedulesTable, GetItem, UpdateItem)}
-	DeleteTrigger = Route{Name: "delete-trigger", Method: http.MethodDelete, Path: triggerPath, handle: (*Service).deleteTrigger,
+	DeleteTrigger = Route{Name: "delete-trigger", Policy: RuleMemberOrAdmin, Method: http.MethodDelete, Path: triggerPath, handle: (*Service).deleteTrigger,
 		Access: On(SchedulesTable, DeleteItem)}
-	CreateScheduledOperation = Idempotent(Route{Name: "create-scheduled-operation", Method: http.MethodPost, Path: operationsPath, handle: (*Service).createScheduledOperation,
+	CreateScheduledOperation = Idempotent(Route{Name: "create-scheduled-operation", Policy: RuleMemberOrAdmin, Method: http.MethodPost, Path: operationsPath, handle: (*Service).createScheduledOperation,
 		Access: grants(On(SchedulesTable, GetItem, PutItem, UpdateItem), On(PlansTable, GetItem, UpdateItem))})
-	ListScheduledOperations = Route{Name: "list-scheduled-operations", Method: http.MethodGet, Path: operationsPath, handle: (*Service).listScheduledOperations,
+	ListScheduledOperations = Route{Name: "list-scheduled-operations", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: operationsPath, handle: (*Service).listScheduledOperations,
 		Access: grants(On(SchedulesTable, GetItem, Query), QueryIndexes(SchedulesTable, "by_project", "by_all"))}
-	ShowScheduledOperation = Route{Name: "show-scheduled-operation", Method: http.MethodGet, Path: operationPath, handle: (*Service).showScheduledOperation,
+	ShowScheduledOperation = Route{Name: "show-scheduled-operation", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: operationPath, handle: (*Service).showScheduledOperation,
 		Access: On(SchedulesTable, GetItem)}
-	UpdateScheduledOperation = Route{Name: "update-scheduled-operation", Method: http.MethodPut, Path: operationPath, handle: (*Service).updateScheduledOperation,
+	UpdateScheduledOperation = Route{Name: "update-scheduled-operation", Policy: RuleMemberOrAdmin, Method: http.MethodPut, Path: operationPath, handle: (*Service).updateScheduledOperation,
 		Access: On(SchedulesTable, UpdateItem)}
-	DeleteScheduledOperation = Route{Name: "delete-scheduled-operation", Method: http.MethodDelete, Path: operationPath, handle: (*Service).deleteScheduledOperation,
+	DeleteScheduledOperation = Route{Name: "delete-scheduled-operation", Policy: RuleMemberOrAdmin, Method: http.MethodDelete, Path: operationPath, handle: (*Service).deleteScheduledOperation,
 		Access: grants(On(SchedulesTable, GetItem, DeleteItem, UpdateItem), On(PlansTable, UpdateItem))}
 
 	// Quotas (QuotasTable).
-	ShowQuota = Route{Name: "show-quota", Method: http.MethodGet, Path: quotaPath, handle: (*Service).showQuota,
+	ShowQuota = Route{Name: "show-quota", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: quotaPath, handle: (*Service).showQuota,
 		Access: On(QuotasTable, GetItem)}
-	ShowQuotaDetail = Route{Name: "show-quota-detail", Method: http.MethodGet, Path: quotaPath + "/detail", handle: (*Service).showQuotaDetail,
+	ShowQuotaDetail = Route{Name: "show-quota-detail", Policy: RuleReaderOrAbove, Method: http.MethodGet, Path: quotaPath + "/detail", handle: (*Service).showQuotaDetail,
 		Access: On(QuotasTable, GetItem)}
-	ShowQuotaDefaults = Route{Name: "show-quota-defaults", Method: http.MethodGet, Path: quotaPath + "/defaults", handle: (*Service).showQuotaDefaults,
+	ShowQuotaDefaults = Route{Name: "show-quota-defaults", Policy: RuleAny, Method: http.MethodGet, Path: quotaPath + "/defaults", handle: (*Service).showQuotaDefaults,
 		Access: On(QuotasTable, GetItem)}
-	UpdateQuota = Route{Name: "update-quota", Method: http.MethodPut, Path: quotaPath, handle: (*Service).updateQuota,
+	UpdateQuota = Route{Name: "update-quota", Policy: RuleAdmin, Method: http.MethodPut, Path: quotaPath, handle: (*Service).updateQuota,
 		Access: On(QuotasTable, GetItem, UpdateItem)}
-	DeleteQuota = Route{Name: "delete-quota", Method: http.MethodDelete, Path: quotaPath, handle: (*Service).deleteQuota,
+	DeleteQuota = Route{Name: "delete-quota", Policy: RuleAdmin, Method: http.MethodDelete, Path: quotaPath, handle: (*Service).deleteQuota,
 		Access: On(QuotasTable, UpdateItem)}
-	ShowQuotaClass = Route{Name: "show-quota-class", Method: http.MethodGet, Path: quotaClassPath, handle: (*Service).showQuotaClass,
+	ShowQuotaClass = Route{Name: "show-quota-class", Policy: RuleAny, Method: http.MethodGet, Path: quotaClassPath, handle: (*Service).showQuotaClass,
 		Access: On(QuotasTable, GetItem)}
-	UpdateQuotaClass = Route{Name: "update-quota-class", Method: http.MethodPut, Path: quotaClassPath, handle: (*Service).updateQuotaClass,
+	UpdateQuotaClass = Route{Name: "update-quota-class", Policy: RuleAdmin, Method: http.MethodPut, Path: quotaClassPath, handle: (*Service).updateQuotaClass,
 		Access: On(QuotasTable, UpdateItem)}
 
 	// NotFound is the function behind API Gateway's $default route, which

@@ -33,6 +33,9 @@ type Service struct {
 	// Domain owns the rules and the operations the handlers call.
 	Domain *domain.Service
 	Auth   Authenticator
+	// Policy is the admin role's name and each route's rule; nil is the
+	// default policy (NewPolicy("", "")).
+	Policy *Policy
 	Log    *slog.Logger
 	// Idempotency remembers the answers of Idempotent routes; it must be
 	// set when the service serves one.
@@ -111,18 +114,18 @@ func (s *Service) Handler(routes ...Route) http.Handler {
 				}
 				sort.Strings(allowed)
 				w.Header().Set("Allow", strings.Join(allowed, ", "))
-				s.serve(w, r, "", func(*Service, *request) (any, error) {
+				s.serve(w, r, Route{Anonymous: true, handle: func(*Service, *request) (any, error) {
 					return nil, faultf(http.StatusMethodNotAllowed, "Method %s is not allowed for this resource.", r.Method)
-				}, false)
+				}})
 				return
 			}
-			s.serve(w, r, rt.Name, rt.handle, !rt.Anonymous)
+			s.serve(w, r, rt)
 		})
 	}
 	unknownPath := func(w http.ResponseWriter, r *http.Request) {
-		s.serve(w, r, "", func(*Service, *request) (any, error) {
+		s.serve(w, r, Route{Anonymous: true, handle: func(*Service, *request) (any, error) {
 			return nil, faultf(http.StatusNotFound, "The resource could not be found.")
-		}, false)
+		}})
 	}
 	mux.HandleFunc("/", unknownPath)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -152,9 +155,11 @@ func (s *Service) FallbackHandler() http.Handler {
 	return s.Handler(routes...)
 }
 
-// serve runs one handler with what every route shares: the request id, the
-// caller and the tenant checks, panics turned into 500, and one log line.
-func (s *Service) serve(w http.ResponseWriter, r *http.Request, route string, h handlerFunc, authenticate bool) {
+// serve runs one route's handler with what every route shares: the request
+// id, the caller, the tenant and policy checks (not for an Anonymous route),
+// panics turned into 500, and one log line.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, rt Route) {
+	route := rt.Name
 	start := time.Now()
 	req := &request{Request: r, id: s.requestID(r), base: s.baseURL(r)}
 	req.log = s.Log.With("request_id", req.id)
@@ -170,13 +175,13 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, route string, h 
 		}()
 		var body any
 		err := func() error {
-			if authenticate {
-				if err := s.authorize(req); err != nil {
+			if !rt.Anonymous {
+				if err := s.authorize(req, rt); err != nil {
 					return err
 				}
 			}
 			var err error
-			body, err = h(s, req)
+			body, err = rt.handle(s, req)
 			return err
 		}()
 		if err != nil {
@@ -190,9 +195,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, route string, h 
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 }
 
-// authorize establishes the caller and checks that it may address the
-// path's tenant: its own project, or any project for an admin.
-func (s *Service) authorize(req *request) error {
+// authorize establishes the caller (401), checks that it may address the
+// path's tenant: its own project, or any project for an admin (403), then
+// that the route's policy rule lets it perform the route (403).
+func (s *Service) authorize(req *request, rt Route) error {
 	caller, err := s.Auth.Caller(req.Request)
 	if err != nil {
 		var f *Fault
@@ -201,6 +207,7 @@ func (s *Service) authorize(req *request) error {
 		}
 		return Unauthorized(err.Error())
 	}
+	caller.Admin = s.Policy.IsAdmin(caller.Roles)
 	req.caller = caller
 	tenant := req.PathValue("tenant_id")
 	if !domain.ValidProjectID(tenant) {
@@ -208,6 +215,9 @@ func (s *Service) authorize(req *request) error {
 	}
 	if tenant != caller.ProjectID && !caller.IsAdmin() {
 		return faultf(http.StatusForbidden, "Project %s may not access project %s.", caller.ProjectID, tenant)
+	}
+	if !s.Policy.Allows(s.Policy.RuleOf(rt), caller) {
+		return policyRefusal(rt.Name)
 	}
 	req.tenant = tenant
 	return nil

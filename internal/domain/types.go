@@ -73,12 +73,20 @@ type Caller struct {
 	UserID    string
 	ProjectID string
 	Roles     []string
+	// Admin: the caller holds the admin role, whose name is configuration
+	// (ADMIN_ROLE): set once, where the caller is authenticated
+	// (api.Policy.IsAdmin).
+	Admin bool
 }
 
-// IsAdmin reports whether the caller has the admin role.
-func (c Caller) IsAdmin() bool {
-	for _, r := range c.Roles {
-		if strings.EqualFold(r, "admin") {
+// IsAdmin reports whether the caller is the admin (Admin).
+func (c Caller) IsAdmin() bool { return c.Admin }
+
+// HasRole reports whether roles hold the role name, compared as a whole
+// name in any case (as oslo.policy does).
+func HasRole(roles []string, name string) bool {
+	for _, r := range roles {
+		if strings.EqualFold(r, name) {
 			return true
 		}
 	}

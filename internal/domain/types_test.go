@@ -54,7 +54,10 @@ func TestStatusesAndAdmin(t *testing.T) {
 	if _, ok := domain.ParseStatus("Available"); ok {
 		t.Error("statuses are case-sensitive")
 	}
-	if !(domain.Caller{Roles: []string{"member", "Admin"}}).IsAdmin() || (domain.Caller{Roles: []string{"member"}}).IsAdmin() {
-		t.Error("IsAdmin reads the admin role")
+	if !domain.HasRole([]string{"member", "Admin"}, "admin") || domain.HasRole([]string{"member", "org admin"}, "admin") {
+		t.Error("HasRole compares whole names in any case")
+	}
+	if !(domain.Caller{Admin: true}).IsAdmin() || (domain.Caller{Roles: []string{"admin"}}).IsAdmin() {
+		t.Error("IsAdmin is Admin, set where the caller is authenticated")
 	}
 }

@@ -127,6 +127,13 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 	default:
 		return nil, fmt.Errorf("AUTH_MODE is %q: use jwt", mode)
 	}
+	// The policy (ADMIN_ROLE, POLICY_OVERRIDES): every route reads it, so
+	// a bad setting fails every init.
+	policy, err := api.PolicyFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	svc.Policy = policy
 	// Plan routes refuse reserved tag keys in parameters (ownership's
 	// rule); every route reads it, so a bad setting fails every init.
 	owners, err := ownership.FromEnv()

@@ -21,6 +21,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	}
 	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
 	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "IDEMPOTENCY_TABLE": "IdempotencyTable", "TASKS_TABLE": "TasksTable", "OPERATION_LOGS_TABLE": "OperationLogsTable", "SCHEDULES_TABLE": "SchedulesTable", "QUOTAS_TABLE": "QuotasTable", "LOG_LEVEL": "LogLevel", "CLAIM_ROLES_SEPARATOR": "RolesClaimSeparator", "AUTH_MODE": "AuthMode",
+		"ADMIN_ROLE": "AdminRoleName", "POLICY_OVERRIDES": "PolicyOverrides",
 		"OWNERSHIP_MODE": "OwnershipMode", "OWNERSHIP_TAG_KEY": "OwnershipTagKey", "RESERVED_TAG_PREFIXES": "ReservedTagPrefixes"}
 	// The background functions add their own parameters to Globals'
 	// environment.

@@ -12,8 +12,11 @@ import (
 )
 
 // Auth reads the caller from the development token the local server
-// accepts: "X-Auth-Token: <user_id>:<project_id>[:<role>,<role>...]". It must
-// never be used in Lambda, where the API Gateway authorizer says who calls.
+// accepts: "X-Auth-Token: <user_id>:<project_id>[:<role>,<role>...]". A token
+// without roles gets the role member, so that the contract's optional roles
+// still let such a caller read and write its project under the default
+// policy. It must never be used in Lambda, where the API Gateway authorizer
+// says who calls.
 type Auth struct{}
 
 // Caller implements api.Authenticator.
@@ -33,6 +36,9 @@ func (Auth) Caller(r *http.Request) (domain.Caller, error) {
 				c.Roles = append(c.Roles, role)
 			}
 		}
+	}
+	if len(c.Roles) == 0 {
+		c.Roles = []string{api.RoleMember}
 	}
 	return c, nil
 }

@@ -77,7 +77,11 @@ type Config struct {
 	SchedulesTable string
 	// QuotasTable holds quotas; empty means karbor-quotas.
 	QuotasTable string
-	Log         *slog.Logger
+	// Policy is the admin role's name and the routes' rules (karbor-local
+	// reads it from ADMIN_ROLE and POLICY_OVERRIDES, as the functions do);
+	// nil is the default policy.
+	Policy *api.Policy
+	Log    *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
 }
@@ -259,6 +263,7 @@ func Run(ctx context.Context, cfg Config) error {
 	svc := &api.Service{
 		Domain: dom,
 		Auth:   devtoken.Auth{},
+		Policy: cfg.Policy,
 		Log:    log,
 
 		Idempotency: idempotency.New(db, cfg.IdempotencyTable),

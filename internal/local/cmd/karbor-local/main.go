@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"karbor/internal/api"
 	"karbor/internal/local/server"
 	"karbor/internal/ownership"
 )
@@ -32,7 +33,13 @@ func main() {
 		log.Error("ownership configuration", "error", err.Error())
 		os.Exit(2)
 	}
+	policy, err := api.PolicyFromEnv()
+	if err != nil {
+		log.Error("policy configuration", "error", err.Error())
+		os.Exit(2)
+	}
 	cfg := server.Config{
+		Policy:             policy,
 		Ownership:          own,
 		Addr:               net.JoinHostPort(host, env("PORT", "3000")),
 		Endpoint:           os.Getenv("DYNAMODB_ENDPOINT"),

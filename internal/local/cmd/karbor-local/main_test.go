@@ -156,3 +156,23 @@ func TestPortInUse(t *testing.T) {
 	}
 	t.Logf("failed in %v", took)
 }
+
+// TestPolicyRefusedAtStart: a bad POLICY_OVERRIDES stops karbor-local
+// before it listens or starts moto_server, as a bad setting fails a
+// function's init.
+func TestPolicyRefusedAtStart(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
+	defer cancel()
+	// Port 0: it would listen anywhere, were the policy accepted.
+	cmd := command(ctx, bin, 0)
+	cmd.Env = append(cmd.Env, `POLICY_OVERRIDES={"no-such-route": "admin"}`)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("karbor-local with a bad POLICY_OVERRIDES: %v, want exit status 2; output:\n%s", err, out)
+	}
+	if text := string(out); !strings.Contains(text, "no-such-route") || strings.Contains(text, "moto") || strings.Contains(text, "serving") {
+		t.Errorf("output %q, want the policy error alone", text)
+	}
+}
