@@ -346,7 +346,7 @@ func TestOperationsDashboard(t *testing.T) {
 		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName <WorkerFailureQueue.QueueName>",
 		"Karbor CheckpointsEndedBySweeper",
 	}
-	for _, fn := range []string{"WorkerFunction", "RunnerFunction", "SchedulerFunction"} {
+	for _, fn := range []string{"WorkerFunction", "RunnerFunction", "SchedulerFunction", "SweeperFunction", "EventsFunction"} {
 		for _, m := range []string{"Invocations", "Errors", "Duration", "Throttles"} {
 			want = append(want, "AWS/Lambda "+m+" FunctionName <"+fn+">")
 		}
