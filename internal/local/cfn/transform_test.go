@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,10 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"karbor/internal/api"
+	"karbor/internal/local/cfn"
 	"karbor/internal/local/gen"
 )
 
@@ -449,5 +453,90 @@ func checkOperations(t *testing.T, res map[string]map[string]any) {
 	}
 	if len(ofType(res, "AWS::CloudWatch::Dashboard")) != 1 {
 		t.Error("no dashboard")
+	}
+}
+
+// TestDeployRole: deploy/github-oidc-role.yaml, the one-time setup of the
+// deploy job's OIDC role: GitHub's OIDC provider, and a role that trusts
+// only the repository's jobs in the environment deploy.yml's deploy job
+// names (a job with an environment gets a token whose sub names it, not
+// the branch), and may make what the stack now holds (authorizers,
+// routes and integrations of the HTTP API; the Cognito pool).
+func TestDeployRole(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "github-oidc-role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := cfn.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(tpl, "Resources", "GitHubOidcProvider", "Type"); got != "AWS::IAM::OIDCProvider" {
+		t.Errorf("GitHubOidcProvider is %q", got)
+	}
+	if got := lookup(tpl, "Resources", "GitHubOidcProvider", "Properties", "Url"); got != "https://token.actions.githubusercontent.com" {
+		t.Errorf("GitHubOidcProvider's Url %q", got)
+	}
+	if got := lookup(tpl, "Resources", "DeployRole", "Type"); got != "AWS::IAM::Role" {
+		t.Fatalf("DeployRole is %q", got)
+	}
+	trust := value(t, tpl, "Resources", "DeployRole", "Properties", "AssumeRolePolicyDocument", "Statement").([]any)
+	if len(trust) != 1 {
+		t.Fatalf("trust statements %v, want one", trust)
+	}
+	cond := trust[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any)
+	environment := lookup(tpl, "Parameters", "Environment", "Default")
+	if cond["token.actions.githubusercontent.com:sub"] != "!Sub repo:${GitHubRepository}:environment:${Environment}" ||
+		cond["token.actions.githubusercontent.com:aud"] != "sts.amazonaws.com" {
+		t.Errorf("trust condition %v: want sub repo:<repo>:environment:<Environment>, aud sts.amazonaws.com", cond)
+	}
+
+	// deploy.yml's deploy job runs in that environment.
+	wf, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workflow struct {
+		Jobs map[string]struct {
+			Environment string `yaml:"environment"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(wf, &workflow); err != nil {
+		t.Fatal(err)
+	}
+	if got := workflow.Jobs["deploy"].Environment; got == "" || got != environment {
+		t.Errorf("deploy.yml's deploy job has environment %q; the role trusts %q", got, environment)
+	}
+
+	actions := map[string][]string{} // action -> resources
+	for _, p := range value(t, tpl, "Resources", "DeployRole", "Properties", "Policies").([]any) {
+		for _, st := range p.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			var acts, res []any
+			for key, dst := range map[string]*[]any{"Action": &acts, "Resource": &res} {
+				switch v := st[key].(type) {
+				case []any:
+					*dst = v
+				default:
+					*dst = []any{v}
+				}
+			}
+			for _, a := range acts {
+				for _, r := range res {
+					actions[a.(string)] = append(actions[a.(string)], r.(string))
+				}
+			}
+		}
+	}
+	for _, a := range []string{"cognito-idp:CreateUserPool", "cognito-idp:CreateUserPoolClient", "cognito-idp:CreateGroup", "cognito-idp:UpdateUserPool", "cognito-idp:DescribeUserPool", "apigateway:POST", "apigateway:PATCH", "apigateway:DELETE", "lambda:AddPermission"} {
+		if len(actions[a]) == 0 {
+			t.Errorf("the deploy role may not %s", a)
+		}
+	}
+	if !slices.Contains(actions["apigateway:POST"], "!Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/*") {
+		t.Errorf("apigateway:POST on %v: want the region's /apis/* (routes, integrations, authorizers)", actions["apigateway:POST"])
+	}
+	if got := actions["cognito-idp:UpdateUserPool"]; !slices.Equal(got, []string{"!Sub arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*"}) {
+		t.Errorf("cognito-idp:UpdateUserPool on %v: want the account's pools in the region only", got)
 	}
 }
