@@ -382,6 +382,10 @@ func checkCognito(t *testing.T, res map[string]map[string]any) {
 	if prop(pool, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != "true" || prop(pool, "DeletionProtection") != "ACTIVE" {
 		t.Errorf("UserPool: self sign-up or no deletion protection: %v", pool["Properties"])
 	}
+	// Protected, so retained: else deleting the stack would fail on it.
+	if pool["DeletionPolicy"] != "Retain" || pool["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("UserPool: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", pool["DeletionPolicy"], pool["UpdateReplacePolicy"])
+	}
 	if !strings.Contains(prop(pool, "Schema"), `"AttributeDataType":"String","Mutable":true,"Name":"project_id"`) {
 		t.Errorf("UserPool schema %s: want a mutable String project_id", prop(pool, "Schema"))
 	}
