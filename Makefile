@@ -52,8 +52,9 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #   make bench   the benchmarks
 #   make clean   remove build/, .aws-sam/ and .bin/
 #
-# Tests need moto_server (pip install 'moto[server]') and the lint needs
-# cfn-lint (pip install cfn-lint): Python tools, not Go modules, so they are
+# Tests need moto_server (pip install 'moto[server]'); the lint and the
+# template's transform test need cfn-lint and the SAM translator it brings
+# (pip install cfn-lint): Python tools, not Go modules, so they are
 # checked for, not installed. The Go tools are pinned here and installed by
 # `go install` into .bin/, not added to go.mod.
 # ---------------------------------------------------------------------------

@@ -162,6 +162,80 @@ func TestClaimsAuth(t *testing.T) {
 	}
 }
 
+// TestClaimsAuthCognitoIDToken: the claims of an ID token of the stack's
+// Cognito user pool (template.yaml's UserPool, the claim names its
+// parameters default to there), as API Gateway's JWT authorizer hands them
+// on: cognito:groups, an array, flattened to "[a b]"; the project in
+// custom:project_id.
+func TestClaimsAuthCognitoIDToken(t *testing.T) {
+	auth := lambdafn.ClaimsAuth{User: "sub", Project: "custom:project_id", Roles: "cognito:groups", RolesSeparator: "comma"}
+	const project = "e486a2f49695423ca9c47e589b948108"
+	const sub = "94e8b4a8-3071-70b7-5b1d-0e1f2a3b4c5d"
+	idToken := func(groups []string) map[string]any {
+		c := map[string]any{
+			"sub": sub, "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf12",
+			"aud": "3n4b5urk1ft4fl3mg5e62d9ado", "token_use": "id", "auth_time": 1764600000,
+			"exp": 1764603600, "iat": 1764600000, "cognito:username": "alice",
+			"custom:project_id": project, "email": "alice@example.com",
+		}
+		if groups != nil {
+			c["cognito:groups"] = groups
+		}
+		return c
+	}
+	// What API Gateway puts in requestContext.authorizer.jwt.claims: every
+	// value a string, an array as "[a b]".
+	rendered := func(groups string) map[string]string {
+		c := map[string]string{"sub": sub, "custom:project_id": project, "cognito:username": "alice", "token_use": "id",
+			"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf12", "aud": "3n4b5urk1ft4fl3mg5e62d9ado"}
+		if groups != "" {
+			c["cognito:groups"] = groups
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name     string
+		groups   []string
+		rendered string
+		roles    []string
+		admin    bool
+	}{
+		{"member", []string{"member"}, "[member]", []string{"member"}, false},
+		{"admin and member", []string{"admin", "member"}, "[admin member]", []string{"admin", "member"}, true},
+		{"reader", []string{"reader"}, "[reader]", []string{"reader"}, false},
+		{"no group", nil, "", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := requestWithClaims(t, rendered(tt.rendered))
+			r.Header.Set("Authorization", jwt(t, idToken(tt.groups)))
+			c, err := auth.Caller(r)
+			if err != nil {
+				t.Fatalf("Caller: %v", err)
+			}
+			if c.UserID != sub || c.ProjectID != project || !slices.Equal(c.Roles, tt.roles) || c.IsAdmin() != tt.admin {
+				t.Errorf("Caller = %+v (admin %v), want user %s, project %s, roles %q, admin %v", c, c.IsAdmin(), sub, project, tt.roles, tt.admin)
+			}
+		})
+	}
+	// A group array without the token to read it from: refused, not
+	// guessed.
+	if c, err := auth.Caller(requestWithClaims(t, rendered("[admin member]"))); err == nil {
+		t.Errorf("an array claim without its token gave %+v", c)
+	}
+	// An ID token without custom:project_id (a user made without one):
+	// 401.
+	noProject := rendered("[member]")
+	delete(noProject, "custom:project_id")
+	r := requestWithClaims(t, noProject)
+	tok := idToken([]string{"member"})
+	delete(tok, "custom:project_id")
+	r.Header.Set("Authorization", jwt(t, tok))
+	var f *api.Fault
+	if _, err := auth.Caller(r); !errors.As(err, &f) || f.Status != http.StatusUnauthorized {
+		t.Errorf("a token without custom:project_id: %v, want a 401", err)
+	}
+}
+
 func TestRequestID(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	if got := lambdafn.RequestID(r); got != "" {

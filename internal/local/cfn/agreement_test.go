@@ -8,7 +8,9 @@ package cfn_test
 // template blocks are checked in background_test.go.
 
 import (
+	"karbor/internal/api"
 	"karbor/internal/lambdafn/background"
+	"karbor/internal/local/gen"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,14 +23,56 @@ import (
 // go test runs.
 const repoRoot = "../../.."
 
+// TestAgreementHTTPAPIAuthorizer: every route but the anonymous ones runs
+// the AuthMode's authorizer, and HttpApi has no authorizer of SAM's (SAM's
+// Auth cannot depend on AuthMode; TestTransformedTemplate checks the
+// translated stack in each mode).
 func TestAgreementHTTPAPIAuthorizer(t *testing.T) {
 	tpl := parseTemplate(t)
-	authorizer, _ := tpl.Lookup("Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer")
-	if authorizer == "" {
-		t.Fatal("HttpApi has no DefaultAuthorizer: routes would be public")
+	if auth, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "Auth"); ok {
+		t.Errorf("HttpApi has SAM's Auth %s: the routes' authorizers are raw resources chosen by AuthMode", auth)
 	}
-	if _, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "Auth", "Authorizers", authorizer, "JwtConfiguration"); !ok {
-		t.Errorf("HttpApi's default authorizer %s is not a JWT authorizer of the API", authorizer)
+	for _, r := range api.Routes {
+		id := gen.GoName(r.Name) + "Route"
+		typ, _ := tpl.Lookup("Resources", id, "Properties", "AuthorizationType")
+		authorizer, _ := tpl.Lookup("Resources", id, "Properties", "AuthorizerId")
+		wantType, wantAuthorizer := "!If [IsKeystone, CUSTOM, JWT]", "!If [IsKeystone, !Ref KeystoneAuthorizer, !Ref JwtAuthorizer]"
+		if r.Anonymous {
+			wantType, wantAuthorizer = "NONE", ""
+		}
+		if typ != wantType || authorizer != wantAuthorizer {
+			t.Errorf("%s: AuthorizationType %q, AuthorizerId %q; want %q, %q", id, typ, authorizer, wantType, wantAuthorizer)
+		}
+	}
+	for id, want := range map[string]string{"JwtAuthorizer": "IsJwt", "KeystoneAuthorizer": "IsKeystone", "KeystoneAuthorizerPermission": "IsKeystone"} {
+		if got, _ := tpl.Lookup("Resources", id, "Condition"); got != want {
+			t.Errorf("%s has Condition %q, want %s", id, got, want)
+		}
+	}
+	if got, _ := tpl.Lookup("Conditions", "IsKeystone"); got != "!Equals [!Ref AuthMode, keystone]" {
+		t.Errorf("Conditions.IsKeystone = %q", got)
+	}
+}
+
+// TestClaimParameters: the functions read the claims the parameters name;
+// empty ones fall back to the issuer's usual names (the Cognito pool's
+// custom:project_id and cognito:groups, else project_id and roles).
+func TestClaimParameters(t *testing.T) {
+	tpl := parseTemplate(t)
+	vars := []string{"Globals", "Function", "Environment", "Variables"}
+	for name, want := range map[string]string{
+		"CLAIM_USER":    "!Ref JwtUserClaim",
+		"CLAIM_PROJECT": "!If [HasJwtProjectClaim, !Ref JwtProjectClaim, !If [HasJwtIssuer, project_id, custom:project_id]]",
+		"CLAIM_ROLES":   "!If [HasJwtRolesClaim, !Ref JwtRolesClaim, !If [HasJwtIssuer, roles, cognito:groups]]",
+	} {
+		if got, _ := tpl.Lookup(append(vars, name)...); got != want {
+			t.Errorf("Globals' %s = %q, want %q", name, got, want)
+		}
+	}
+	for param, want := range map[string]string{"JwtUserClaim": "sub", "JwtProjectClaim": "", "JwtRolesClaim": "", "JwtIssuer": "", "JwtAudience": ""} {
+		if got, ok := tpl.Lookup("Parameters", param, "Default"); !ok || got != want {
+			t.Errorf("parameter %s: default %q (set %v), want %q", param, got, ok, want)
+		}
 	}
 }
 
@@ -65,14 +109,26 @@ func appendUnique(s []string, vs ...string) []string {
 	return s
 }
 
-// TestSafeDefaults: a stack trusts only an issuer its deployer names (no
-// default, https only, and no samconfig environment supplies one), and the
+// TestSafeDefaults: a stack trusts only an issuer its deployer names or its
+// own Cognito pool (JwtIssuer "" by default, https only, an audience
+// required with it, and no samconfig environment supplies one), and the
 // unauthenticated $default route is throttled at API Gateway, so that
 // anonymous requests cannot spend the account's Lambda concurrency.
 func TestSafeDefaults(t *testing.T) {
 	tpl := parseTemplate(t)
-	if def, ok := tpl.Lookup("Parameters", "JwtIssuer", "Default"); ok {
+	if def, _ := tpl.Lookup("Parameters", "JwtIssuer", "Default"); def != "" {
 		t.Errorf("JwtIssuer has the default %q: a stack would trust an issuer nobody chose", def)
+	}
+	if cond, _ := tpl.Lookup("Conditions", "UseCognito"); cond != "!And [!Condition IsJwt, !Not [!Condition HasJwtIssuer]]" {
+		t.Errorf("Conditions.UseCognito = %q: without an issuer the stack must make its own pool", cond)
+	}
+	// (Lookup's text writes the empty string "" as nothing.)
+	rule := []string{"Rules", "AudienceWithIssuer"}
+	if got, _ := tpl.Lookup(append(rule, "RuleCondition")...); got != "!Not [!Equals [!Ref JwtIssuer, ]]" {
+		t.Errorf("Rules.AudienceWithIssuer.RuleCondition = %q", got)
+	}
+	if got, _ := tpl.Lookup(append(rule, "Assertions")...); !strings.Contains(got, "Assert: !Not [!Equals [!Ref JwtAudience, ]]") {
+		t.Errorf("Rules.AudienceWithIssuer.Assertions = %q: want JwtAudience required", got)
 	}
 	pattern, _ := tpl.Lookup("Parameters", "JwtIssuer", "AllowedPattern")
 	re, err := regexp.Compile(pattern)
@@ -87,7 +143,7 @@ func TestSafeDefaults(t *testing.T) {
 		"login.example.com":                                              false,
 		"https://":                                                       false,
 		"https:// evil":                                                  false,
-		"":                                                               false,
+		"":                                                               true, // the stack's Cognito pool
 		"https://a.example/?x=1":                                         false,
 	} {
 		if got := re.MatchString(issuer); got != want {

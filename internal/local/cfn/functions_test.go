@@ -19,8 +19,10 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	if len(fns) == 0 {
 		t.Fatal("no functions")
 	}
-	wantEnv := map[string]string{"CLAIM_USER": "sub", "CLAIM_PROJECT": "project_id", "CLAIM_ROLES": "roles"}
-	globalRefs := map[string]string{"PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "IDEMPOTENCY_TABLE": "IdempotencyTable", "TASKS_TABLE": "TasksTable", "OPERATION_LOGS_TABLE": "OperationLogsTable", "SCHEDULES_TABLE": "SchedulesTable", "QUOTAS_TABLE": "QuotasTable", "LOG_LEVEL": "LogLevel", "CLAIM_ROLES_SEPARATOR": "RolesClaimSeparator", "AUTH_MODE": "AuthMode",
+	// The claim names are parameters (CLAIM_PROJECT and CLAIM_ROLES an
+	// !If of them: TestClaimParameters).
+	wantEnv := map[string]string{}
+	globalRefs := map[string]string{"CLAIM_USER": "JwtUserClaim", "PLANS_TABLE": "PlansTable", "CHECKPOINTS_TABLE": "CheckpointsTable", "IDEMPOTENCY_TABLE": "IdempotencyTable", "TASKS_TABLE": "TasksTable", "OPERATION_LOGS_TABLE": "OperationLogsTable", "SCHEDULES_TABLE": "SchedulesTable", "QUOTAS_TABLE": "QuotasTable", "LOG_LEVEL": "LogLevel", "CLAIM_ROLES_SEPARATOR": "RolesClaimSeparator", "AUTH_MODE": "AuthMode",
 		"ADMIN_ROLE": "AdminRoleName", "POLICY_OVERRIDES": "PolicyOverrides",
 		"OWNERSHIP_MODE": "OwnershipMode", "OWNERSHIP_TAG_KEY": "OwnershipTagKey", "RESERVED_TAG_PREFIXES": "ReservedTagPrefixes"}
 	// The background functions add their own parameters to Globals'
@@ -235,8 +237,8 @@ func TestParseLookup(t *testing.T) {
 		{[]string{"Resources", "WorkerFunction", "Properties", "Events", "CheckpointStream", "Properties", "Stream"}, "!GetAtt CheckpointsTable.StreamArn"},
 		{[]string{"Resources", "WorkerFunction", "Properties", "Events", "CheckpointStream", "Properties", "DestinationConfig", "OnFailure"}, "{Type: SQS, Destination: !GetAtt WorkerFailureQueue.Arn}"},
 		{[]string{"Resources", "SweeperFunction", "Properties", "Events", "Every5Minutes", "Properties", "Schedule"}, "rate(5 minutes)"},
-		{[]string{"Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer"}, "JwtAuthorizer"},
-		{[]string{"Resources", "HttpApi", "Properties", "Auth", "Authorizers", "JwtAuthorizer", "JwtConfiguration"}, "{issuer: !Ref JwtIssuer, audience: [!Ref JwtAudience]}"},
+		{[]string{"Resources", "JwtAuthorizer", "Properties", "AuthorizerType"}, "JWT"},
+		{[]string{"Resources", "JwtAuthorizer", "Properties", "JwtConfiguration", "Issuer"}, "!If [HasJwtIssuer, !Ref JwtIssuer, !Sub https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}]"},
 		{[]string{"Outputs", "ApiUrl", "Value"}, "!Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
 	} {
 		if got, ok := tpl.Lookup(tt.path...); !ok || got != tt.want {

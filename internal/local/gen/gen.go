@@ -202,12 +202,17 @@ func spliceTemplate(tpl []byte, block string) ([]byte, error) {
 // templateBlock renders the function of every route and of the fallback.
 func templateBlock() string {
 	var b strings.Builder
-	b.WriteString("  # The functions of internal/api/routes.go; edit them there, not here.\n")
+	b.WriteString("  # The functions of internal/api/routes.go and their API Gateway routes;\n")
+	b.WriteString("  # edit them there, not here.\n")
 	for _, r := range api.Functions() {
 		b.WriteString("\n")
 		writeFunction(&b, r)
 		b.WriteString("\n")
 		writeLogGroup(&b, r)
+		if r.Path != "" {
+			b.WriteString("\n")
+			writeRoute(&b, r)
+		}
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -249,22 +254,16 @@ func writeFunction(b *strings.Builder, r api.Route) {
 	w("      Description: %s", description)
 	w("      LoggingConfig:")
 	w("        LogGroup: !Ref %sLogGroup", GoName(r.Name))
-	w("      Events:")
 	if r.Path == "" {
+		// The one route left to SAM's HttpApi event (see writeRoute and
+		// HttpApi's comment). No Auth: the HttpApi has no authorizer of
+		// SAM's, so the route has none (SAM refuses Authorizer: NONE
+		// without a DefaultAuthorizer).
+		w("      Events:")
 		w("        DefaultRoute:")
-	} else {
-		w("        Route:")
-	}
-	w("          Type: HttpApi")
-	w("          Properties:")
-	w("            ApiId: !Ref HttpApi")
-	if r.Path != "" {
-		w("            Method: %s", r.Method)
-		w("            Path: %s", r.Path)
-	}
-	if r.Anonymous {
-		w("            Auth:")
-		w("              Authorizer: NONE")
+		w("          Type: HttpApi")
+		w("          Properties:")
+		w("            ApiId: !Ref HttpApi")
 	}
 	if len(r.Access) == 0 {
 		w("      # No table access: no policy (SAM's role only lets it write its logs).")
@@ -284,6 +283,54 @@ func writeFunction(b *strings.Builder, r api.Route) {
 			w("                - %s", res)
 		}
 	}
+}
+
+// writeRoute renders the route's API Gateway resources: its integration
+// (the function, payload 2.0), its route and API Gateway's permission to
+// invoke the function for that route only. Raw resources, not a SAM
+// HttpApi event: SAM's Auth takes no intrinsic functions, and the
+// authorizer depends on the AuthMode parameter (IsKeystone).
+func writeRoute(b *strings.Builder, r api.Route) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	id := GoName(r.Name)
+	w("  %sIntegration:", id)
+	w("    Type: AWS::ApiGatewayV2::Integration")
+	w("    Properties:")
+	w("      ApiId: !Ref HttpApi")
+	w("      IntegrationType: AWS_PROXY")
+	w("      IntegrationUri: !GetAtt %s.Arn", r.LogicalID())
+	w("      PayloadFormatVersion: \"2.0\"")
+	w("")
+	w("  %sRoute:", id)
+	w("    Type: AWS::ApiGatewayV2::Route")
+	w("    Properties:")
+	w("      ApiId: !Ref HttpApi")
+	w("      RouteKey: %s", RouteKey(r))
+	w("      Target: !Sub \"integrations/${%sIntegration}\"", id)
+	if r.Anonymous {
+		w("      AuthorizationType: NONE")
+	} else {
+		w("      AuthorizationType: !If [IsKeystone, CUSTOM, JWT]")
+		w("      AuthorizerId: !If [IsKeystone, !Ref KeystoneAuthorizer, !Ref JwtAuthorizer]")
+	}
+	w("")
+	w("  %sPermission:", id)
+	w("    Type: AWS::Lambda::Permission")
+	w("    Properties:")
+	w("      Action: lambda:InvokeFunction")
+	w("      FunctionName: !Ref %s", r.LogicalID())
+	w("      Principal: apigateway.amazonaws.com")
+	w("      SourceArn: !Sub \"%s\"", SourceARN(r))
+}
+
+// RouteKey is the route's key in API Gateway: "METHOD /path".
+func RouteKey(r api.Route) string { return r.Method + " " + r.Path }
+
+// SourceARN is the execute-api ARN of the route on every stage, as
+// template.yaml writes it inside !Sub: the path's parameters are wildcards.
+func SourceARN(r api.Route) string {
+	return "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/" +
+		r.Method + pathParam.ReplaceAllString(r.Path, "*")
 }
 
 // Statement is one generated IAM statement.

@@ -334,6 +334,9 @@ func TestMakeTargets(t *testing.T) {
 	artifacts := t.TempDir()
 	for _, f := range fns {
 		i := slices.IndexFunc(gen.Names(), func(n string) bool { return api.LogicalID(n) == f.LogicalID })
+		if i < 0 && cfn.IsPlaceholder(tpl, f.LogicalID) {
+			continue // the keystone branch's function, not merged yet
+		}
 		if i < 0 {
 			t.Errorf("template.yaml function %s is no declared function", f.LogicalID)
 			continue
