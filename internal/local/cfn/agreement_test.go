@@ -151,7 +151,7 @@ func TestSafeDefaults(t *testing.T) {
 		}
 	}
 	for _, setting := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		if v, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "RouteSettings", "$default", setting); !ok || v == "" {
+		if v, ok := tpl.Lookup("Resources", "HttpApiStage", "Properties", "RouteSettings", "$default", setting); !ok || v == "" {
 			t.Errorf("HttpApi's $default route has no %s: anonymous requests could spend the account's concurrency", setting)
 		}
 	}

@@ -825,8 +825,8 @@ func TestAgreementScheduler(t *testing.T) {
 func TestAgreementThrottling(t *testing.T) {
 	raw := rawTemplate(t)
 	for setting, param := range map[string]string{"ThrottlingRateLimit": "ApiRateLimit", "ThrottlingBurstLimit": "ApiBurstLimit"} {
-		if v := dig(raw, "Resources", "HttpApi", "Properties", "DefaultRouteSettings", setting); v != "!Ref "+param {
-			t.Errorf("HttpApi's DefaultRouteSettings.%s is %v, want !Ref %s", setting, v, param)
+		if v := dig(raw, "Resources", "HttpApiStage", "Properties", "DefaultRouteSettings", setting); v != "!Ref "+param {
+			t.Errorf("HttpApiStage's DefaultRouteSettings.%s is %v, want !Ref %s", setting, v, param)
 		}
 	}
 	for fn, param := range map[string]string{"WorkerFunction": "WorkerReservedConcurrency", "RunnerFunction": "WorkerReservedConcurrency",

@@ -94,7 +94,7 @@ func TestOperationsTracing(t *testing.T) {
 
 func TestOperationsAccessLogs(t *testing.T) {
 	tpl := parseTemplate(t)
-	settings := []string{"Resources", "HttpApi", "Properties", "AccessLogSettings"}
+	settings := []string{"Resources", "HttpApiStage", "Properties", "AccessLogSettings"}
 	dest := lookup(tpl, append(settings, "DestinationArn")...)
 	m := regexp.MustCompile(`^!GetAtt (\w+)\.Arn$`).FindStringSubmatch(dest)
 	if m == nil {
@@ -244,8 +244,8 @@ func TestOperationsAlarms(t *testing.T) {
 	}
 	// The 5xx alarm's Stage dimension is the $default stage: the API has
 	// no other.
-	if got, ok := tpl.Lookup("Resources", "HttpApi", "Properties", "StageName"); ok {
-		t.Errorf("HttpApi has StageName %q; the 5xx alarm and the dashboard watch $default", got)
+	if got, _ := tpl.Lookup("Resources", "HttpApiStage", "Properties", "StageName"); got != "$default" {
+		t.Errorf("HttpApiStage is %q; the 5xx alarm and the dashboard watch $default", got)
 	}
 }
 

@@ -209,10 +209,8 @@ func templateBlock() string {
 		writeFunction(&b, r)
 		b.WriteString("\n")
 		writeLogGroup(&b, r)
-		if r.Path != "" {
-			b.WriteString("\n")
-			writeRoute(&b, r)
-		}
+		b.WriteString("\n")
+		writeRoute(&b, r)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -254,17 +252,6 @@ func writeFunction(b *strings.Builder, r api.Route) {
 	w("      Description: %s", description)
 	w("      LoggingConfig:")
 	w("        LogGroup: !Ref %sLogGroup", GoName(r.Name))
-	if r.Path == "" {
-		// The one route left to SAM's HttpApi event (see writeRoute and
-		// HttpApi's comment). No Auth: the HttpApi has no authorizer of
-		// SAM's, so the route has none (SAM refuses Authorizer: NONE
-		// without a DefaultAuthorizer).
-		w("      Events:")
-		w("        DefaultRoute:")
-		w("          Type: HttpApi")
-		w("          Properties:")
-		w("            ApiId: !Ref HttpApi")
-	}
 	if len(r.Access) == 0 {
 		w("      # No table access: no policy (SAM's role only lets it write its logs).")
 		return
@@ -289,7 +276,8 @@ func writeFunction(b *strings.Builder, r api.Route) {
 // (the function, payload 2.0), its route and API Gateway's permission to
 // invoke the function for that route only. Raw resources, not a SAM
 // HttpApi event: SAM's Auth takes no intrinsic functions, and the
-// authorizer depends on the AuthMode parameter (IsKeystone).
+// authorizer depends on the AuthMode parameter (IsKeystone). The Fallback
+// is the $default route, without an authorizer.
 func writeRoute(b *strings.Builder, r api.Route) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	id := GoName(r.Name)
@@ -307,7 +295,9 @@ func writeRoute(b *strings.Builder, r api.Route) {
 	w("      ApiId: !Ref HttpApi")
 	w("      RouteKey: %s", RouteKey(r))
 	w("      Target: !Sub \"integrations/${%sIntegration}\"", id)
-	if r.Anonymous {
+	if r.Anonymous || r.Path == "" {
+		// The Fallback ($default) answers unknown paths and methods
+		// without asking who calls.
 		w("      AuthorizationType: NONE")
 	} else {
 		w("      AuthorizationType: !If [IsKeystone, CUSTOM, JWT]")
@@ -323,12 +313,21 @@ func writeRoute(b *strings.Builder, r api.Route) {
 	w("      SourceArn: !Sub \"%s\"", SourceARN(r))
 }
 
-// RouteKey is the route's key in API Gateway: "METHOD /path".
-func RouteKey(r api.Route) string { return r.Method + " " + r.Path }
+// RouteKey is the route's key in API Gateway: "METHOD /path", or
+// "$default" for the Fallback.
+func RouteKey(r api.Route) string {
+	if r.Path == "" {
+		return "$default"
+	}
+	return r.Method + " " + r.Path
+}
 
 // SourceARN is the execute-api ARN of the route on every stage, as
 // template.yaml writes it inside !Sub: the path's parameters are wildcards.
 func SourceARN(r api.Route) string {
+	if r.Path == "" {
+		return "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/$default"
+	}
 	return "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/" +
 		r.Method + pathParam.ReplaceAllString(r.Path, "*")
 }
