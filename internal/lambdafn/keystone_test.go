@@ -9,9 +9,12 @@ package lambdafn_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"karbor/internal/api"
@@ -310,5 +314,63 @@ func TestKeystoneEndToEnd(t *testing.T) {
 			t.Errorf("status %d, want %d; body %s", resp.StatusCode, tc.status, resp.Body)
 		}
 		checkKeystoneFault(t, resp, tc.status)
+	}
+}
+
+// TestKeystoneAuth: the route side reads each field of the authorizer's
+// context exactly; a context it cannot read is a 401, never a guess.
+func TestKeystoneAuth(t *testing.T) {
+	request := func(t *testing.T, lambdaContext map[string]any) *http.Request {
+		t.Helper()
+		ev := events.APIGatewayV2HTTPRequest{RawPath: "/v1/p/plans", RequestContext: events.APIGatewayV2HTTPRequestContext{
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: "/v1/p/plans"}}}
+		if lambdaContext != nil {
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaContext}
+		}
+		var accessor core.RequestAccessorV2
+		r, err := accessor.EventToRequestWithContext(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	valid := func(change map[string]any) map[string]any {
+		c := map[string]any{"user_id": keystoneUser, "project_id": projectID, "roles": `["member","org admin"]`, "system": "", "expires_at": "2026-12-01T11:00:00Z"}
+		for k, v := range change {
+			c[k] = v
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		ctx    map[string]any
+		want   domain.Caller
+		status int
+	}{
+		{"project", valid(nil), domain.Caller{UserID: keystoneUser, ProjectID: projectID, Roles: []string{"member", "org admin"}}, 0},
+		{"system", valid(map[string]any{"project_id": "", "system": "all", "roles": `["admin"]`}), domain.Caller{UserID: keystoneUser, Roles: []string{"admin"}}, 0},
+		{"no roles", valid(map[string]any{"roles": `[]`}), domain.Caller{UserID: keystoneUser, ProjectID: projectID, Roles: []string{}}, 0},
+		{"refused", map[string]any{"error_status": "401", "error_message": keystone.MsgExpired}, domain.Caller{}, 401},
+		{"unavailable", map[string]any{"error_status": "503", "error_message": keystone.MsgUnavailable}, domain.Caller{}, 503},
+		{"no context", nil, domain.Caller{}, 401},
+		{"empty context", map[string]any{}, domain.Caller{}, 401},
+		{"no project, not system", valid(map[string]any{"project_id": ""}), domain.Caller{}, 401},
+		{"bad project", valid(map[string]any{"project_id": "a/b"}), domain.Caller{}, 401},
+		{"roles not JSON", valid(map[string]any{"roles": "member,admin"}), domain.Caller{}, 401},
+		{"user not a string", valid(map[string]any{"user_id": 7}), domain.Caller{}, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := lambdafn.KeystoneAuth{}.Caller(request(t, tc.ctx))
+			if tc.status == 0 {
+				if err != nil || got.UserID != tc.want.UserID || got.ProjectID != tc.want.ProjectID || !slices.Equal(got.Roles, tc.want.Roles) {
+					t.Errorf("caller %+v, %v; want %+v", got, err, tc.want)
+				}
+				return
+			}
+			var f *api.Fault
+			if !errors.As(err, &f) || f.Status != tc.status || f.Message == "" {
+				t.Errorf("error %v, want a %d fault with a message", err, tc.status)
+			}
+		})
 	}
 }
