@@ -27,6 +27,13 @@ func Unauthorized(message string) error {
 	return &Fault{Status: http.StatusUnauthorized, Message: message}
 }
 
+// ServiceUnavailable is the error an Authenticator returns when it cannot
+// tell who the caller is now (the identity service is down): 503 with this
+// message; the client may retry.
+func ServiceUnavailable(message string) error {
+	return &Fault{Status: http.StatusServiceUnavailable, Message: message}
+}
+
 func badRequest(format string, args ...any) *Fault {
 	return faultf(http.StatusBadRequest, format, args...)
 }

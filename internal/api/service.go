@@ -23,8 +23,9 @@ import (
 // Authenticator tells who makes a request.
 type Authenticator interface {
 	// Caller returns the caller, or an error when there is none or its
-	// credentials are malformed: always a 401, whose message is the error's
-	// text (build it with Unauthorized).
+	// credentials are malformed: a 401, whose message is the error's text
+	// (build it with Unauthorized), or a 503 when the identity service
+	// cannot say (ServiceUnavailable).
 	Caller(r *http.Request) (domain.Caller, error)
 }
 
@@ -202,7 +203,7 @@ func (s *Service) authorize(req *request, rt Route) error {
 	caller, err := s.Auth.Caller(req.Request)
 	if err != nil {
 		var f *Fault
-		if errors.As(err, &f) && f.Status == http.StatusUnauthorized {
+		if errors.As(err, &f) && (f.Status == http.StatusUnauthorized || f.Status == http.StatusServiceUnavailable) {
 			return f
 		}
 		return Unauthorized(err.Error())

@@ -28,6 +28,7 @@ import (
 	"karbor/internal/awscfg/lambdaenv"
 	"karbor/internal/domain"
 	"karbor/internal/idempotency"
+	"karbor/internal/keystone"
 	"karbor/internal/logging"
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
@@ -124,8 +125,10 @@ func newService(route api.Route, log *slog.Logger, client func() (store.API, err
 	// before the function, and so where the caller is read from.
 	switch mode := env("AUTH_MODE", "jwt"); mode {
 	case "jwt":
+	case "keystone":
+		svc.Auth = KeystoneAuth{}
 	default:
-		return nil, fmt.Errorf("AUTH_MODE is %q: use jwt", mode)
+		return nil, fmt.Errorf("AUTH_MODE is %q: use jwt or keystone", mode)
 	}
 	// The policy (ADMIN_ROLE, POLICY_OVERRIDES): every route reads it, so
 	// a bad setting fails every init.
@@ -347,4 +350,43 @@ func nonEmpty(fields []string) []string {
 		}
 	}
 	return out
+}
+
+// KeystoneAuth reads the caller from the Keystone authorizer's context
+// (requestContext.authorizer.lambda, written by keystone.Authorizer): its
+// verdict on the X-Auth-Token, or the identity Keystone gave. A request
+// that reached the function without that context gets a 401.
+type KeystoneAuth struct{}
+
+// Caller implements api.Authenticator.
+func (KeystoneAuth) Caller(r *http.Request) (domain.Caller, error) {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.Authorizer == nil || rc.Authorizer.Lambda == nil {
+		return domain.Caller{}, api.Unauthorized("Authentication required.")
+	}
+	lc := rc.Authorizer.Lambda
+	str := func(k string) string { s, _ := lc[k].(string); return s }
+	switch str(keystone.CtxErrorStatus) {
+	case "":
+	case "503":
+		return domain.Caller{}, api.ServiceUnavailable(str(keystone.CtxErrorMessage))
+	default:
+		msg := str(keystone.CtxErrorMessage)
+		if msg == "" {
+			msg = "Authentication required."
+		}
+		return domain.Caller{}, api.Unauthorized(msg)
+	}
+	c := domain.Caller{UserID: str(keystone.CtxUserID), ProjectID: str(keystone.CtxProjectID)}
+	if c.UserID == "" {
+		return domain.Caller{}, api.Unauthorized("The authorizer gave no user.")
+	}
+	system := str(keystone.CtxSystem) == "all"
+	if (c.ProjectID == "" && !system) || (c.ProjectID != "" && !domain.ValidProjectID(c.ProjectID)) {
+		return domain.Caller{}, api.Unauthorized(keystone.MsgUnscoped)
+	}
+	if err := json.Unmarshal([]byte(str(keystone.CtxRoles)), &c.Roles); err != nil {
+		return domain.Caller{}, api.Unauthorized("The authorizer's roles cannot be read.")
+	}
+	return c, nil
 }

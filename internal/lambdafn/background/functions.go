@@ -18,6 +18,10 @@ import (
 type Function struct {
 	Name string // folder under functions/
 	Doc  string // what it does, for its main.go's doc comment
+	// Package, when set, is the import path of the package whose Start
+	// the main.go calls instead (a function that must not link this
+	// package's worker and plugins).
+	Package string
 }
 
 // The background functions.
@@ -32,10 +36,12 @@ var (
 		Doc: "is the Lambda function, ticked every minute, that fires\n// the scheduled operations whose trigger is due."}
 	Events = Function{Name: "events",
 		Doc: "is the Lambda function subscribed to the checkpoints and\n// tasks tables' streams: it publishes every status change to EventBridge."}
+	KeystoneAuthorizer = Function{Name: "keystone-authorizer", Package: "karbor/internal/lambdafn/keystonefn",
+		Doc: "is the Lambda REQUEST authorizer of AuthMode keystone: it\n// validates X-Auth-Token against Keystone and hands the verdict to the route."}
 )
 
 // Functions lists the background functions.
-var Functions = []Function{Worker, Sweeper, Runner, Scheduler, Events}
+var Functions = []Function{Worker, Sweeper, Runner, Scheduler, Events, KeystoneAuthorizer}
 
 // Config is the background functions' configuration, from the environment.
 type Config struct {

@@ -87,15 +87,16 @@ func TestAgreementBackgroundEvents(t *testing.T) {
 	for _, f := range background.Functions {
 		var n int
 		for _, e := range entries {
-			rest, ok := strings.CutPrefix(e.Name(), f.Name+"-")
-			if !ok || e.IsDir() || !strings.HasSuffix(rest, ".json") || rest == ".json" {
+			// <name>-<case>.json, or <name>.json alone.
+			rest, ok := strings.CutPrefix(e.Name(), f.Name)
+			if !ok || e.IsDir() || !strings.HasSuffix(rest, ".json") || (rest != ".json" && (!strings.HasPrefix(rest, "-") || rest == "-.json")) {
 				continue
 			}
 			n++
 			t.Run(e.Name(), func(t *testing.T) { checkBackgroundEvent(t, f, filepath.Join(repoRoot, "events", e.Name())) })
 		}
 		if n == 0 {
-			t.Errorf("events/ has no %s-<case>.json", f.Name)
+			t.Errorf("events/ has no %s-<case>.json (or %[1]s.json)", f.Name)
 		}
 	}
 }

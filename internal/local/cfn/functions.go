@@ -3,7 +3,6 @@ package cfn
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -156,16 +155,4 @@ func appendNew(s []string, vs ...string) []string {
 		}
 	}
 	return s
-}
-
-// PlaceholderDescription opens the Description of a function that stands in
-// for one another branch writes (KeystoneAuthorizerFunction, until the
-// keystone branch is merged): no build target, no folder; tests of the
-// declared functions pass it over.
-const PlaceholderDescription = "Placeholder of "
-
-// IsPlaceholder reports whether the resource is such a stand-in.
-func IsPlaceholder(t *Template, logicalID string) bool {
-	d, _ := t.Lookup("Resources", logicalID, "Properties", "Description")
-	return strings.HasPrefix(d, PlaceholderDescription)
 }

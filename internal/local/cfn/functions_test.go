@@ -32,6 +32,8 @@ func TestFunctionsFromTemplate(t *testing.T) {
 		"SweeperFunction": {"STUCK_AFTER": "StuckAfter"},
 		"RunnerFunction":  {"TASK_TIMEOUT": "TaskTimeout"},
 		"EventsFunction":  {"EVENT_BUS_NAME": "EventBusName"},
+		"KeystoneAuthorizerFunction": {"KEYSTONE_URL": "KeystoneUrl", "KEYSTONE_CREDENTIALS_ARN": "KeystoneCredentialsArn",
+			"KEYSTONE_CACHE_SECONDS": "KeystoneCacheSeconds"},
 	}
 	byID := map[string]cfn.Function{}
 	for _, f := range fns {

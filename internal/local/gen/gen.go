@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"go/format"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -459,6 +460,12 @@ func main() { lambdafn.Start(api.`+GoName(r.Name)+`) }
 }
 
 func backgroundMain(b background.Function) ([]byte, error) {
+	if b.Package != "" {
+		return goSource("// Command "+b.Name+" "+b.Doc, `import "`+b.Package+`"
+
+func main() { `+path.Base(b.Package)+`.Start() }
+`)
+	}
 	return goSource("// Command "+b.Name+" "+b.Doc, `import "karbor/internal/lambdafn/background"
 
 func main() { background.Start`+GoName(b.Name)+`() }
