@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -498,6 +499,23 @@ type instanceJSON struct {
 }
 
 func init() {
+	// The document, as api.OpenAPI builds it (docs/openapi.json), with no
+	// caller and no table.
+	routeChecks["show-openapi"] = func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		want, err := api.OpenAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, wantDoc any
+		if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+			t.Fatalf("%v: %.200s", err, resp.Body)
+		}
+		_ = json.Unmarshal(want, &wantDoc)
+		if !reflect.DeepEqual(got, wantDoc) {
+			t.Errorf("the document served differs from api.OpenAPI(): %.300s", resp.Body)
+		}
+	}
 	routeChecks["list-protectables"] = func(t *testing.T, f *fixture) {
 		resp := f.invoke(t, f.event, http.StatusOK)
 		var types []string

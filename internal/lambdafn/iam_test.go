@@ -302,6 +302,7 @@ var scenarios = map[string][]scenario{
 	"show-quota-class":    {sample(http.StatusOK)},
 	"update-quota-class":  {sample(http.StatusOK)},
 	"not-found":           {sample(http.StatusMethodNotAllowed)},
+	"show-openapi":        {sample(http.StatusOK)},
 	// by_project, and the marker's GetItem (one project) or Query by id
 	// (all_tenants: by_all); by_checkpoint and by_status by their filters.
 	"list-operation-logs": append(listScenarios(operationLogID),
