@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,13 +30,19 @@ import (
 	"karbor/internal/local/tables"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
 
+// TestMain runs the tests; with -v it says how many answers were validated
+// against the OpenAPI document (fixture.invoke checks each).
 func TestMain(m *testing.M) {
 	code := testenv.Main(m)
 	rie.RemoveBuilds()
+	if testing.Verbose() {
+		fmt.Printf("openapicheck: %d responses validated\n", openapicheck.Validated())
+	}
 	os.Exit(code)
 }
 
@@ -63,6 +70,8 @@ type fixture struct {
 	emu   *rie.Emulator
 	store *store.Store
 	event []byte
+	// fallback: the Fallback function, whose answers are only 404 and 405.
+	fallback bool
 }
 
 // seed writes the plan and the available checkpoint the events name.
@@ -156,6 +165,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 func (f *fixture) invoke(t *testing.T, event []byte, wantStatus int) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, lambdaID := f.emu.InvokeHTTP(t, event)
+	openapicheck.API(t).Lambda(t, event, resp, f.fallback)
 	if resp.StatusCode != wantStatus {
 		t.Errorf("status %d, want %d; body %s", resp.StatusCode, wantStatus, resp.Body)
 	}
@@ -671,7 +681,7 @@ func TestFallbackFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{emu: rie.Start(t, bootstrap, nil), event: event}
+	f := &fixture{emu: rie.Start(t, bootstrap, nil), event: event, fallback: true}
 
 	t.Run("sample event", func(t *testing.T) {
 		// PATCH on a plan: a known path, another method.
