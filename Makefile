@@ -24,7 +24,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #
 #   make generate  write what follows from internal/api/routes.go and
 #                internal/lambdafn: template.yaml's route functions,
-#                functions.mk, functions/*/main.go, missing events/*.json
+#                functions.mk, functions/*/main.go, docs/openapi.json,
+#                missing events/*.json
 #   make tools   install the pinned aws-lambda-rie, staticcheck and actionlint
 #                into .bin/
 #   make run     serve the whole API on http://127.0.0.1:PORT (PORT=3000 by

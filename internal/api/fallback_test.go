@@ -13,6 +13,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/domain"
+	"karbor/internal/testsupport/openapicheck"
 )
 
 // countingAuth counts the calls to Caller and refuses every one.
@@ -31,7 +32,7 @@ func newFallbackEnv(t *testing.T) (*env, *countingAuth, http.Handler) {
 	auth := &countingAuth{}
 	svc := &api.Service{Auth: auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := svc.FallbackHandler()
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(openapicheck.FallbackHandler(t, openapicheck.API(t), h))
 	t.Cleanup(srv.Close)
 	srv.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	t.Cleanup(func() {

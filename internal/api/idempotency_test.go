@@ -26,6 +26,7 @@ import (
 	"karbor/internal/idempotency"
 	"karbor/internal/local/devtoken"
 	"karbor/internal/provider"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -80,7 +81,7 @@ func newIdemEnv(t *testing.T) *idemEnv {
 	e.idem.Now = func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
 	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup}, Auth: devtoken.Auth{},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Idempotency: e.idem}
-	srv := httptest.NewServer(svc.Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), svc.Handler()))
 	t.Cleanup(srv.Close)
 	e.env, e.svc = &env{srv: srv, store: st}, svc
 	return e
@@ -252,7 +253,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			req.Header.Set("X-Auth-Token", tokenA)
 			req.Header[api.IdempotencyHeader] = []string{key}
 			w := httptest.NewRecorder()
-			e.svc.Handler().ServeHTTP(w, req)
+			openapicheck.Handler(t, openapicheck.API(t), e.svc.Handler()).ServeHTTP(w, req)
 			if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Idempotency-Key") {
 				t.Errorf("status %d, body %s; want 400 naming the header", w.Code, w.Body)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"karbor/internal/api"
 	"karbor/internal/local/devtoken"
+	"karbor/internal/testsupport/openapicheck"
 )
 
 // TestNextLinkIgnoresForgedHeaders: a next link starts with the address the
@@ -19,7 +20,7 @@ import (
 // choosing. The provider list pages without any table.
 func TestNextLinkIgnoresForgedHeaders(t *testing.T) {
 	svc := &api.Service{Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv := httptest.NewServer(svc.Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), svc.Handler()))
 	t.Cleanup(srv.Close)
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/p1/providers?limit=1", nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"karbor/internal/local/devtoken"
+	"karbor/internal/testsupport/openapicheck"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,15 @@ import (
 	"karbor/internal/testsupport/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+// TestMain runs the tests; with -v it says how many answers were validated
+// against the OpenAPI document (every server the tests start checks them).
+func TestMain(m *testing.M) {
+	code := testenv.Main(m)
+	if testing.Verbose() {
+		fmt.Printf("openapicheck: %d responses validated\n", openapicheck.Validated())
+	}
+	os.Exit(code)
+}
 
 // Projects and callers the tests use. Project ids are Keystone-like.
 const (
@@ -84,7 +93,7 @@ func newEnvWithPolicy(t *testing.T, st *store.Store, policy *api.Policy) *env {
 	t.Helper()
 	inv := invenv.New(t).Inventory(ownership.Config{Mode: ownership.ModeTag, TagKey: ownership.DefaultTagKey})
 	svc := &api.Service{Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: inv}, Auth: devtoken.Auth{}, Policy: policy, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv := httptest.NewServer(svc.Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), svc.Handler()))
 	t.Cleanup(srv.Close)
 	// Every answer is seen as sent, redirects included.
 	srv.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -21,6 +21,7 @@ import (
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -271,7 +272,7 @@ func TestThrottledAWSIsServiceUnavailable(t *testing.T) {
 		Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: &inventory.Inventory{EC2: throttledEC2{}}},
 		Auth:   devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	srv := httptest.NewServer(svc.Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), svc.Handler()))
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, store: st}
 	vol := "vol-0123456789abcdef0"
@@ -300,7 +301,7 @@ func TestAccountMode(t *testing.T) {
 		Domain: &domain.Service{Store: st, Providers: provider.Lookup, Inventory: ie.Inventory(own)},
 		Auth:   devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	srv := httptest.NewServer(svc.Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), svc.Handler()))
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, store: st}
 	p := invenv.Project()

@@ -287,6 +287,10 @@ var (
 	UpdateQuotaClass = Route{Name: "update-quota-class", Policy: RuleAdmin, Method: http.MethodPut, Path: quotaClassPath, handle: (*Service).updateQuotaClass,
 		Access: On(QuotasTable, UpdateItem)}
 
+	// ShowOpenapi serves the API's OpenAPI document (openapi.go), built
+	// once per process: anonymous, no AWS access.
+	ShowOpenapi = Route{Name: "show-openapi", Method: http.MethodGet, Path: "/openapi.json", Anonymous: true, handle: (*Service).showOpenAPI}
+
 	// NotFound is the function behind API Gateway's $default route, which
 	// gets every request no route matches: it has no Method and no Path.
 	// Without it API Gateway would answer those itself, outside the fault
@@ -307,6 +311,7 @@ var Routes = []Route{
 	CreateTrigger, ListTriggers, ShowTrigger, UpdateTrigger, DeleteTrigger,
 	CreateScheduledOperation, ListScheduledOperations, ShowScheduledOperation, UpdateScheduledOperation, DeleteScheduledOperation,
 	ShowQuota, ShowQuotaDetail, ShowQuotaDefaults, UpdateQuota, DeleteQuota, ShowQuotaClass, UpdateQuotaClass,
+	ShowOpenapi,
 }
 
 // Fallback is NotFound, the function of API Gateway's $default route.

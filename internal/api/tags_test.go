@@ -13,6 +13,7 @@ import (
 	"karbor/internal/ownership"
 	"karbor/internal/provider"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/testenv"
 )
 
@@ -29,7 +30,7 @@ func TestReservedTagKeysRefused(t *testing.T) {
 	vol := inv.Volume(map[string]string{"team": projA})
 	inst, _ := inv.Instance(map[string]string{"team": projA})
 	dom := &domain.Service{Store: st, Providers: provider.Lookup, Ownership: own, Inventory: inv.Inventory(own)}
-	srv := httptest.NewServer((&api.Service{Domain: dom, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	srv := httptest.NewServer(openapicheck.Handler(t, openapicheck.API(t), (&api.Service{Domain: dom, Auth: devtoken.Auth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()))
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, store: st}
 

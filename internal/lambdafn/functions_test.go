@@ -12,9 +12,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,13 +30,19 @@ import (
 	"karbor/internal/local/tables"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
 
+// TestMain runs the tests; with -v it says how many answers were validated
+// against the OpenAPI document (fixture.invoke checks each).
 func TestMain(m *testing.M) {
 	code := testenv.Main(m)
 	rie.RemoveBuilds()
+	if testing.Verbose() {
+		fmt.Printf("openapicheck: %d responses validated\n", openapicheck.Validated())
+	}
 	os.Exit(code)
 }
 
@@ -62,6 +70,8 @@ type fixture struct {
 	emu   *rie.Emulator
 	store *store.Store
 	event []byte
+	// fallback: the Fallback function, whose answers are only 404 and 405.
+	fallback bool
 }
 
 // seed writes the plan and the available checkpoint the events name.
@@ -155,6 +165,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 func (f *fixture) invoke(t *testing.T, event []byte, wantStatus int) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, lambdaID := f.emu.InvokeHTTP(t, event)
+	openapicheck.API(t).Lambda(t, event, resp, f.fallback)
 	if resp.StatusCode != wantStatus {
 		t.Errorf("status %d, want %d; body %s", resp.StatusCode, wantStatus, resp.Body)
 	}
@@ -498,6 +509,23 @@ type instanceJSON struct {
 }
 
 func init() {
+	// The document, as api.OpenAPI builds it (docs/openapi.json), with no
+	// caller and no table.
+	routeChecks["show-openapi"] = func(t *testing.T, f *fixture) {
+		resp := f.invoke(t, f.event, http.StatusOK)
+		want, err := api.OpenAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, wantDoc any
+		if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+			t.Fatalf("%v: %.200s", err, resp.Body)
+		}
+		_ = json.Unmarshal(want, &wantDoc)
+		if !reflect.DeepEqual(got, wantDoc) {
+			t.Errorf("the document served differs from api.OpenAPI(): %.300s", resp.Body)
+		}
+	}
 	routeChecks["list-protectables"] = func(t *testing.T, f *fixture) {
 		resp := f.invoke(t, f.event, http.StatusOK)
 		var types []string
@@ -653,7 +681,7 @@ func TestFallbackFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{emu: rie.Start(t, bootstrap, nil), event: event}
+	f := &fixture{emu: rie.Start(t, bootstrap, nil), event: event, fallback: true}
 
 	t.Run("sample event", func(t *testing.T) {
 		// PATCH on a plan: a known path, another method.

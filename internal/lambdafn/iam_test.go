@@ -47,6 +47,7 @@ import (
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
@@ -302,6 +303,7 @@ var scenarios = map[string][]scenario{
 	"show-quota-class":    {sample(http.StatusOK)},
 	"update-quota-class":  {sample(http.StatusOK)},
 	"not-found":           {sample(http.StatusMethodNotAllowed)},
+	"show-openapi":        {sample(http.StatusOK)},
 	// by_project, and the marker's GetItem (one project) or Query by id
 	// (all_tenants: by_all); by_checkpoint and by_status by their filters.
 	"list-operation-logs": append(listScenarios(operationLogID),
@@ -623,6 +625,11 @@ func runScenario(t *testing.T, r api.Route, sc scenario) []grant {
 	resp, err := httpadapter.NewV2(lambdafn.Handler(svc, r)).ProxyWithContext(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if evJSON, err := json.Marshal(ev); err != nil {
+		t.Error(err)
+	} else {
+		openapicheck.API(t).Lambda(t, evJSON, resp, r.Name == api.Fallback.Name)
 	}
 	if resp.StatusCode != sc.status {
 		t.Errorf("status %d, want %d; body %s", resp.StatusCode, sc.status, resp.Body)

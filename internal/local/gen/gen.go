@@ -2,9 +2,10 @@
 // api.NotFound and background.Functions), every file that would otherwise
 // repeat them: the route functions' block of template.yaml (between the
 // BeginMarker and EndMarker lines), the build targets of functions.mk,
-// functions/<name>/main.go, and a skeleton events/<name>.json for a route
-// that has none. `make generate` (internal/local/cmd/karbor-gen) writes them;
-// a test renders them in memory and fails when a file on disk differs.
+// functions/<name>/main.go, docs/openapi.json (the API's OpenAPI document),
+// and a skeleton events/<name>.json for a route that has none. `make
+// generate` (internal/local/cmd/karbor-gen) writes them; a test renders them
+// in memory and fails when a file on disk differs.
 package gen
 
 import (
@@ -55,7 +56,11 @@ func Render(root string) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template.yaml: %w", err)
 	}
-	files := []File{{"template.yaml", tpl}, {"functions.mk", makefile()}}
+	doc, err := api.OpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	files := []File{{"template.yaml", tpl}, {"functions.mk", makefile()}, {OpenAPIPath, append(doc, '\n')}}
 	for _, r := range api.Functions() {
 		src, err := routeMain(r)
 		if err != nil {
@@ -72,6 +77,9 @@ func Render(root string) ([]File, error) {
 	}
 	return files, nil
 }
+
+// OpenAPIPath is where the API's OpenAPI document is written (api.OpenAPI).
+const OpenAPIPath = "docs/openapi.json"
 
 // Names lists the folder names of every function: the routes', the
 // fallback's, then the background functions'.

@@ -84,6 +84,9 @@ type Config struct {
 	Log    *slog.Logger
 	// Ready, when set, receives the server's base URL once it listens.
 	Ready func(baseURL string)
+	// WrapAPI, when set, wraps the API's handler (not the scheduler's tick
+	// route): the tests validate every answer against the OpenAPI document.
+	WrapAPI func(http.Handler) http.Handler
 }
 
 // LocalTaskPoll is the runner's tick and the time between two steps of a
@@ -269,7 +272,11 @@ func Run(ctx context.Context, cfg Config) error {
 		Idempotency: idempotency.New(db, cfg.IdempotencyTable),
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", svc.Handler())
+	var apiHandler http.Handler = svc.Handler()
+	if cfg.WrapAPI != nil {
+		apiHandler = cfg.WrapAPI(apiHandler)
+	}
+	mux.Handle("/", apiHandler)
 	mux.Handle(SchedulerTickPath, TickHandler(sched))
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

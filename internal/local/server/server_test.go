@@ -31,11 +31,20 @@ import (
 	"karbor/internal/provider"
 	"karbor/internal/store"
 	"karbor/internal/testsupport/invenv"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/testsupport/wait"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+// TestMain runs the tests; with -v it says how many answers were validated
+// against the OpenAPI document.
+func TestMain(m *testing.M) {
+	code := testenv.Main(m)
+	if testing.Verbose() {
+		fmt.Printf("openapicheck: %d responses validated\n", openapicheck.Validated())
+	}
+	os.Exit(code)
+}
 
 // client talks to a running local server as one caller.
 type client struct {
@@ -71,6 +80,9 @@ func start(t *testing.T, ec2Endpoint string) *client {
 			TasksTable:         testenv.TasksTable(t),
 			Log:                slog.New(slog.NewTextHandler(t.Output(), nil)),
 			Ready:              func(url string) { ready <- url },
+			// Every answer, to this client, curl or the karbor client,
+			// must be one the OpenAPI document allows.
+			WrapAPI: func(h http.Handler) http.Handler { return openapicheck.Handler(t, openapicheck.API(t), h) },
 		})
 	}()
 	var base string
