@@ -80,8 +80,12 @@ func NewPolicy(adminRole, overrides string) (*Policy, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if _, ok := routeNamed(name); !ok {
+		rt, ok := routeNamed(name)
+		if !ok {
 			return nil, fmt.Errorf("POLICY_OVERRIDES names %q, which is no route", name)
+		}
+		if rt.Anonymous {
+			return nil, fmt.Errorf("POLICY_OVERRIDES names %q, which asks for no caller: it has no rule", name)
 		}
 		rule := Rule(raw[name])
 		if !rule.Valid() {
@@ -98,8 +102,7 @@ func PolicyFromEnv() (*Policy, error) {
 	return NewPolicy(os.Getenv("ADMIN_ROLE"), os.Getenv("POLICY_OVERRIDES"))
 }
 
-// routeNamed finds a route of Routes: the Fallback, anonymous, has no rule
-// to override.
+// routeNamed finds a route of Routes (the Fallback is none of them).
 func routeNamed(name string) (Route, bool) {
 	for _, r := range Routes {
 		if r.Name == name {
