@@ -207,7 +207,8 @@ func buildOpenAPI() ([]byte, error) {
 		responses := obj{"200": ok200}
 		statuses := slices.Clone(doc.errors)
 		if rt.Anonymous {
-			statuses = append(statuses, http.StatusInternalServerError)
+			// No authorizer, but API Gateway's throttling.
+			statuses = append(statuses, http.StatusTooManyRequests, http.StatusInternalServerError)
 		} else {
 			statuses = append(statuses, commonErrors...)
 		}

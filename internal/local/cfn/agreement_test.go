@@ -151,9 +151,24 @@ func TestSafeDefaults(t *testing.T) {
 			t.Errorf("JwtIssuer %q allowed = %v, want %v", issuer, got, want)
 		}
 	}
-	for _, setting := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		if v, ok := tpl.Lookup("Resources", "HttpApiStage", "Properties", "RouteSettings", "$default", setting); !ok || v == "" {
-			t.Errorf("HttpApi's $default route has no %s: anonymous requests could spend the account's concurrency", setting)
+	// Every route without an authorizer ($default and the anonymous
+	// routes) is throttled by the Fallback's limits, and the stage waits
+	// for it.
+	unauthenticated := map[string]string{"$default": "NotFoundRoute"}
+	for _, r := range api.Routes {
+		if r.Anonymous {
+			unauthenticated[r.Method+" "+r.Path] = gen.GoName(r.Name) + "Route"
+		}
+	}
+	dependsOn, _ := tpl.Lookup("Resources", "HttpApiStage", "DependsOn")
+	for key, route := range unauthenticated {
+		for setting, param := range map[string]string{"ThrottlingRateLimit": "FallbackRateLimit", "ThrottlingBurstLimit": "FallbackBurstLimit"} {
+			if v, _ := tpl.Lookup("Resources", "HttpApiStage", "Properties", "RouteSettings", key, setting); v != "!Ref "+param {
+				t.Errorf("route %s has %s %q, want !Ref %s: anonymous requests could spend the account's concurrency", key, setting, v, param)
+			}
+		}
+		if !strings.Contains(dependsOn, route) {
+			t.Errorf("HttpApiStage DependsOn %q lacks %s, whose route key its RouteSettings name", dependsOn, route)
 		}
 	}
 	samconfig, err := os.ReadFile(filepath.Join(repoRoot, "samconfig.toml"))

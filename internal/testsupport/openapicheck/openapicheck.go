@@ -160,22 +160,31 @@ func (c *Checker) check(method, path string, status int, header http.Header, bod
 			return fmt.Errorf("Content-Type %q, not application/json", ct)
 		}
 	}
+	// Every answer of the service's own code carries its request id (API
+	// Gateway's own 401 and 429 never reach these checks).
+	if id := header.Get("X-Openstack-Request-Id"); !requestID.MatchString(id) {
+		return fmt.Errorf("X-Openstack-Request-Id %q, want req-<uuid>", id)
+	}
 	var responses map[string]any
-	tpl, known := "", false
+	tpl, known, methodKnown := "", false, false
 	for _, o := range c.ops {
 		if o.pattern.MatchString(path) {
 			tpl = o.template
-			if o.method == method && !fallback {
-				responses, known = o.responses, true
-				break
+			if o.method == method {
+				methodKnown = true
+				if !fallback {
+					responses, known = o.responses, true
+					break
+				}
 			}
 		}
 	}
 	if !known {
 		// The fallback: 404 for a path no route has, 405 for a method its
-		// path lacks, in the fault shape.
+		// path lacks, in the fault shape. (Deployed, a known path and
+		// method never reach the Fallback; if one does, it answers 404.)
 		want := http.StatusNotFound
-		if tpl != "" && (!fallback || status == http.StatusMethodNotAllowed) {
+		if tpl != "" && !methodKnown {
 			want = http.StatusMethodNotAllowed
 		}
 		if status != want {
@@ -216,8 +225,20 @@ func (c *Checker) check(method, path string, status int, header http.Header, bod
 	if err := s.Validate(v); err != nil {
 		return fmt.Errorf("body of %d against the schema of %s %s: %v", status, method, tpl, err)
 	}
+	// The document allows API Gateway's own {"message"} for 401 and 429;
+	// the service's code answers neither so.
+	switch status {
+	case http.StatusUnauthorized:
+		if m, ok := v.(map[string]any); !ok || m["unauthorized"] == nil {
+			return fmt.Errorf("a 401 of the service's code without the unauthorized fault")
+		}
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("429 is API Gateway's answer, never the service's code's")
+	}
 	return nil
 }
+
+var requestID = regexp.MustCompile(`^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
