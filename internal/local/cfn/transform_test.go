@@ -469,7 +469,9 @@ func checkOperations(t *testing.T, res map[string]map[string]any) {
 // only the repository's jobs in the environment deploy.yml's deploy job
 // names (a job with an environment gets a token whose sub names it, not
 // the branch), and may make what the stack now holds (authorizers,
-// routes and integrations of the HTTP API; the Cognito pool).
+// routes and integrations of the HTTP API; the Cognito pool), but cannot
+// escalate: the roles it makes carry KarborFunctionBoundary, and it
+// reaches only the Cognito pool tagged with its stack's name.
 func TestDeployRole(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "github-oidc-role.yaml"))
 	if err != nil {
@@ -546,5 +548,105 @@ func TestDeployRole(t *testing.T) {
 	}
 	if got := actions["cognito-idp:UpdateUserPool"]; !slices.Equal(got, []string{"!Sub arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*"}) {
 		t.Errorf("cognito-idp:UpdateUserPool on %v: want the account's pools in the region only", got)
+	}
+
+	// No escalation through the stack's roles: every role the deploy role
+	// makes or changes carries KarborFunctionBoundary (TestFunctionBoundary
+	// checks that it covers the functions), which it may never take off;
+	// it attaches only the AWS managed policies SAM uses.
+	sts := deployRoleStatements(t)
+	allows := func(st statement, action string) bool {
+		return slices.ContainsFunc(st.actions, func(p string) bool { return globMatch(p, action, true) })
+	}
+	wantBoundary := []string{"!Ref KarborFunctionBoundary"}
+	for _, a := range []string{"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"} {
+		allowed := false
+		for _, st := range sts {
+			if st.effect != "Allow" || !allows(st, a) {
+				continue
+			}
+			allowed = true
+			if got := st.condition["StringEquals"]["iam:PermissionsBoundary"]; !slices.Equal(got, wantBoundary) {
+				t.Errorf("%s: %s with iam:PermissionsBoundary %v, want %v", st.where, a, got, wantBoundary)
+			}
+			if a == "iam:AttachRolePolicy" {
+				arns := st.condition["StringEquals"]["iam:PolicyARN"]
+				if len(arns) == 0 {
+					t.Errorf("%s: iam:AttachRolePolicy of any policy (no iam:PolicyARN)", st.where)
+				}
+				for _, arn := range arns {
+					if !strings.HasPrefix(arn, "!Sub arn:${AWS::Partition}:iam::aws:policy/") {
+						t.Errorf("%s: may attach %s, not an AWS managed policy", st.where, arn)
+					}
+				}
+			}
+		}
+		if !allowed {
+			t.Errorf("the deploy role may not %s", a)
+		}
+	}
+	for _, a := range []string{"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:CreatePolicy", "iam:PutUserPolicy", "iam:CreateUser", "iam:PassRole"} {
+		for _, st := range sts {
+			if st.effect == "Allow" && allows(st, a) && (a != "iam:PassRole" || st.condition["StringEquals"]["iam:PassedToService"] == nil) {
+				t.Errorf("%s: the deploy role may %s", st.where, a)
+			}
+		}
+	}
+	if !slices.ContainsFunc(sts, func(st statement) bool { return st.effect == "Deny" && allows(st, "iam:DeleteRolePermissionsBoundary") }) {
+		t.Error("no Deny of iam:DeleteRolePermissionsBoundary")
+	}
+	if got := lookup(tpl, "Outputs", "PermissionsBoundaryArn", "Value"); got != "!Ref KarborFunctionBoundary" {
+		t.Errorf("output PermissionsBoundaryArn is %q, want the boundary's ARN", got)
+	}
+
+	// Cognito: only the pool tagged with the stack's name, and a new pool
+	// must be made with that tag.
+	cognitoAllowed := false
+	for _, st := range sts {
+		if st.effect != "Allow" || !slices.ContainsFunc(st.actions, func(a string) bool { return strings.HasPrefix(a, "cognito-idp:") }) {
+			continue
+		}
+		cognitoAllowed = true
+		key := "aws:ResourceTag/karbor:stack"
+		if slices.Contains(st.actions, "cognito-idp:CreateUserPool") {
+			key = "aws:RequestTag/karbor:stack"
+			if len(st.actions) != 1 {
+				t.Errorf("%s: CreateUserPool with other actions %v (their tag condition differs)", st.where, st.actions)
+			}
+		}
+		if got := st.condition["StringEquals"][key]; !slices.Equal(got, []string{"!Ref StackName"}) {
+			t.Errorf("%s: %v with %s %v, want the stack's name", st.where, st.actions, key, got)
+		}
+	}
+	if !cognitoAllowed {
+		t.Error("the deploy role has no Cognito statement")
+	}
+	stack := parseTemplate(t)
+	if got := lookup(stack, "Resources", "UserPool", "Properties", "UserPoolTags", "karbor:stack"); got != "!Ref AWS::StackName" {
+		t.Errorf("template.yaml's UserPool tag karbor:stack is %q, want !Ref AWS::StackName", got)
+	}
+
+	// deploy.yml passes the boundary (the repository variable set from the
+	// PermissionsBoundaryArn output) to the stack.
+	var steps struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Name string            `yaml:"name"`
+				Env  map[string]string `yaml:"env"`
+				Run  string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(wf, &steps); err != nil {
+		t.Fatal(err)
+	}
+	passed := false
+	for _, s := range steps.Jobs["deploy"].Steps {
+		if strings.Contains(s.Run, "sam deploy") {
+			passed = s.Env["PERMISSIONS_BOUNDARY_ARN"] == "${{ vars.PERMISSIONS_BOUNDARY_ARN }}" && strings.Contains(s.Run, "PermissionsBoundaryArn=$PERMISSIONS_BOUNDARY_ARN")
+		}
+	}
+	if !passed {
+		t.Error("deploy.yml's sam deploy does not pass PermissionsBoundaryArn=$PERMISSIONS_BOUNDARY_ARN from vars.PERMISSIONS_BOUNDARY_ARN")
 	}
 }
