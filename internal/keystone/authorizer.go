@@ -25,9 +25,12 @@ const (
 	CtxErrorMessage = "error_message"
 )
 
-// ValidateBudget bounds one authorization's calls to Keystone (a sign-in,
-// a validation, and at most one more of each).
-const ValidateBudget = 7 * time.Second
+// Budget bounds one invocation of the authorizer: API Gateway waits 10 s
+// for it, and an answer after that is a bare 500 for the caller. It covers
+// everything the invocation does (keystonefn's read of the credentials
+// when they are not read yet, then a sign-in, a validation and at most one
+// more of each), so that the verdict, even a 503, arrives in time.
+const Budget = 8 * time.Second
 
 // MsgUnavailable is the 503's message.
 const MsgUnavailable = "The identity service is unavailable."
@@ -54,17 +57,23 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayV2CustomAu
 	if token == "" {
 		return refused(http.StatusUnauthorized, MsgMissing), nil
 	}
-	if id, ok := a.Cache.Get(token); ok {
+	if id, refusal, ok := a.Cache.Get(token); ok {
+		if refusal != nil {
+			return refused(http.StatusUnauthorized, refusal.Message), nil
+		}
 		return allowed(id), nil
 	}
-	// Within API Gateway's wait for the authorizer (10 s), so that the
-	// verdict, even a 503, arrives rather than a timeout (a bare 500).
-	ctx, cancel := context.WithTimeout(ctx, ValidateBudget)
+	// Within Budget unless the caller (keystonefn) has set an earlier
+	// deadline for the whole invocation.
+	ctx, cancel := context.WithTimeout(ctx, Budget)
 	defer cancel()
 	id, err := a.Keystone.Validate(ctx, token)
 	var refusal *Refusal
 	switch {
 	case errors.As(err, &refusal):
+		// Kept briefly (RefusalTTL), so that a made-up token sent again
+		// and again does not reach Keystone each time.
+		a.Cache.PutRefusal(token, refusal)
 		return refused(http.StatusUnauthorized, refusal.Message), nil
 	case err != nil:
 		// Keystone's or the network's text goes to the log only.

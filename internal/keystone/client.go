@@ -46,7 +46,12 @@ type Identity struct {
 }
 
 // Refusal is a verdict against the caller's token: a 401 with Message.
-type Refusal struct{ Message string }
+// ExpiresAt is the token's expires_at when Keystone gave it (a token it
+// knows but refuses: unscoped, scoped to a domain, ...), zero otherwise.
+type Refusal struct {
+	Message   string
+	ExpiresAt time.Time
+}
 
 func (r *Refusal) Error() string { return "401: " + r.Message }
 
@@ -131,7 +136,7 @@ type tokenBody struct {
 // Validate asks Keystone about token.
 func (c *Client) Validate(ctx context.Context, token string) (Identity, error) {
 	if token == "" || strings.ContainsAny(token, "\r\n") || len(token) > 8192 {
-		return Identity{}, &Refusal{MsgMalformed}
+		return Identity{}, &Refusal{Message: MsgMalformed}
 	}
 	for attempt := 0; ; attempt++ {
 		service, err := c.token(ctx, attempt > 0)
@@ -161,7 +166,7 @@ func (c *Client) Validate(ctx context.Context, token string) (Identity, error) {
 		case resp.StatusCode == http.StatusNotFound:
 			// Keystone's answer for a subject token that is invalid,
 			// revoked or expired.
-			return Identity{}, &Refusal{MsgInvalid}
+			return Identity{}, &Refusal{Message: MsgInvalid}
 		case resp.StatusCode == http.StatusUnauthorized && attempt == 0:
 			// The service's own token was revoked or expired early:
 			// sign in again, once.
@@ -186,20 +191,20 @@ func (c *Client) identity(body []byte) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: the token's expires_at %q is not a time", ErrUnavailable, tok.ExpiresAt)
 	}
 	if !c.now().Before(expires) {
-		return Identity{}, &Refusal{MsgExpired}
+		return Identity{}, &Refusal{Message: MsgExpired, ExpiresAt: expires.UTC()}
 	}
 	id := Identity{UserID: tok.User.ID, ExpiresAt: expires.UTC()}
 	switch {
 	case tok.Project != nil:
 		if !domain.ValidProjectID(tok.Project.ID) {
-			return Identity{}, &Refusal{MsgProjectID}
+			return Identity{}, &Refusal{Message: MsgProjectID, ExpiresAt: expires.UTC()}
 		}
 		id.ProjectID = tok.Project.ID
 	case tok.System != nil && tok.System.All:
 		id.System = "all"
 	default:
 		// Unscoped, or scoped to a domain: no project to act in.
-		return Identity{}, &Refusal{MsgUnscoped}
+		return Identity{}, &Refusal{Message: MsgUnscoped, ExpiresAt: expires.UTC()}
 	}
 	for _, r := range tok.Roles {
 		if r.Name != "" {

@@ -1,7 +1,6 @@
 package keystone
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -15,6 +14,8 @@ type Credentials struct {
 	UserDomainName    string `json:"user_domain_name"`
 	ProjectName       string `json:"project_name"`
 	ProjectDomainName string `json:"project_domain_name"`
+	UserDomainID      string `json:"user_domain_id"`
+	ProjectDomainID   string `json:"project_domain_id"`
 
 	ApplicationCredentialID     string `json:"application_credential_id"`
 	ApplicationCredentialSecret string `json:"application_credential_secret"`
@@ -27,15 +28,16 @@ func (Credentials) String() string { return "keystone.Credentials{…}" }
 func (c Credentials) GoString() string { return c.String() }
 
 // ParseCredentials reads the secret's JSON: {"username", "password",
-// "user_domain_name" (default "Default"), "project_name",
-// "project_domain_name" (default "Default")} or
-// {"application_credential_id", "application_credential_secret"}. Its
-// errors never quote the secret.
+// "user_domain_name" or "user_domain_id" (default: the name "Default"),
+// "project_name", "project_domain_name" or "project_domain_id" (default:
+// the name "Default")} or {"application_credential_id",
+// "application_credential_secret"}. Other fields are ignored, so that a
+// secret copied from an openrc or clouds.yaml (auth_url, region_name,
+// project_id, interface, ...) works as it is. Its errors never quote the
+// secret.
 func ParseCredentials(b []byte) (Credentials, error) {
 	var c Credentials
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := json.Unmarshal(b, &c); err != nil {
 		return Credentials{}, errors.New("the credentials are not a JSON object of the documented fields")
 	}
 	appCred := c.ApplicationCredentialID != "" || c.ApplicationCredentialSecret != ""
@@ -51,10 +53,10 @@ func ParseCredentials(b []byte) (Credentials, error) {
 		if c.Username == "" || c.Password == "" || c.ProjectName == "" {
 			return Credentials{}, errors.New("password credentials need username, password and project_name")
 		}
-		if c.UserDomainName == "" {
+		if c.UserDomainName == "" && c.UserDomainID == "" {
 			c.UserDomainName = "Default"
 		}
-		if c.ProjectDomainName == "" {
+		if c.ProjectDomainName == "" && c.ProjectDomainID == "" {
 			c.ProjectDomainName = "Default"
 		}
 	default:
@@ -79,11 +81,20 @@ func (c Credentials) authRequest() map[string]any {
 		"identity": map[string]any{
 			"methods": []string{"password"},
 			"password": map[string]any{"user": map[string]any{
-				"name": c.Username, "domain": map[string]any{"name": c.UserDomainName}, "password": c.Password,
+				"name": c.Username, "domain": domainRef(c.UserDomainID, c.UserDomainName), "password": c.Password,
 			}},
 		},
 		"scope": map[string]any{"project": map[string]any{
-			"name": c.ProjectName, "domain": map[string]any{"name": c.ProjectDomainName},
+			"name": c.ProjectName, "domain": domainRef(c.ProjectDomainID, c.ProjectDomainName),
 		}},
 	}}
+}
+
+// domainRef names a domain by id when one is given (Keystone takes one of
+// the two), else by name.
+func domainRef(id, name string) map[string]any {
+	if id != "" {
+		return map[string]any{"id": id}
+	}
+	return map[string]any{"name": name}
 }

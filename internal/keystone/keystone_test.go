@@ -3,6 +3,7 @@ package keystone_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,6 +84,7 @@ func TestAuthorizerVerdicts(t *testing.T) {
 	s.ks.Add("project-member", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member", "reader"}, ExpiresAt: in(time.Hour)})
 	s.ks.Add("system-admin", fakekeystone.Token{UserID: userID, System: true, Roles: []string{"admin"}, ExpiresAt: in(time.Hour)})
 	s.ks.Add("unscoped", fakekeystone.Token{UserID: userID, ExpiresAt: in(time.Hour)})
+	s.ks.Add("domain-admin", fakekeystone.Token{UserID: userID, DomainID: "default", Roles: []string{"admin"}, ExpiresAt: in(time.Hour)})
 	s.ks.Add("expired", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member"}, ExpiresAt: in(-time.Minute)})
 	s.ks.Add("bad-project", fakekeystone.Token{UserID: userID, ProjectID: "not/a/project", Roles: []string{"member"}, ExpiresAt: in(time.Hour)})
 	expires := in(time.Hour).Format(time.RFC3339)
@@ -93,6 +95,8 @@ func TestAuthorizerVerdicts(t *testing.T) {
 		{"project-member", map[string]any{"user_id": userID, "project_id": project, "roles": `["member","reader"]`, "system": "", "expires_at": expires}},
 		{"system-admin", map[string]any{"user_id": userID, "project_id": "", "roles": `["admin"]`, "system": "all", "expires_at": expires}},
 		{"unscoped", map[string]any{"error_status": "401", "error_message": keystone.MsgUnscoped}},
+		// Scoped to a domain, even with admin: no project to act in.
+		{"domain-admin", map[string]any{"error_status": "401", "error_message": keystone.MsgUnscoped}},
 		{"expired", map[string]any{"error_status": "401", "error_message": keystone.MsgInvalid}},
 		{"invalid-token", map[string]any{"error_status": "401", "error_message": keystone.MsgInvalid}},
 		{"bad-project", map[string]any{"error_status": "401", "error_message": keystone.MsgProjectID}},
@@ -121,6 +125,18 @@ func TestExpiredPerExpiresAt(t *testing.T) {
 	s.ks.Add("old", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member"}, ExpiresAt: s.clock.Now().Add(-time.Second)})
 	if got := s.authorize(t, "old"); got["error_status"] != "401" || got["error_message"] != keystone.MsgExpired {
 		t.Errorf("context %v, want 401 %q", got, keystone.MsgExpired)
+	}
+}
+
+// TestDomainIDs: credentials naming their domains by id sign in with
+// {"domain": {"id": ...}}.
+func TestDomainIDs(t *testing.T) {
+	creds := keystone.Credentials{Username: fakekeystone.ServiceUser, Password: fakekeystone.ServicePassword,
+		UserDomainID: "default", ProjectName: fakekeystone.ServiceProject, ProjectDomainID: "default"}
+	s := newSetup(t, creds, nil)
+	s.ks.Add("tok", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member"}, ExpiresAt: s.clock.Now().Add(time.Hour)})
+	if got := s.authorize(t, "tok"); got["user_id"] != userID {
+		t.Fatalf("context %v, want the user; sign-in body %s", got, s.ks.LastAuthBody())
 	}
 }
 
@@ -170,7 +186,7 @@ func TestUnavailable(t *testing.T) {
 		if string(gotJSON) != string(wantJSON) {
 			t.Errorf("context %s, want %s", gotJSON, wantJSON)
 		}
-		if _, ok := s.cache.Get("tok"); ok {
+		if _, _, ok := s.cache.Get("tok"); ok {
 			t.Errorf("a 503 was cached")
 		}
 	}
@@ -243,12 +259,56 @@ func TestCache(t *testing.T) {
 	if s.ks.Validations.Load() != calls+1 {
 		t.Errorf("the token was served from the cache past the TTL")
 	}
-	// Refusals are not cached: a token Keystone learns of later works.
-	s.authorize(t, "later")
-	s.ks.Add("later", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member"}, ExpiresAt: s.clock.Now().Add(time.Hour)})
-	if got := s.authorize(t, "later"); got["user_id"] != userID {
-		t.Errorf("a refusal was cached: %v", got)
+}
+
+// TestRefusalCache: a refused token is refused again without asking
+// Keystone for keystone.RefusalTTL (30 s), never past the token's
+// expires_at; a 503 is not kept at all.
+func TestRefusalCache(t *testing.T) {
+	s := newSetup(t, passwordCreds, nil)
+	refusedAs := func(t *testing.T, token, message string, wantCalls int32) {
+		t.Helper()
+		before := s.ks.Validations.Load()
+		got := s.authorize(t, token)
+		if got["error_status"] != "401" || got["error_message"] != message {
+			t.Errorf("%s: context %v, want 401 %q", token, got, message)
+		}
+		if calls := s.ks.Validations.Load() - before; calls != wantCalls {
+			t.Errorf("%s: %d calls to Keystone, want %d", token, calls, wantCalls)
+		}
 	}
+	// A made-up token: Keystone once per 30 s, however often it is sent.
+	refusedAs(t, "made-up", keystone.MsgInvalid, 1)
+	for range 5 {
+		refusedAs(t, "made-up", keystone.MsgInvalid, 0)
+	}
+	s.clock.Advance(29 * time.Second)
+	refusedAs(t, "made-up", keystone.MsgInvalid, 0)
+	// After 30 s Keystone is asked again: a token it has learnt of since
+	// (or a refusal that was wrong) is seen.
+	s.ks.Add("made-up", fakekeystone.Token{UserID: userID, ProjectID: project, Roles: []string{"member"}, ExpiresAt: s.clock.Now().Add(time.Hour)})
+	s.clock.Advance(time.Second)
+	if got := s.authorize(t, "made-up"); got["user_id"] != userID {
+		t.Errorf("after 30 s: context %v, want the user", got)
+	}
+	// A refused token whose expires_at is known is not kept past it.
+	s.ks.Add("unscoped", fakekeystone.Token{UserID: userID, ExpiresAt: s.clock.Now().Add(10 * time.Second)})
+	refusedAs(t, "unscoped", keystone.MsgUnscoped, 1)
+	s.clock.Advance(5 * time.Second)
+	refusedAs(t, "unscoped", keystone.MsgUnscoped, 0)
+	s.clock.Advance(5 * time.Second)
+	refusedAs(t, "unscoped", keystone.MsgInvalid, 1)
+	// A 503 is not kept: a Keystone that comes back answers at once.
+	s.ks.Status.Store(http.StatusServiceUnavailable)
+	if got := s.authorize(t, "other"); got["error_status"] != "503" {
+		t.Fatalf("Keystone down: context %v, want 503", got)
+	}
+	s.ks.Status.Store(0)
+	refusedAs(t, "other", keystone.MsgInvalid, 1)
+	// KeystoneCacheSeconds 0 keeps no refusal either.
+	s.cache.TTL = 0
+	refusedAs(t, "zero-ttl", keystone.MsgInvalid, 1)
+	refusedAs(t, "zero-ttl", keystone.MsgInvalid, 1)
 }
 
 func TestCacheBoundedAndKeyedByHash(t *testing.T) {
@@ -261,11 +321,27 @@ func TestCacheBoundedAndKeyedByHash(t *testing.T) {
 	if c.Len() != 3 {
 		t.Errorf("%d entries, want the bound 3", c.Len())
 	}
-	if _, ok := c.Get("t1"); ok {
+	if _, _, ok := c.Get("t1"); ok {
 		t.Error("the oldest entry was kept past the bound")
 	}
-	if _, ok := c.Get("t4"); !ok {
+	if _, _, ok := c.Get("t4"); !ok {
 		t.Error("the newest entry was evicted")
+	}
+	// Refusals have their own bound: a flood of made-up tokens does not
+	// evict the valid ones.
+	for i := range 10 {
+		c.PutRefusal(fmt.Sprintf("made-up-%d", i), &keystone.Refusal{Message: keystone.MsgInvalid})
+	}
+	for _, tok := range []string{"t2", "t3", "t4"} {
+		if got, refusal, ok := c.Get(tok); !ok || refusal != nil || got.UserID != "u" {
+			t.Errorf("%s after a flood of refusals: %v %v %v, want its identity", tok, got, refusal, ok)
+		}
+	}
+	if _, refusal, ok := c.Get("made-up-9"); !ok || refusal == nil || refusal.Message != keystone.MsgInvalid {
+		t.Errorf("the newest refusal: %v %v", refusal, ok)
+	}
+	if c.Len() != 6 {
+		t.Errorf("%d entries, want 3 valid and 3 refused", c.Len())
 	}
 }
 
@@ -274,9 +350,17 @@ func TestParseCredentials(t *testing.T) {
 	if err != nil || c.UserDomainName != "Default" || c.ProjectDomainName != "Default" {
 		t.Errorf("defaults: %v %v", c.UserDomainName+"/"+c.ProjectDomainName, err)
 	}
-	for _, bad := range []string{`{}`, `{"username": "karbor"}`, `{"application_credential_id": "x"}`,
+	// As copied from an openrc: unknown fields are ignored, domain ids
+	// taken in place of names.
+	c, err = keystone.ParseCredentials([]byte(`{"auth_url": "https://keystone.example.com:5000/v3", "region_name": "RegionOne",
+		"project_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "interface": "public", "identity_api_version": 3,
+		"username": "karbor", "password": "p", "project_name": "service", "user_domain_id": "default", "project_domain_id": "default"}`))
+	if want := (keystone.Credentials{Username: "karbor", Password: "p", ProjectName: "service", UserDomainID: "default", ProjectDomainID: "default"}); err != nil || c != want {
+		t.Errorf("openrc fields: %v, want the known ones with the domain ids and no default names", err)
+	}
+	for _, bad := range []string{`{}`, `null`, `[]`, `{"username": "karbor"}`, `{"application_credential_id": "x"}`,
 		`{"username": "a", "password": "p", "project_name": "s", "application_credential_id": "x", "application_credential_secret": "y"}`,
-		`{"username": "a", "password": "hunter2", "project_name": "s", "extra": 1}`, `not json hunter2`} {
+		`{"username": "a", "password": "hunter2", "project_name": 7}`, `not json hunter2`} {
 		_, err := keystone.ParseCredentials([]byte(bad))
 		if err == nil {
 			t.Errorf("%s: accepted", bad)

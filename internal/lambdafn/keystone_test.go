@@ -33,6 +33,7 @@ import (
 	"karbor/internal/keystone"
 	"karbor/internal/lambdafn"
 	"karbor/internal/testsupport/fakekeystone"
+	"karbor/internal/testsupport/openapicheck"
 	"karbor/internal/testsupport/rie"
 	"karbor/internal/testsupport/testenv"
 )
@@ -55,6 +56,7 @@ func keystoneTokens(ks *fakekeystone.Server) {
 	ks.Add("admin", fakekeystone.Token{UserID: keystoneUser, ProjectID: otherProject, Roles: []string{"admin", "member", "reader"}, ExpiresAt: in})
 	ks.Add("system-admin", fakekeystone.Token{UserID: keystoneUser, System: true, Roles: []string{"admin"}, ExpiresAt: in})
 	ks.Add("unscoped", fakekeystone.Token{UserID: keystoneUser, ExpiresAt: in})
+	ks.Add("domain-admin", fakekeystone.Token{UserID: keystoneUser, DomainID: "default", Roles: []string{"admin", "member", "reader"}, ExpiresAt: in})
 	ks.Add("expired", fakekeystone.Token{UserID: keystoneUser, ProjectID: projectID, Roles: []string{"member"}, ExpiresAt: time.Now().Add(-time.Minute)})
 }
 
@@ -134,8 +136,11 @@ func withToken(t *testing.T, event []byte, token string) []byte {
 	if err := json.Unmarshal(event, &ev); err != nil {
 		t.Fatal(err)
 	}
-	ev.Headers["x-auth-token"] = token
-	ev.IdentitySource = []string{token}
+	if token == "" {
+		delete(ev.Headers, "x-auth-token")
+	} else {
+		ev.Headers["x-auth-token"] = token
+	}
 	b, _ := json.Marshal(ev)
 	return b
 }
@@ -212,6 +217,7 @@ var keystoneMatrix = []struct {
 	{"system-admin", 200},
 	{"other-member", 403},
 	{"unscoped", 401},
+	{"domain-admin", 401}, // scoped to a domain: no project to act in
 	{"invalid", 401},
 	{"expired", 401},
 	{"keystone-down", 503},
@@ -250,7 +256,8 @@ func TestKeystoneAuthMatrix(t *testing.T) {
 			if err != nil || !verdict.IsAuthorized {
 				t.Fatalf("authorizer: %+v, %v; want isAuthorized and no error", verdict, err)
 			}
-			resp, err := handler.ProxyWithContext(context.Background(), routeEvent(t, verdict.Context))
+			ev := routeEvent(t, verdict.Context)
+			resp, err := handler.ProxyWithContext(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,16 +265,21 @@ func TestKeystoneAuthMatrix(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.status, resp.Body)
 			}
 			checkKeystoneFault(t, resp, tc.status)
+			evJSON, _ := json.Marshal(ev)
+			openapicheck.API(t).Lambda(t, evJSON, resp, false)
 		})
 	}
 	t.Run("no authorizer context", func(t *testing.T) {
-		resp, err := handler.ProxyWithContext(context.Background(), routeEvent(t, nil))
+		ev := routeEvent(t, nil)
+		resp, err := handler.ProxyWithContext(context.Background(), ev)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if resp.StatusCode != 401 {
 			t.Errorf("status %d, want 401; body %s", resp.StatusCode, resp.Body)
 		}
+		evJSON, _ := json.Marshal(ev)
+		openapicheck.API(t).Lambda(t, evJSON, resp, false)
 	})
 }
 
@@ -290,7 +302,8 @@ func checkKeystoneFault(t *testing.T, resp events.APIGatewayV2HTTPResponse, stat
 // TestKeystoneEndToEnd: one case of the matrix as built binaries under the
 // emulator: the authorizer's answer to the sample event becomes the route
 // function's authorizer context (as API Gateway passes it on), and
-// list-plans answers 200; with Keystone down, 503 with the fault shape.
+// list-plans answers 200; with Keystone down, 503 with the fault shape;
+// without X-Auth-Token, 401 with the fault shape.
 func TestKeystoneEndToEnd(t *testing.T) {
 	rie.SkipIfShort(t)
 	ks := fakekeystone.Start(t)
@@ -306,14 +319,22 @@ func TestKeystoneEndToEnd(t *testing.T) {
 	event := sampleEvent(t, "keystone-authorizer")
 	for _, tc := range []struct {
 		emu    *rie.Emulator
+		event  []byte
 		status int
-	}{{authorizer, 200}, {downAuthorizer, 503}} {
-		ev, _ := json.Marshal(routeEvent(t, authorizerContext(t, tc.emu, event)))
+	}{
+		{authorizer, event, 200},
+		{downAuthorizer, event, 503},
+		// No X-Auth-Token: the authorizer has no identity source, so
+		// API Gateway runs it, and the 401 has the fault shape.
+		{authorizer, withToken(t, event, ""), 401},
+	} {
+		ev, _ := json.Marshal(routeEvent(t, authorizerContext(t, tc.emu, tc.event)))
 		resp, _ := route.InvokeHTTP(t, ev)
 		if resp.StatusCode != tc.status {
 			t.Errorf("status %d, want %d; body %s", resp.StatusCode, tc.status, resp.Body)
 		}
 		checkKeystoneFault(t, resp, tc.status)
+		openapicheck.API(t).Lambda(t, ev, resp, false)
 	}
 }
 

@@ -53,10 +53,15 @@ func ConfigFromEnv() (Config, error) {
 	return c, nil
 }
 
+// CredentialsRetry: after a failed read of the credentials, the next read
+// waits this long; the requests between get the 503 at once rather than
+// each spending its budget on Secrets Manager or SSM.
+const CredentialsRetry = 30 * time.Second
+
 // Start runs the authorizer and never returns. A configuration error ends
-// the init; credentials that cannot be read are read again at the next
-// invoke, and until then every request gets the 503 (a Lambda error would
-// be API Gateway's bare 500).
+// the init; credentials that cannot be read are read again at most once
+// per CredentialsRetry, and until then every request gets the 503 (a
+// Lambda error would be API Gateway's bare 500).
 func Start() {
 	log := logging.FromEnv()
 	cfg, err := ConfigFromEnv()
@@ -72,6 +77,7 @@ func Start() {
 	h := &handler{log: log, load: func(ctx context.Context) (keystone.Credentials, error) {
 		return LoadCredentials(ctx, awsCfg, cfg.CredentialsARN, cfg.CredentialsEndpoint)
 	}, url: cfg.URL, cache: &keystone.Cache{TTL: cfg.CacheTTL}}
+	// The init phase has its own 10 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	h.init(ctx)
 	cancel()
@@ -83,30 +89,57 @@ type handler struct {
 	load  func(context.Context) (keystone.Credentials, error)
 	url   string
 	cache *keystone.Cache
+	// client makes the validator from the credentials: a *keystone.Client
+	// when nil.
+	client func(keystone.Credentials) keystone.Validator
+	now    func() time.Time // time.Now when nil
 
-	mu   sync.Mutex
-	auth *keystone.Authorizer
+	mu        sync.Mutex
+	auth      *keystone.Authorizer
+	lastTried time.Time // the last read of the credentials; zero: none yet
 }
 
-// init reads the credentials if they are not read yet; it reports whether
-// the authorizer is ready.
+func (h *handler) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
+}
+
+// init reads the credentials if they are not read yet, and no read failed
+// in the last CredentialsRetry; it reports whether the authorizer is
+// ready.
 func (h *handler) init(ctx context.Context) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.auth != nil {
 		return true
 	}
+	now := h.clock()
+	if !h.lastTried.IsZero() && now.Sub(h.lastTried) < CredentialsRetry {
+		return false
+	}
+	h.lastTried = now
 	creds, err := h.load(ctx)
 	if err != nil {
 		// The error names the ARN and the AWS error, never the secret.
-		h.log.Error("reading the Keystone credentials failed", "error", err.Error())
+		h.log.Error("reading the Keystone credentials failed", "error", err.Error(), "retry_in_seconds", int(CredentialsRetry.Seconds()))
 		return false
 	}
-	h.auth = &keystone.Authorizer{Keystone: &keystone.Client{URL: h.url, Credentials: creds}, Cache: h.cache, Log: h.log}
+	var v keystone.Validator = &keystone.Client{URL: h.url, Credentials: creds}
+	if h.client != nil {
+		v = h.client(creds)
+	}
+	h.auth = &keystone.Authorizer{Keystone: v, Cache: h.cache, Log: h.log}
 	return true
 }
 
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	// One deadline for the whole invocation: reading the credentials
+	// (when not read yet) and validating share keystone.Budget, within
+	// API Gateway's 10 s wait for the authorizer.
+	ctx, cancel := context.WithTimeout(ctx, keystone.Budget)
+	defer cancel()
 	if !h.init(ctx) {
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{
 			keystone.CtxErrorStatus: "503", keystone.CtxErrorMessage: keystone.MsgUnavailable,

@@ -5,7 +5,9 @@ package cfn_test
 // group, and the stack refuses the mode without its settings.
 
 import (
+	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,19 +39,61 @@ func TestAgreementKeystoneAuthorizer(t *testing.T) {
 		}
 	}
 	// Least privilege: the credentials' secret or parameter, nothing else
-	// (SAM adds the logs and X-Ray policies itself).
-	if len(f.Policies) != 0 || len(f.Statements) != 1 {
-		t.Fatalf("KeystoneAuthorizerFunction: policies %v, statements %+v; want the one statement", f.Policies, f.Statements)
+	// (SAM adds the logs and X-Ray policies itself); each action on its
+	// own service's resources only.
+	if len(f.Policies) != 0 || len(f.Statements) != 2 {
+		t.Fatalf("KeystoneAuthorizerFunction: policies %v, statements %+v; want the two statements", f.Policies, f.Statements)
 	}
-	st := f.Statements[0]
-	if st.Effect != "Allow" || !slices.Equal(slices.Sorted(slices.Values(st.Actions)), []string{"secretsmanager:GetSecretValue", "ssm:GetParameter"}) ||
-		len(st.Resources) != 1 || !strings.Contains(st.Resources[0], "KeystoneCredentialsArn") || strings.Contains(st.Resources[0], "*") {
-		t.Errorf("KeystoneAuthorizerFunction's statement %+v: want GetSecretValue and GetParameter on KeystoneCredentialsArn alone", st)
-	}
-	for _, a := range st.Actions {
-		if strings.HasPrefix(a, "dynamodb:") {
-			t.Errorf("the authorizer may %s: it reads no table", a)
+	granted := map[string][]string{} // action -> resources, as text
+	for _, st := range f.Statements {
+		if st.Effect != "Allow" {
+			t.Errorf("statement %+v: want Allow", st)
 		}
+		for _, a := range st.Actions {
+			granted[a] = append(granted[a], st.Resources...)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"secretsmanager:GetSecretValue", "ssm:GetParameter"}) {
+		t.Errorf("KeystoneAuthorizerFunction may %v, want GetSecretValue and GetParameter only", got)
+	}
+	for _, resources := range granted {
+		for _, r := range resources {
+			if !strings.Contains(r, "KeystoneCredentialsArn") {
+				t.Errorf("a resource %q that is not KeystoneCredentialsArn's", r)
+			}
+		}
+	}
+	// IAM matches a request against the secret's full ARN, whatever ARN
+	// the function was given: a partial ARN (no -XXXXXX suffix) must be
+	// granted as the full one is, and neither may reach another secret.
+	const full = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:karbor/keystone-AbCdEf"
+	pattern := regexp.MustCompile(lookup(tpl, "Parameters", "KeystoneCredentialsArn", "AllowedPattern"))
+	allows := func(action, param, resource string) bool {
+		for _, r := range granted[action] {
+			arn := strings.ReplaceAll(strings.TrimPrefix(r, "!Sub "), "${KeystoneCredentialsArn}", param)
+			if iamMatch(arn, resource) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, param := range []string{full, strings.TrimSuffix(full, "-AbCdEf")} {
+		if !pattern.MatchString(param) {
+			t.Errorf("KeystoneCredentialsArn's AllowedPattern refuses %s", param)
+		}
+		if !allows("secretsmanager:GetSecretValue", param, full) {
+			t.Errorf("KeystoneCredentialsArn=%s: GetSecretValue on %s is not granted", param, full)
+		}
+		for _, other := range []string{"arn:aws:secretsmanager:eu-west-1:123456789012:secret:karbor/keystone2-AbCdEf",
+			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:karbor/keystone-other-AbCdEf", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:karbor/other-AbCdEf"} {
+			if allows("secretsmanager:GetSecretValue", param, other) {
+				t.Errorf("KeystoneCredentialsArn=%s: GetSecretValue on %s, another secret, is granted", param, other)
+			}
+		}
+	}
+	const parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/karbor/keystone"
+	if !allows("ssm:GetParameter", parameter, parameter) || allows("ssm:GetParameter", parameter, parameter+"-AbCdEf") {
+		t.Errorf("KeystoneCredentialsArn=%s: GetParameter must be granted on it alone (%v)", parameter, granted["ssm:GetParameter"])
 	}
 	// The stack refuses AuthMode keystone without its endpoint and
 	// credentials.
@@ -70,4 +114,10 @@ func TestAgreementKeystoneAuthorizer(t *testing.T) {
 	if slices.Sort(asserted); !slices.Equal(asserted, []string{"KeystoneCredentialsArn", "KeystoneUrl"}) {
 		t.Errorf("Rules.KeystoneSettings asserts %v set, want KeystoneCredentialsArn and KeystoneUrl", asserted)
 	}
+}
+
+// iamMatch is IAM's resource matching: * any run of characters, ? one.
+func iamMatch(pattern, s string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(s)
 }

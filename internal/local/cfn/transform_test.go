@@ -335,13 +335,18 @@ func checkAuthorizers(t *testing.T, mode string, res map[string]map[string]any) 
 			"AuthorizerType":                 "REQUEST",
 			"AuthorizerPayloadFormatVersion": "2.0",
 			"EnableSimpleResponses":          "true",
-			"IdentitySource":                 `["$request.header.X-Auth-Token"]`,
 			"AuthorizerResultTtlInSeconds":   "0",
 			"AuthorizerUri":                  `{"Fn::Sub":"arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${KeystoneAuthorizerFunction.Arn}/invocations"}`,
 		} {
 			if got := prop(a, path); got != want {
 				t.Errorf("KeystoneAuthorizer.%s = %s, want %s", path, got, want)
 			}
+		}
+		// No identity source: a request without X-Auth-Token reaches the
+		// function, and gets the 401 in the fault shape rather than API
+		// Gateway's bare one.
+		if got := prop(a, "IdentitySource"); got != "" {
+			t.Errorf("KeystoneAuthorizer.IdentitySource = %s, want none", got)
 		}
 		if res["KeystoneAuthorizerFunction"] == nil || res["KeystoneAuthorizerPermission"] == nil {
 			t.Error("keystone mode without KeystoneAuthorizerFunction and its invoke permission")

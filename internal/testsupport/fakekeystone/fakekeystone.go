@@ -28,8 +28,10 @@ const (
 // Token is a caller's token as Keystone knows it.
 type Token struct {
 	UserID    string
-	ProjectID string // "" with System false: unscoped
+	ProjectID string // "" with System false and DomainID "": unscoped
 	System    bool
+	// DomainID: a domain-scoped token (ProjectID "", System false).
+	DomainID  string
 	Roles     []string
 	ExpiresAt time.Time
 }
@@ -134,17 +136,26 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// domainRef is a domain by name or by id; the fake's only domain is
+// Keystone's default one (id "default", name "Default").
+type domainRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func (d domainRef) isDefault() bool {
+	return (d.ID == "" && d.Name == "Default") || (d.Name == "" && d.ID == "default")
+}
+
 type authRequest struct {
 	Auth struct {
 		Identity struct {
 			Methods  []string `json:"methods"`
 			Password *struct {
 				User struct {
-					Name     string `json:"name"`
-					Password string `json:"password"`
-					Domain   struct {
-						Name string `json:"name"`
-					} `json:"domain"`
+					Name     string    `json:"name"`
+					Password string    `json:"password"`
+					Domain   domainRef `json:"domain"`
 				} `json:"user"`
 			} `json:"password"`
 			ApplicationCredential *struct {
@@ -154,10 +165,8 @@ type authRequest struct {
 		} `json:"identity"`
 		Scope *struct {
 			Project *struct {
-				Name   string `json:"name"`
-				Domain struct {
-					Name string `json:"name"`
-				} `json:"domain"`
+				Name   string    `json:"name"`
+				Domain domainRef `json:"domain"`
 			} `json:"project"`
 		} `json:"scope"`
 	} `json:"auth"`
@@ -179,9 +188,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(id.Methods) == 1 && id.Methods[0] == "password" && id.Password != nil:
 		u := id.Password.User
-		ok = u.Name == ServiceUser && u.Password == ServicePassword && u.Domain.Name == "Default" &&
+		ok = u.Name == ServiceUser && u.Password == ServicePassword && u.Domain.isDefault() &&
 			req.Auth.Scope != nil && req.Auth.Scope.Project != nil && req.Auth.Scope.Project.Name == ServiceProject &&
-			req.Auth.Scope.Project.Domain.Name == "Default"
+			req.Auth.Scope.Project.Domain.isDefault()
 	case len(id.Methods) == 1 && id.Methods[0] == "application_credential" && id.ApplicationCredential != nil:
 		// Keystone refuses a scope with an application credential.
 		ok = id.ApplicationCredential.ID == AppCredID && id.ApplicationCredential.Secret == AppCredSecret && req.Auth.Scope == nil
@@ -244,6 +253,9 @@ func document(t Token, now time.Time) map[string]any {
 	case t.System:
 		doc["roles"] = roles
 		doc["system"] = map[string]any{"all": true}
+	case t.DomainID != "":
+		doc["roles"] = roles
+		doc["domain"] = map[string]any{"id": t.DomainID, "name": "domain-" + t.DomainID}
 	}
 	return map[string]any{"token": doc}
 }
