@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"karbor/internal/domain"
 )
@@ -32,6 +33,10 @@ func readBody(r *request) (object, error) {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, badRequest("The request body is empty; a JSON object is required.")
+	}
+	// JSON is UTF-8; encoding/json would store each invalid byte as U+FFFD.
+	if !utf8.Valid(data) {
+		return nil, badRequest("Malformed request body: it is not valid UTF-8.")
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))

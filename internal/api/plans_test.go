@@ -159,6 +159,7 @@ func TestCreatePlanValidation(t *testing.T) {
 		{"plan a list", map[string]any{"plan": []any{samplePlan()}}, 400, "plan"},
 		{"malformed JSON", rawBody(`{"plan": {"name": "x",}}`), 400, "JSON"},
 		{"trailing data", rawBody(`{"plan": {}} {}`), 400, "JSON"},
+		{"invalid UTF-8", rawBody("{\"plan\": {\"name\": \"\xff\xfe\"}}"), 400, "UTF-8"},
 		{"empty body", rawBody(""), 400, "empty"},
 		{"blank body", rawBody(" \n"), 400, "empty"},
 		{"no body", nil, 400, "empty"},

@@ -63,8 +63,18 @@ type Policy struct {
 // unknown route name, an unknown rule or bad JSON is an error.
 func NewPolicy(adminRole, overrides string) (*Policy, error) {
 	p := &Policy{adminRole: strings.TrimSpace(adminRole)}
+	switch {
+	case strings.Contains(p.adminRole, ","):
+		// No token could carry it: roles are comma-separated.
+		return nil, fmt.Errorf("ADMIN_ROLE %q holds a comma: it must be one role name", p.adminRole)
+	case strings.EqualFold(p.adminRole, RoleMember), strings.EqualFold(p.adminRole, RoleReader):
+		return nil, fmt.Errorf("ADMIN_ROLE %q is a role every project's callers hold: it would make them admins of every project", p.adminRole)
+	}
 	if strings.TrimSpace(overrides) == "" {
 		return p, nil
+	}
+	if name, ok := duplicateKey(overrides); ok {
+		return nil, fmt.Errorf("POLICY_OVERRIDES names %q twice", name)
 	}
 	var raw map[string]string
 	if err := json.Unmarshal([]byte(overrides), &raw); err != nil || raw == nil {
@@ -100,6 +110,32 @@ func NewPolicy(adminRole, overrides string) (*Policy, error) {
 // (template parameters AdminRoleName and PolicyOverrides).
 func PolicyFromEnv() (*Policy, error) {
 	return NewPolicy(os.Getenv("ADMIN_ROLE"), os.Getenv("POLICY_OVERRIDES"))
+}
+
+// duplicateKey finds a key that a JSON object (the top level of doc) holds
+// twice; json.Unmarshal would keep the last silently.
+func duplicateKey(doc string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false // not an object: Unmarshal says so
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // routeNamed finds a route of Routes (the Fallback is none of them).

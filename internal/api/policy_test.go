@@ -247,14 +247,26 @@ func TestRoutesHavePolicy(t *testing.T) {
 
 // TestPolicyOverridesParse: what NewPolicy refuses, and what it reads.
 func TestPolicyOverridesParse(t *testing.T) {
-	for _, bad := range []string{`{"no-such-route": "admin"}`, `{"list-plans": "owner"}`, `{"list-plans": admin}`, `["list-plans"]`, `null`, `{"list-plans": 1}`, `{"not-found": "any"}`, `{"show-openapi": "admin"}`} {
+	for _, bad := range []string{`{"no-such-route": "admin"}`, `{"list-plans": "owner"}`, `{"list-plans": admin}`, `["list-plans"]`, `null`, `{"list-plans": 1}`, `{"not-found": "any"}`, `{"show-openapi": "admin"}`,
+		`{"list-plans": "any", "list-plans": "admin"}`} {
 		if _, err := api.NewPolicy("", bad); err == nil {
 			t.Errorf("NewPolicy(%s) accepted it", bad)
 		}
 	}
-	for _, ok := range []string{"", "  ", "{}", `{"delete-checkpoint": "admin_or_owner"}`} {
+	for _, ok := range []string{"", "  ", "{}", `{"delete-checkpoint": "admin_or_owner"}`, `{"list-plans": "any", "show-plan": "any"}`} {
 		if _, err := api.NewPolicy("", ok); err != nil {
 			t.Errorf("NewPolicy(%q): %v", ok, err)
+		}
+	}
+	// An admin role no token can carry, or one every caller holds.
+	for _, bad := range []string{"a,b", "member", "Reader"} {
+		if _, err := api.NewPolicy(bad, ""); err == nil {
+			t.Errorf("NewPolicy(admin role %q) accepted it", bad)
+		}
+	}
+	for _, ok := range []string{"", "superuser", "cloud admin"} {
+		if _, err := api.NewPolicy(ok, ""); err != nil {
+			t.Errorf("NewPolicy(admin role %q): %v", ok, err)
 		}
 	}
 }

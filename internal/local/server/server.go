@@ -271,14 +271,21 @@ func Run(ctx context.Context, cfg Config) error {
 
 		Idempotency: idempotency.New(db, cfg.IdempotencyTable),
 	}
-	mux := http.NewServeMux()
 	var apiHandler http.Handler = svc.Handler()
 	if cfg.WrapAPI != nil {
 		apiHandler = cfg.WrapAPI(apiHandler)
 	}
-	mux.Handle("/", apiHandler)
-	mux.Handle(SchedulerTickPath, TickHandler(sched))
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	tick := TickHandler(sched)
+	// Not a ServeMux: it would redirect an unclean path ("//v1/...") with
+	// an HTML answer before the API's handler could answer it.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == SchedulerTickPath {
+			tick.ServeHTTP(w, r)
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(ln) }()
 	base := "http://" + ln.Addr().String()

@@ -350,3 +350,14 @@ func TestPluginFailureVisibleThroughAPI(t *testing.T) {
 	c.must("DELETE", "/providers/"+provider.AWSID+"/checkpoints/"+id, nil)
 	c.waitStatus(provider.AWSID, id, "deleted")
 }
+
+// TestUncleanPathIsAFault: the local server answers a path with "//" as
+// the API does (404 in the fault shape, with a request id), not with a
+// redirect to the clean path.
+func TestUncleanPathIsAFault(t *testing.T) {
+	c := start(t, "")
+	status, body := c.do(http.MethodGet, "//plans", nil)
+	if f, _ := body["itemNotFound"].(map[string]any); status != http.StatusNotFound || f == nil {
+		t.Errorf("GET /v1/<project>//plans: %d %v, want the 404 fault", status, body)
+	}
+}
