@@ -67,6 +67,11 @@ STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 PORT ?= 3000
 GO_TEST_TIMEOUT ?= 20m
+# Test packages at once: most of a package's time is spent waiting on its
+# moto_server and on functions under aws-lambda-rie, so 4 on 2 cores
+# finish sooner than go test's default of one per core (measured: 301 s
+# against 360 s for go test ./...).
+GO_TEST_PARALLEL ?= 4
 
 .PHONY: help
 help:
@@ -141,14 +146,14 @@ lint: tools require-cfn-lint
 
 .PHONY: test
 test: require-moto lint
-	go test -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
+	go test -count=1 -p $(GO_TEST_PARALLEL) -timeout $(GO_TEST_TIMEOUT) ./...
 
 # The fast tier: tests that are slow by nature (building functions and
 # running them under aws-lambda-rie, seeding thousands of items) skip
 # themselves under -short; the rest run as in `make test`.
 .PHONY: test-short
 test-short: require-moto
-	go test -short -count=1 -timeout 5m ./...
+	go test -short -count=1 -p $(GO_TEST_PARALLEL) -timeout 5m ./...
 
 .PHONY: bench
 bench: tools require-moto
