@@ -35,7 +35,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))functions.mk
 #   make tick AT=2026-12-01T10:00:00Z  one tick of the scheduler of a
 #                running `make run` at that time (fires what is due then)
 #   make test    tools, lint, then every test (what CI runs: .ci/run)
-#   make test-short  the fast tier (about 2.5 min; aim 1): go test -short, still
+#   make test-short  the fast tier (under 3 min; aim 1): go test -short, still
 #                over moto, without the lint, the function binaries under
 #                aws-lambda-rie and the large seeded tables
 #   make demo-resources  create a DynamoDB table "orders", an EBS volume
