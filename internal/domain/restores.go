@@ -268,31 +268,24 @@ func CheckpointResources(c *Checkpoint) []Resource {
 // take 4-6 ms of each cold start (GODEBUG=inittrace; `{3,255}` alone
 // unrolls into hundreds of states).
 var (
-	tableNamePattern = lazyPattern(`^[a-zA-Z0-9_.-]{3,255}$`)
-	subnetPattern    = lazyPattern(`^subnet-[0-9a-f]{8,17}$`)
-	groupPattern     = lazyPattern(`^sg-[0-9a-f]{8,17}$`)
-	instanceType     = lazyPattern(`^[a-z0-9][a-z0-9-]*\.[a-z0-9]+$`)
+	tableNamePattern = &lazyPattern{expr: `^[a-zA-Z0-9_.-]{3,255}$`}
+	subnetPattern    = &lazyPattern{expr: `^subnet-[0-9a-f]{8,17}$`}
+	groupPattern     = &lazyPattern{expr: `^sg-[0-9a-f]{8,17}$`}
+	instanceType     = &lazyPattern{expr: `^[a-z0-9][a-z0-9-]*\.[a-z0-9]+$`}
 	volumeTypes      = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
 )
 
 // lazyPattern is a regexp compiled the first time it matches.
-type lazyPattern string
-
-var (
-	patternsMu sync.Mutex
-	patterns   = map[lazyPattern]*regexp.Regexp{}
-)
+type lazyPattern struct {
+	expr string
+	once sync.Once
+	re   *regexp.Regexp
+}
 
 // MatchString reports whether s matches the pattern.
-func (p lazyPattern) MatchString(s string) bool {
-	patternsMu.Lock()
-	re := patterns[p]
-	if re == nil {
-		re = regexp.MustCompile(string(p))
-		patterns[p] = re
-	}
-	patternsMu.Unlock()
-	return re.MatchString(s)
+func (p *lazyPattern) MatchString(s string) bool {
+	p.once.Do(func() { p.re = regexp.MustCompile(p.expr) })
+	return p.re.MatchString(s)
 }
 
 // Restore property types.

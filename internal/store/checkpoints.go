@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -234,16 +233,7 @@ func (s *Store) SetStatus(ctx context.Context, t domain.Transition) (*domain.Che
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.updateStatus(ctx, t, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.checkpointsTable),
-		Key:                                 key(t.ID, t.ProjectID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	res, err := s.updateStatus(ctx, t, conditionalUpdate(s.checkpointsTable, key(t.ID, t.ProjectID), expr))
 	if old, failed := conditionFailed(err); failed {
 		if old == nil {
 			return nil, domain.ErrNotFound

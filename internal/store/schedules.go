@@ -282,16 +282,7 @@ func updateSchedule[T any](ctx context.Context, s *Store, kind, id, projectID st
 	if err != nil {
 		return zero, err
 	}
-	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.schedulesTable),
-		Key:                                 key(id, projectID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	res, err := s.db.UpdateItem(ctx, conditionalUpdate(s.schedulesTable, key(id, projectID), expr))
 	if old, failed := conditionFailed(err); failed {
 		if old == nil || stringAttr(old, attrKind) != kind {
 			return zero, domain.ErrNotFound

@@ -544,3 +544,19 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 }
 
 var _ domain.Store = (*Store)(nil)
+
+// conditionalUpdate is the UpdateItem of expr's update under expr's
+// condition on the item at k: the item as written when it succeeds, the item
+// as it was when the condition fails (conditionFailed reads it).
+func conditionalUpdate(table string, k map[string]types.AttributeValue, expr expression.Expression) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(table),
+		Key:                                 k,
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+}

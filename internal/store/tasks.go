@@ -478,16 +478,7 @@ func (s *Store) updateTask(ctx context.Context, t *domain.Task, what string, con
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.tasksTable),
-		Key:                                 key(t.ID, t.ProjectID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	res, err := s.db.UpdateItem(ctx, conditionalUpdate(s.tasksTable, key(t.ID, t.ProjectID), expr))
 	if old, failed := conditionFailed(err); failed {
 		if old == nil {
 			return nil, domain.ErrNotFound
