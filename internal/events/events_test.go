@@ -2,9 +2,9 @@ package events_test
 
 // The publisher against moto_server: the records are read from the real
 // streams of fresh checkpoints and tasks tables after real store writes, the
-// events are put on moto's default event bus, and a rule on that bus (one
-// per test, matching the test's project) copies them into an SQS queue,
-// where the test reads what was published.
+// events are put on moto's default event bus, and a sink (one per test,
+// matching the test's project: package eventsink) shows what was
+// published.
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"karbor/internal/awscfg"
 	"karbor/internal/domain"
 	"karbor/internal/events"
 	"karbor/internal/local/tables"
 	"karbor/internal/store"
+	"karbor/internal/testsupport/eventsink"
 	"karbor/internal/testsupport/streamread"
 	"karbor/internal/testsupport/testenv"
 	"karbor/internal/testsupport/wait"
@@ -39,20 +36,14 @@ type env struct {
 	t                  *testing.T
 	store              *store.Store
 	cpStream, tkStream *streamread.Reader
-	eb                 *serialEB
-	sqs                *sqs.Client
-	queue              string
+	eb                 *eventsink.EventBridge
+	sink               *eventsink.Sink
 	project, provider  string
 	cpRecords          int // the checkpoint records written so far
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	endpoint := testenv.Endpoint(t)
-	cfg, err := awscfg.Load(t.Context(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plans, checkpoints := testenv.Tables(t)
 	tasks := testenv.TasksTable(t)
 	e := &env{
@@ -61,82 +52,27 @@ func newEnv(t *testing.T) *env {
 			WithQuotas(testenv.Table(t, tables.Quotas, "quotas")),
 		cpStream: streamread.New(t, checkpoints),
 		tkStream: streamread.New(t, tasks),
-		eb:       &serialEB{eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(endpoint) })},
-		sqs:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		eb:       eventsink.Client(t),
 		project:  strings.ReplaceAll(domain.NewID(), "-", ""),
 		provider: domain.NewID(),
 	}
-	ctx := t.Context()
-	q, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("events-" + e.project)})
-	if err != nil {
-		t.Fatalf("CreateQueue: %v", err)
-	}
-	e.queue = aws.ToString(q.QueueUrl)
-	attrs, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatalf("GetQueueAttributes: %v", err)
-	}
-	rule := "karbor-" + e.project
-	pattern := fmt.Sprintf(`{"source": [%q], "detail": {"project_id": [%q]}}`, events.Source, e.project)
-	if _, err := e.eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(pattern)}); err != nil {
-		t.Fatalf("PutRule: %v", err)
-	}
-	if _, err := e.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule),
-		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}}}); err != nil {
-		t.Fatalf("PutTargets: %v", err)
-	}
+	e.sink = eventsink.New(t, fmt.Sprintf(`{"source": [%q], "detail": {"project_id": [%q]}}`, events.Source, e.project))
 	return e
 }
 
-// serialEB makes this package's EventBridge calls one at a time. moto's
-// EventBridge is not safe for concurrent use: a PutRule from one parallel
-// test during another's PutEvents sometimes answers 500 after part of the
-// events went out, and the SDK's retry then delivers those twice, which no
-// real EventBridge does for a call that succeeded. The calls themselves are
-// the real ones.
-type serialEB struct{ *eventbridge.Client }
-
-var ebMu sync.Mutex
-
-func (c *serialEB) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	ebMu.Lock()
-	defer ebMu.Unlock()
-	return c.Client.PutEvents(ctx, in, opts...)
-}
-
-func (c *serialEB) PutRule(ctx context.Context, in *eventbridge.PutRuleInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutRuleOutput, error) {
-	ebMu.Lock()
-	defer ebMu.Unlock()
-	return c.Client.PutRule(ctx, in, opts...)
-}
-
-func (c *serialEB) PutTargets(ctx context.Context, in *eventbridge.PutTargetsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error) {
-	ebMu.Lock()
-	defer ebMu.Unlock()
-	return c.Client.PutTargets(ctx, in, opts...)
-}
-
-// published reads every event the queue has gained (moto delivers to the
-// rule's target within PutEvents).
+// published reads every event of the project published since the last
+// call.
 func (e *env) published() []eventBody {
 	e.t.Helper()
 	var out []eventBody
-	for {
-		res, err := e.sqs.ReceiveMessage(e.t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10, VisibilityTimeout: 600})
-		if err != nil {
-			e.t.Fatalf("ReceiveMessage: %v", err)
+	for _, body := range e.sink.Bodies() {
+		var b eventBody
+		if err := json.Unmarshal(body, &b); err != nil {
+			e.t.Fatalf("event %s: %v", body, err)
 		}
-		if len(res.Messages) == 0 {
-			return out
-		}
-		for _, m := range res.Messages {
-			var b eventBody
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
-				e.t.Fatalf("event %s: %v", aws.ToString(m.Body), err)
-			}
-			out = append(out, b)
-		}
+		out = append(out, b)
 	}
+	return out
 }
 
 type eventBody struct {
